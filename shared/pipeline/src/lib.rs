@@ -1,0 +1,18 @@
+//! Ports, adapters and use cases of contact-sync.
+//!
+//! - Ports: [`store::SyncStore`], [`queue::WorkQueue`], [`system::ContactSystem`],
+//!   [`integration::Clock`], [`notify::Alerter`].
+//! - Use cases: [`poll`] (changes → pair batches), [`reconcile`] (a batch → merged writes),
+//!   [`notify`] (conflict events → alerts), and [`cycle`] running all three in one process.
+
+pub mod cycle;
+pub mod integration;
+pub mod notify;
+pub mod poll;
+pub mod queue;
+pub mod reconcile;
+pub mod stats;
+pub mod store;
+pub mod system;
+
+pub use integration::{Clock, Integration, PipelineError, RunFacts, Settings, SystemClock};

@@ -1,0 +1,1012 @@
+//! The `SyncStore` contract, written once and run against every implementation.
+//!
+//! Each check is an `async fn` taking the store under test; [`contract!`] turns the list of
+//! checks into one `#[tokio::test]` per check and per store. A new implementation (DynamoDB)
+//! adds one `contract!` line.
+
+use super::embedded::EmbeddedStore;
+use super::memory::MemoryStore;
+use super::{
+    ConflictKind, ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome,
+    StoreError, SyncStore,
+};
+use crate::system::Watermark;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use contact_sync_engine::{CanonicalContact, Side};
+use std::sync::Arc;
+use tempfile::TempDir;
+
+const INTEGRATION: &str = "acme";
+
+/// A store under test, and what must live as long as it.
+struct Subject {
+    store: Arc<dyn SyncStore>,
+    _dir: Option<TempDir>,
+}
+
+fn memory_store() -> Subject {
+    Subject {
+        store: Arc::new(MemoryStore::new()),
+        _dir: None,
+    }
+}
+
+fn embedded_store() -> Subject {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = EmbeddedStore::open(&dir.path().join("state").join("sync.redb")).expect("open");
+    Subject {
+        store: Arc::new(store),
+        _dir: Some(dir),
+    }
+}
+
+macro_rules! contract {
+    ($store:ident: $($check:ident),* $(,)?) => {
+        mod $store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let subject = super::$store();
+                    super::$check(std::sync::Arc::clone(&subject.store)).await;
+                }
+            )*
+        }
+    };
+}
+
+macro_rules! contract_for_every_store {
+    ($($check:ident),* $(,)?) => {
+        contract!(memory_store: $($check),*);
+        contract!(embedded_store: $($check),*);
+    };
+}
+
+contract_for_every_store!(
+    watermark_is_absent_until_first_advance,
+    watermark_never_moves_backward,
+    watermark_breaks_stamp_ties_by_last_id,
+    watermarks_are_kept_per_integration_and_side,
+    create_pair_stores_the_pair_and_links_its_ids,
+    create_pair_with_a_taken_link_writes_nothing,
+    create_pair_twice_is_already_exists,
+    create_pair_refuses_a_version_other_than_one,
+    save_pair_with_stale_version_writes_nothing,
+    save_pair_bumps_version_to_expected_plus_one,
+    save_pair_of_an_unknown_pair_is_a_version_mismatch,
+    save_pair_links_a_new_id,
+    save_pair_with_an_id_held_by_another_pair_writes_nothing,
+    links_are_kept_when_a_pair_drops_an_id,
+    links_batch_returns_only_linked_ids,
+    pairs_batch_returns_only_existing_pairs,
+    pending_pairs_are_listed_in_id_order_up_to_the_limit,
+    concurrent_create_pair_for_one_record_has_one_winner,
+    concurrent_create_pair_with_one_pair_id_has_one_winner,
+    concurrent_save_pair_with_one_expected_version_has_one_winner,
+    free_lease_is_acquired,
+    live_lease_is_refused_to_another_owner,
+    expired_lease_is_taken_over,
+    lease_owner_renews,
+    lease_release_by_non_owner_does_nothing,
+    lease_release_by_owner_frees_it,
+    record_conflict_is_idempotent_by_id,
+    conflicts_are_newest_first_with_open_only_filter,
+    runs_are_newest_first_with_limit,
+    record_run_again_replaces_the_run,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn at(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 12, minute, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn mark(minute: u32, last_id: &str) -> Watermark {
+    Watermark {
+        stamp: at(minute),
+        last_id: last_id.to_string(),
+    }
+}
+
+fn pair(pair_id: &str, sf_id: Option<&str>, gz_id: Option<&str>) -> Pair {
+    Pair {
+        pair_id: pair_id.to_string(),
+        sf_id: sf_id.map(str::to_string),
+        gz_id: gz_id.map(str::to_string),
+        base: Some(CanonicalContact::new().with("email", "ada@example.com")),
+        version: 1,
+        status: PairStatus::Synced,
+        last_error: None,
+        synced_at: Some(at(0)),
+    }
+}
+
+fn ids(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+fn conflict(id: &str, integration: &str, minute: u32, status: ConflictStatus) -> ConflictRecord {
+    ConflictRecord {
+        id: id.to_string(),
+        integration: integration.to_string(),
+        run_id: "run-1".to_string(),
+        pair_id: Some("p1".to_string()),
+        sf_id: Some("sf-1".to_string()),
+        gz_id: Some("gz-1".to_string()),
+        field: "email".to_string(),
+        policy: "manual".to_string(),
+        kind: ConflictKind::Manual,
+        status,
+        base_value: Some("old@example.com".to_string()),
+        salesforce_value: Some("sf@example.com".to_string()),
+        genesys_value: Some("gz@example.com".to_string()),
+        at: at(minute),
+    }
+}
+
+fn run(run_id: &str, integration: &str, started_minute: Option<u32>) -> RunRecord {
+    RunRecord {
+        run_id: run_id.to_string(),
+        integration: integration.to_string(),
+        started_at: started_minute.map(at),
+        finished_at: None,
+        summary: serde_json::json!({ "pairs": 1 }),
+    }
+}
+
+fn conflict_ids(conflicts: &[ConflictRecord]) -> Vec<&str> {
+    conflicts.iter().map(|c| c.id.as_str()).collect()
+}
+
+fn run_ids(runs: &[RunRecord]) -> Vec<&str> {
+    runs.iter().map(|r| r.run_id.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Watermarks
+
+async fn watermark_is_absent_until_first_advance(store: Arc<dyn SyncStore>) {
+    // GIVEN an empty store
+    // WHEN the watermark is read, then advanced for the first time
+    let before = store
+        .watermark(INTEGRATION, Side::Salesforce)
+        .await
+        .unwrap();
+    let advanced = store
+        .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "a"))
+        .await
+        .unwrap();
+    // THEN it was absent, the first advance writes, and reads back
+    assert_eq!(before, None);
+    assert!(advanced);
+    assert_eq!(
+        store
+            .watermark(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        Some(mark(10, "a"))
+    );
+}
+
+async fn watermark_never_moves_backward(store: Arc<dyn SyncStore>) {
+    // GIVEN a stored watermark
+    let stored = mark(10, "m");
+    assert!(
+        store
+            .advance_watermark(INTEGRATION, Side::Genesys, &stored)
+            .await
+            .unwrap()
+    );
+    // WHEN an older and then an equal watermark are offered
+    let older = store
+        .advance_watermark(INTEGRATION, Side::Genesys, &mark(9, "z"))
+        .await
+        .unwrap();
+    let equal = store
+        .advance_watermark(INTEGRATION, Side::Genesys, &stored)
+        .await
+        .unwrap();
+    // THEN both are refused and the stored value is unchanged
+    assert!(!older);
+    assert!(!equal);
+    assert_eq!(
+        store.watermark(INTEGRATION, Side::Genesys).await.unwrap(),
+        Some(stored)
+    );
+    // AND WHEN a later one is offered THEN it is written
+    assert!(
+        store
+            .advance_watermark(INTEGRATION, Side::Genesys, &mark(11, "a"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.watermark(INTEGRATION, Side::Genesys).await.unwrap(),
+        Some(mark(11, "a"))
+    );
+}
+
+async fn watermark_breaks_stamp_ties_by_last_id(store: Arc<dyn SyncStore>) {
+    // GIVEN a watermark at (10:00, "m")
+    assert!(
+        store
+            .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "m"))
+            .await
+            .unwrap()
+    );
+    // WHEN the same stamp comes with a smaller id, then a larger one
+    let smaller = store
+        .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "a"))
+        .await
+        .unwrap();
+    let larger = store
+        .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "n"))
+        .await
+        .unwrap();
+    // THEN only the larger id moves it forward
+    assert!(!smaller);
+    assert!(larger);
+    assert_eq!(
+        store
+            .watermark(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        Some(mark(10, "n"))
+    );
+}
+
+async fn watermarks_are_kept_per_integration_and_side(store: Arc<dyn SyncStore>) {
+    // GIVEN a late watermark for one integration and side
+    assert!(
+        store
+            .advance_watermark(INTEGRATION, Side::Salesforce, &mark(50, "z"))
+            .await
+            .unwrap()
+    );
+    // WHEN earlier watermarks are offered for the other side and another integration
+    let other_side = store
+        .advance_watermark(INTEGRATION, Side::Genesys, &mark(1, "a"))
+        .await
+        .unwrap();
+    let other_integration = store
+        .advance_watermark("globex", Side::Salesforce, &mark(1, "a"))
+        .await
+        .unwrap();
+    // THEN each is independent
+    assert!(other_side);
+    assert!(other_integration);
+    assert_eq!(
+        store
+            .watermark(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        Some(mark(50, "z"))
+    );
+    assert_eq!(
+        store.watermark("globex", Side::Genesys).await.unwrap(),
+        None
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pairs and links
+
+async fn create_pair_stores_the_pair_and_links_its_ids(store: Arc<dyn SyncStore>) {
+    // GIVEN an empty store
+    let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
+    // WHEN a pair is created
+    let outcome = store.create_pair(&p1).await.unwrap();
+    // THEN it is saved at version 1 and both ids are linked to it
+    assert_eq!(outcome, SaveOutcome::Saved);
+    assert_eq!(store.pair("p1").await.unwrap(), Some(p1));
+    let sf = store
+        .links(Side::Salesforce, &ids(&["sf-1"]))
+        .await
+        .unwrap();
+    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+    assert_eq!(sf.get("sf-1").map(String::as_str), Some("p1"));
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+}
+
+async fn create_pair_with_a_taken_link_writes_nothing(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1 holding sf-1 and gz-1
+    assert_eq!(
+        store
+            .create_pair(&pair("p1", Some("sf-1"), Some("gz-1")))
+            .await
+            .unwrap(),
+        SaveOutcome::Saved
+    );
+    // WHEN p2 claims sf-1 (taken) with a free gz-2, and p3 claims a free sf-3 with gz-1 (taken)
+    let p2 = store
+        .create_pair(&pair("p2", Some("sf-1"), Some("gz-2")))
+        .await
+        .unwrap();
+    let p3 = store
+        .create_pair(&pair("p3", Some("sf-3"), Some("gz-1")))
+        .await
+        .unwrap();
+    // THEN both are refused naming the holder
+    assert_eq!(
+        p2,
+        SaveOutcome::LinkTaken {
+            side: Side::Salesforce,
+            record_id: "sf-1".to_string(),
+            pair_id: "p1".to_string(),
+        }
+    );
+    assert_eq!(
+        p3,
+        SaveOutcome::LinkTaken {
+            side: Side::Genesys,
+            record_id: "gz-1".to_string(),
+            pair_id: "p1".to_string(),
+        }
+    );
+    // AND neither the pairs nor their free ids were written
+    assert_eq!(store.pair("p2").await.unwrap(), None);
+    assert_eq!(store.pair("p3").await.unwrap(), None);
+    assert!(
+        store
+            .links(Side::Genesys, &ids(&["gz-2"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .links(Side::Salesforce, &ids(&["sf-3"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // AND the holder's links are intact
+    let sf = store
+        .links(Side::Salesforce, &ids(&["sf-1"]))
+        .await
+        .unwrap();
+    assert_eq!(sf.get("sf-1").map(String::as_str), Some("p1"));
+}
+
+async fn create_pair_twice_is_already_exists(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1
+    let p1 = pair("p1", Some("sf-1"), None);
+    assert_eq!(store.create_pair(&p1).await.unwrap(), SaveOutcome::Saved);
+    // WHEN p1 is created again, this time with other ids
+    let again = store
+        .create_pair(&pair("p1", Some("sf-2"), Some("gz-2")))
+        .await
+        .unwrap();
+    // THEN it is refused and nothing changed
+    assert_eq!(again, SaveOutcome::AlreadyExists);
+    assert_eq!(store.pair("p1").await.unwrap(), Some(p1));
+    assert!(
+        store
+            .links(Side::Salesforce, &ids(&["sf-2"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .links(Side::Genesys, &ids(&["gz-2"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn create_pair_refuses_a_version_other_than_one(store: Arc<dyn SyncStore>) {
+    // GIVEN a new pair with version 2
+    let mut p1 = pair("p1", Some("sf-1"), None);
+    p1.version = 2;
+    // WHEN it is created
+    let result = store.create_pair(&p1).await;
+    // THEN it is a permanent error and nothing is written
+    assert!(
+        matches!(result, Err(StoreError::Permanent(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.pair("p1").await.unwrap(), None);
+    assert!(
+        store
+            .links(Side::Salesforce, &ids(&["sf-1"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn save_pair_with_stale_version_writes_nothing(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1 saved once (version 2)
+    let p1 = pair("p1", Some("sf-1"), None);
+    store.create_pair(&p1).await.unwrap();
+    let mut first = p1.clone();
+    first.status = PairStatus::Pending;
+    assert_eq!(
+        store.save_pair(&first, 1).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    // WHEN a writer still holding version 1 saves, adding a new id
+    let mut stale = p1.clone();
+    stale.gz_id = Some("gz-1".to_string());
+    stale.base = None;
+    let outcome = store.save_pair(&stale, 1).await.unwrap();
+    // THEN it loses and nothing is written (pair nor link)
+    assert_eq!(outcome, SaveOutcome::VersionMismatch);
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.status, PairStatus::Pending);
+    assert_eq!(stored.base, p1.base);
+    assert!(
+        store
+            .links(Side::Genesys, &ids(&["gz-1"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn save_pair_bumps_version_to_expected_plus_one(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1 at version 1
+    store
+        .create_pair(&pair("p1", Some("sf-1"), None))
+        .await
+        .unwrap();
+    // WHEN it is saved with a changed base and a nonsense version field, twice
+    let mut update = pair("p1", Some("sf-1"), None);
+    update.base = Some(CanonicalContact::new().with("email", "grace@example.com"));
+    update.version = 99;
+    let first = store.save_pair(&update, 1).await.unwrap();
+    let second = store.save_pair(&update, 2).await.unwrap();
+    // THEN each save stores version = expected + 1 with the new content
+    assert_eq!(first, SaveOutcome::Saved);
+    assert_eq!(second, SaveOutcome::Saved);
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!(stored.version, 3);
+    assert_eq!(stored.base, update.base);
+}
+
+async fn save_pair_of_an_unknown_pair_is_a_version_mismatch(store: Arc<dyn SyncStore>) {
+    // GIVEN an empty store
+    // WHEN a pair that was never created is saved
+    let outcome = store
+        .save_pair(&pair("ghost", Some("sf-1"), None), 1)
+        .await
+        .unwrap();
+    // THEN it is a version mismatch and nothing is written
+    assert_eq!(outcome, SaveOutcome::VersionMismatch);
+    assert_eq!(store.pair("ghost").await.unwrap(), None);
+    assert!(
+        store
+            .links(Side::Salesforce, &ids(&["sf-1"]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn save_pair_links_a_new_id(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1 with only a Salesforce id
+    store
+        .create_pair(&pair("p1", Some("sf-1"), None))
+        .await
+        .unwrap();
+    // WHEN it is saved with a Genesys id
+    let outcome = store
+        .save_pair(&pair("p1", Some("sf-1"), Some("gz-1")), 1)
+        .await
+        .unwrap();
+    // THEN the new id is linked to p1
+    assert_eq!(outcome, SaveOutcome::Saved);
+    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+}
+
+async fn save_pair_with_an_id_held_by_another_pair_writes_nothing(store: Arc<dyn SyncStore>) {
+    // GIVEN p1 holding gz-1, and p2 holding only sf-2
+    store
+        .create_pair(&pair("p1", None, Some("gz-1")))
+        .await
+        .unwrap();
+    let p2 = pair("p2", Some("sf-2"), None);
+    store.create_pair(&p2).await.unwrap();
+    // WHEN p2 is saved claiming gz-1
+    let mut claim = p2.clone();
+    claim.gz_id = Some("gz-1".to_string());
+    claim.status = PairStatus::Pending;
+    let outcome = store.save_pair(&claim, 1).await.unwrap();
+    // THEN it is refused and p2 is unchanged
+    assert_eq!(
+        outcome,
+        SaveOutcome::LinkTaken {
+            side: Side::Genesys,
+            record_id: "gz-1".to_string(),
+            pair_id: "p1".to_string(),
+        }
+    );
+    assert_eq!(store.pair("p2").await.unwrap(), Some(p2));
+    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+}
+
+async fn links_are_kept_when_a_pair_drops_an_id(store: Arc<dyn SyncStore>) {
+    // GIVEN p1 holding sf-1 and gz-1
+    store
+        .create_pair(&pair("p1", Some("sf-1"), Some("gz-1")))
+        .await
+        .unwrap();
+    // WHEN p1 is saved unlinked, without its Genesys id
+    let mut unlinked = pair("p1", Some("sf-1"), None);
+    unlinked.status = PairStatus::Unlinked;
+    assert_eq!(
+        store.save_pair(&unlinked, 1).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    // THEN gz-1 stays linked to p1 (tombstone) and cannot be taken by a new pair
+    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+    assert!(matches!(
+        store
+            .create_pair(&pair("p2", None, Some("gz-1")))
+            .await
+            .unwrap(),
+        SaveOutcome::LinkTaken { .. }
+    ));
+}
+
+async fn links_batch_returns_only_linked_ids(store: Arc<dyn SyncStore>) {
+    // GIVEN p1 (sf-1, gz-1) and p2 (sf-2)
+    store
+        .create_pair(&pair("p1", Some("sf-1"), Some("gz-1")))
+        .await
+        .unwrap();
+    store
+        .create_pair(&pair("p2", Some("sf-2"), None))
+        .await
+        .unwrap();
+    // WHEN links are read for linked and unknown ids, on each side
+    let sf = store
+        .links(Side::Salesforce, &ids(&["sf-1", "sf-9", "sf-2", "gz-1"]))
+        .await
+        .unwrap();
+    let gz = store
+        .links(Side::Genesys, &ids(&["sf-1", "gz-1"]))
+        .await
+        .unwrap();
+    let none = store.links(Side::Genesys, &[]).await.unwrap();
+    // THEN only ids linked on that side are present
+    assert_eq!(sf.len(), 2);
+    assert_eq!(sf.get("sf-1").map(String::as_str), Some("p1"));
+    assert_eq!(sf.get("sf-2").map(String::as_str), Some("p2"));
+    assert_eq!(gz.len(), 1);
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+    assert!(none.is_empty());
+}
+
+async fn pairs_batch_returns_only_existing_pairs(store: Arc<dyn SyncStore>) {
+    // GIVEN p1 and p2
+    let p1 = pair("p1", Some("sf-1"), None);
+    let p2 = pair("p2", Some("sf-2"), None);
+    store.create_pair(&p1).await.unwrap();
+    store.create_pair(&p2).await.unwrap();
+    // WHEN they are read in a batch with an unknown id
+    let mut found = store.pairs(&ids(&["p2", "missing", "p1"])).await.unwrap();
+    // THEN exactly the existing ones come back
+    found.sort_by(|a, b| a.pair_id.cmp(&b.pair_id));
+    assert_eq!(found, vec![p1, p2]);
+    assert!(store.pairs(&[]).await.unwrap().is_empty());
+}
+
+async fn pending_pairs_are_listed_in_id_order_up_to_the_limit(store: Arc<dyn SyncStore>) {
+    // GIVEN pairs created pending (p4, p2, p3) and synced (p1)
+    for (pair_id, status) in [
+        ("p4", PairStatus::Pending),
+        ("p1", PairStatus::Synced),
+        ("p2", PairStatus::Pending),
+        ("p3", PairStatus::Pending),
+    ] {
+        let mut p = pair(pair_id, Some(&format!("sf-{pair_id}")), None);
+        p.status = status;
+        assert_eq!(store.create_pair(&p).await.unwrap(), SaveOutcome::Saved);
+    }
+    // AND p3 later synced, p1 later failed
+    let mut p3 = pair("p3", Some("sf-p3"), None);
+    p3.status = PairStatus::Synced;
+    assert_eq!(store.save_pair(&p3, 1).await.unwrap(), SaveOutcome::Saved);
+    let mut p1 = pair("p1", Some("sf-p1"), None);
+    p1.status = PairStatus::Pending;
+    assert_eq!(store.save_pair(&p1, 1).await.unwrap(), SaveOutcome::Saved);
+    // WHEN pending pairs are listed with a generous and a tight limit
+    let all = store.pending_pairs(100).await.unwrap();
+    let two = store.pending_pairs(2).await.unwrap();
+    // THEN exactly the pending ones come back, in pair id order, cut at the limit
+    let ids_of = |pairs: &[Pair]| pairs.iter().map(|p| p.pair_id.clone()).collect::<Vec<_>>();
+    assert_eq!(ids_of(&all), vec!["p1", "p2", "p4"]);
+    assert_eq!(ids_of(&two), vec!["p1", "p2"]);
+    assert_eq!(all[0].version, 2);
+    assert!(store.pending_pairs(0).await.unwrap().is_empty());
+}
+
+const RACERS: usize = 16;
+
+async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>) {
+    // GIVEN many workers that each saw sf-1 unlinked and try to create a pair for it
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let pair_id = format!("p{n}");
+                let gz_id = format!("gz-{n}");
+                let outcome = store
+                    .create_pair(&pair(&pair_id, Some("sf-1"), Some(&gz_id)))
+                    .await
+                    .unwrap();
+                (pair_id, outcome)
+            })
+        })
+        .collect();
+    // WHEN they all run at once
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    // THEN exactly one wins, the others see its link
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == SaveOutcome::Saved)
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    let winner = winners[0].clone();
+    for (_, outcome) in outcomes.iter().filter(|(id, _)| *id != winner) {
+        assert_eq!(
+            *outcome,
+            SaveOutcome::LinkTaken {
+                side: Side::Salesforce,
+                record_id: "sf-1".to_string(),
+                pair_id: winner.clone(),
+            }
+        );
+    }
+    // AND only the winner's pair and links exist
+    let all_pairs: Vec<String> = (0..RACERS).map(|n| format!("p{n}")).collect();
+    let stored = store.pairs(&all_pairs).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].pair_id, winner);
+    let all_gz: Vec<String> = (0..RACERS).map(|n| format!("gz-{n}")).collect();
+    assert_eq!(store.links(Side::Genesys, &all_gz).await.unwrap().len(), 1);
+}
+
+async fn concurrent_create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn SyncStore>) {
+    // GIVEN many workers creating pair p1, each with its own record ids
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let sf_id = format!("sf-{n}");
+                store
+                    .create_pair(&pair("p1", Some(&sf_id), None))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    // WHEN they all run at once
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    // THEN one is saved, the rest already exist, and only the winner's id is linked
+    let saved = outcomes
+        .iter()
+        .filter(|o| **o == SaveOutcome::Saved)
+        .count();
+    let exists = outcomes
+        .iter()
+        .filter(|o| **o == SaveOutcome::AlreadyExists)
+        .count();
+    assert_eq!((saved, exists), (1, RACERS - 1), "{outcomes:?}");
+    let all_sf: Vec<String> = (0..RACERS).map(|n| format!("sf-{n}")).collect();
+    let linked = store.links(Side::Salesforce, &all_sf).await.unwrap();
+    assert_eq!(linked.len(), 1);
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!(linked.keys().next(), stored.sf_id.as_ref());
+}
+
+async fn concurrent_save_pair_with_one_expected_version_has_one_winner(store: Arc<dyn SyncStore>) {
+    // GIVEN pair p1 at version 1, and many workers that all read version 1
+    store
+        .create_pair(&pair("p1", Some("sf-1"), None))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let mut update = pair("p1", Some("sf-1"), None);
+                update.base = Some(CanonicalContact::new().with("phone", &format!("+1555{n}")));
+                store.save_pair(&update, 1).await.unwrap()
+            })
+        })
+        .collect();
+    // WHEN they all save at once
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    // THEN one wins and the pair is at version 2
+    let saved = outcomes
+        .iter()
+        .filter(|o| **o == SaveOutcome::Saved)
+        .count();
+    assert_eq!(saved, 1, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, SaveOutcome::Saved | SaveOutcome::VersionMismatch))
+    );
+    assert_eq!(store.pair("p1").await.unwrap().expect("p1").version, 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+const LEASE: &str = "acme#run";
+
+fn ttl() -> Duration {
+    Duration::minutes(5)
+}
+
+async fn free_lease_is_acquired(store: Arc<dyn SyncStore>) {
+    // GIVEN no lease
+    // WHEN an owner acquires it
+    let acquired = store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap();
+    // THEN it succeeds
+    assert!(acquired);
+}
+
+async fn live_lease_is_refused_to_another_owner(store: Arc<dyn SyncStore>) {
+    // GIVEN a lease held by a until 12:05
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN b asks before it expires
+    let taken = store.acquire_lease(LEASE, "b", at(4), ttl()).await.unwrap();
+    // THEN b is refused, and a still holds it (b cannot release it, a can renew)
+    assert!(!taken);
+    assert!(store.acquire_lease(LEASE, "a", at(4), ttl()).await.unwrap());
+    // AND a different key is independent
+    assert!(
+        store
+            .acquire_lease("acme#other", "b", at(4), ttl())
+            .await
+            .unwrap()
+    );
+}
+
+async fn expired_lease_is_taken_over(store: Arc<dyn SyncStore>) {
+    // GIVEN a lease held by a until 12:05
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN b asks once it has expired
+    let taken = store.acquire_lease(LEASE, "b", at(6), ttl()).await.unwrap();
+    // THEN b gets it, and a no longer holds it
+    assert!(taken);
+    assert!(!store.acquire_lease(LEASE, "a", at(7), ttl()).await.unwrap());
+}
+
+async fn lease_owner_renews(store: Arc<dyn SyncStore>) {
+    // GIVEN a lease held by a until 12:05
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN a renews at 12:04
+    let renewed = store.acquire_lease(LEASE, "a", at(4), ttl()).await.unwrap();
+    // THEN the renewal succeeds and extends the lease to 12:09: b is refused at 12:06
+    assert!(renewed);
+    assert!(!store.acquire_lease(LEASE, "b", at(6), ttl()).await.unwrap());
+    assert!(store.acquire_lease(LEASE, "b", at(9), ttl()).await.unwrap());
+}
+
+async fn lease_release_by_non_owner_does_nothing(store: Arc<dyn SyncStore>) {
+    // GIVEN a lease held by a
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN b releases it
+    store.release_lease(LEASE, "b").await.unwrap();
+    // THEN a still holds it: b is refused
+    assert!(!store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
+    // AND releasing a lease that does not exist is fine
+    store.release_lease("acme#nothing", "b").await.unwrap();
+}
+
+async fn lease_release_by_owner_frees_it(store: Arc<dyn SyncStore>) {
+    // GIVEN a lease held by a
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN a releases it
+    store.release_lease(LEASE, "a").await.unwrap();
+    // THEN b can take it before the old expiry
+    assert!(store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conflicts and runs
+
+async fn record_conflict_is_idempotent_by_id(store: Arc<dyn SyncStore>) {
+    // GIVEN a recorded conflict
+    let first = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
+    store.record_conflict(&first).await.unwrap();
+    // WHEN the same id is recorded again with other content
+    let mut again = conflict("c1", INTEGRATION, 2, ConflictStatus::Closed);
+    again.field = "phone".to_string();
+    store.record_conflict(&again).await.unwrap();
+    // THEN the first record is kept, once
+    assert_eq!(
+        store.conflicts(INTEGRATION, false).await.unwrap(),
+        vec![first]
+    );
+}
+
+async fn conflicts_are_newest_first_with_open_only_filter(store: Arc<dyn SyncStore>) {
+    // GIVEN conflicts at various times, open and closed, and one of another integration
+    for c in [
+        conflict("c-old", INTEGRATION, 1, ConflictStatus::Open),
+        conflict("c-new", INTEGRATION, 9, ConflictStatus::Closed),
+        conflict("c-mid-a", INTEGRATION, 5, ConflictStatus::Open),
+        conflict("c-mid-b", INTEGRATION, 5, ConflictStatus::Closed),
+        conflict("c-other", "globex", 7, ConflictStatus::Open),
+    ] {
+        store.record_conflict(&c).await.unwrap();
+    }
+    // WHEN all, then open ones, are listed
+    let all = store.conflicts(INTEGRATION, false).await.unwrap();
+    let open = store.conflicts(INTEGRATION, true).await.unwrap();
+    // THEN they are newest first (ties by id, descending) and filtered
+    assert_eq!(
+        conflict_ids(&all),
+        vec!["c-new", "c-mid-b", "c-mid-a", "c-old"]
+    );
+    assert_eq!(conflict_ids(&open), vec!["c-mid-a", "c-old"]);
+    assert!(store.conflicts("initech", false).await.unwrap().is_empty());
+}
+
+async fn runs_are_newest_first_with_limit(store: Arc<dyn SyncStore>) {
+    // GIVEN runs of two integrations, one without a start time
+    for r in [
+        run("r1", INTEGRATION, Some(1)),
+        run("r3", INTEGRATION, Some(3)),
+        run("r-none", INTEGRATION, None),
+        run("r2", INTEGRATION, Some(2)),
+        run("r-other", "globex", Some(9)),
+    ] {
+        store.record_run(&r).await.unwrap();
+    }
+    // WHEN they are listed with and without a tight limit
+    let top = store.runs(INTEGRATION, 2).await.unwrap();
+    let all = store.runs(INTEGRATION, 100).await.unwrap();
+    // THEN they are newest first, runs without a start last, cut at the limit
+    assert_eq!(run_ids(&top), vec!["r3", "r2"]);
+    assert_eq!(run_ids(&all), vec!["r3", "r2", "r1", "r-none"]);
+    assert!(store.runs(INTEGRATION, 0).await.unwrap().is_empty());
+}
+
+async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
+    // GIVEN a started run
+    store
+        .record_run(&run("r1", INTEGRATION, Some(1)))
+        .await
+        .unwrap();
+    // WHEN it is recorded again once finished
+    let mut finished = run("r1", INTEGRATION, Some(1));
+    finished.finished_at = Some(at(2));
+    finished.summary = serde_json::json!({ "pairs": 3 });
+    store.record_run(&finished).await.unwrap();
+    // THEN the run is listed once, finished
+    assert_eq!(store.runs(INTEGRATION, 10).await.unwrap(), vec![finished]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Beyond the trait: closing conflicts (both stores) and the embedded file itself
+
+#[tokio::test]
+async fn memory_store_closes_an_open_conflict_once() {
+    // GIVEN an open conflict
+    let store = MemoryStore::new();
+    store
+        .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
+        .await
+        .unwrap();
+    // WHEN it is closed twice, and an unknown one is closed
+    let first = store.close_conflict("c1").await.unwrap();
+    let second = store.close_conflict("c1").await.unwrap();
+    let unknown = store.close_conflict("nope").await.unwrap();
+    // THEN only the first close changes something, and it is no longer open
+    assert_eq!((first, second, unknown), (true, false, false));
+    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
+    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn embedded_store_closes_an_open_conflict_once() {
+    // GIVEN an open conflict
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(&dir.path().join("sync.redb")).unwrap();
+    store
+        .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
+        .await
+        .unwrap();
+    // WHEN it is closed twice, and an unknown one is closed
+    let first = store.close_conflict("c1").await.unwrap();
+    let second = store.close_conflict("c1").await.unwrap();
+    let unknown = store.close_conflict("nope").await.unwrap();
+    // THEN only the first close changes something, and it is no longer open
+    assert_eq!((first, second, unknown), (true, false, false));
+    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
+    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn embedded_store_data_survives_close_and_reopen() {
+    // GIVEN a store file with a watermark, a pair, a lease, a conflict and a run
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested").join("dirs").join("sync.redb");
+    let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
+    let c1 = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
+    let r1 = run("r1", INTEGRATION, Some(1));
+    {
+        let store = EmbeddedStore::open(&path).unwrap();
+        store
+            .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "a"))
+            .await
+            .unwrap();
+        store.create_pair(&p1).await.unwrap();
+        store.save_pair(&p1, 1).await.unwrap();
+        assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+        store.record_conflict(&c1).await.unwrap();
+        store.record_run(&r1).await.unwrap();
+    }
+    // WHEN the store is closed and the file reopened
+    let store = EmbeddedStore::open(&path).unwrap();
+    // THEN everything is still there
+    assert_eq!(
+        store
+            .watermark(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        Some(mark(10, "a"))
+    );
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!(stored.version, 2);
+    assert_eq!(stored.base, p1.base);
+    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+    assert!(!store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
+    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap(), vec![c1]);
+    assert_eq!(store.runs(INTEGRATION, 10).await.unwrap(), vec![r1]);
+}
+
+#[test]
+fn embedded_store_open_failure_names_the_path() {
+    // GIVEN a path whose parent is a regular file
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("not-a-dir");
+    std::fs::write(&blocker, b"x").unwrap();
+    let path = blocker.join("sync.redb");
+    // WHEN the store is opened there
+    let error = EmbeddedStore::open(&path).unwrap_err();
+    // THEN it is a permanent error naming the path
+    assert!(matches!(error, StoreError::Permanent(_)), "{error:?}");
+    assert!(
+        error.to_string().contains(&blocker.display().to_string()),
+        "{error}"
+    );
+}
+
+#[test]
+fn embedded_store_refuses_a_file_that_is_not_a_store() {
+    // GIVEN a file with other content
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, b"these are not the bytes you are looking for").unwrap();
+    // WHEN it is opened as a store
+    let error = EmbeddedStore::open(&path).unwrap_err();
+    // THEN the error names the file
+    assert!(error.to_string().contains("notes.txt"), "{error}");
+}

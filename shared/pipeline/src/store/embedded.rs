@@ -1,0 +1,670 @@
+//! [`SyncStore`] in one redb file, for the CLI.
+//!
+//! Every operation is one redb transaction: those that check and then write (watermarks, pairs
+//! and their links, leases, conflicts) do both inside the same write transaction, and redb
+//! allows one write transaction at a time, so a check cannot go stale before its write.
+//!
+//! redb calls block (file I/O, fsync on commit, waiting for the writer slot): every trait
+//! method runs them on tokio's blocking pool with `spawn_blocking`, so they never stall the
+//! async workers. [`EmbeddedStore::open`] is synchronous: it runs once, at start-up.
+//!
+//! Values are JSON. Error messages carry keys (ids) and redb's own messages, never values.
+
+use super::rules::{
+    check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
+};
+use super::{
+    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
+    StoreResult, SyncStore,
+};
+use crate::system::Watermark;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use contact_sync_engine::Side;
+use redb::{
+    Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    WriteTransaction,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt::Display;
+use std::path::Path;
+use std::sync::Arc;
+
+/// `(integration, side)` → [`Watermark`].
+const WATERMARKS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("watermarks");
+/// pair id → [`Pair`].
+const PAIRS: TableDefinition<&str, &[u8]> = TableDefinition::new("pairs");
+/// pair id of every pair whose status is [`PairStatus::Pending`].
+const PENDING_PAIRS: TableDefinition<&str, ()> = TableDefinition::new("pending_pairs");
+/// `salesforce#<id>` / `genesys#<id>` → pair id (a JSON string). Never removed.
+const LINKS: TableDefinition<&str, &[u8]> = TableDefinition::new("links");
+/// lease key → [`Lease`].
+const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
+/// conflict id → [`ConflictRecord`].
+const CONFLICTS: TableDefinition<&str, &[u8]> = TableDefinition::new("conflicts");
+/// `(integration, conflict id)`: the conflicts of an integration.
+const CONFLICTS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("conflicts_by_integration");
+/// run id → [`RunRecord`].
+const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
+/// `(integration, run id)`: the runs of an integration.
+const RUNS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
+    TableDefinition::new("runs_by_integration");
+
+/// A held lease.
+#[derive(Debug, Serialize, Deserialize)]
+struct Lease {
+    owner: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// How a write transaction ends once its closure has decided.
+enum Finish<T> {
+    /// Something was written: commit.
+    Commit(T),
+    /// A check refused the write: nothing was written, abort.
+    Rollback(T),
+}
+
+/// A store kept in one redb file.
+#[derive(Clone)]
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore").finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens the store file at `path`, creating it (and its parent directories) if missing.
+    ///
+    /// Fails when the directory cannot be created, the file is not a redb database, or another
+    /// process has it open.
+    pub fn open(path: &Path) -> StoreResult<EmbeddedStore> {
+        let cannot_open = |e: &dyn Display| {
+            StoreError::Permanent(format!("cannot open store file {}: {e}", path.display()))
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Permanent(format!(
+                    "cannot create directory {} for the store file: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| cannot_open(&e))?;
+        // Create every table up front so read transactions never meet a missing table.
+        let txn = db.begin_write().map_err(|e| cannot_open(&e))?;
+        create_tables(&txn).map_err(|e| cannot_open(&e))?;
+        txn.commit().map_err(|e| cannot_open(&e))?;
+        Ok(EmbeddedStore { db: Arc::new(db) })
+    }
+
+    /// Marks an open conflict closed (an operator resolved it). Returns false when the conflict
+    /// is unknown or already closed.
+    pub async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write("close_conflict", move |txn| {
+            let mut conflicts = txn
+                .open_table(CONFLICTS)
+                .map_err(storage("close_conflict"))?;
+            let key = conflict_key(&id);
+            let Some(mut conflict) = get_json::<ConflictRecord>(&conflicts, &id, &key)? else {
+                return Ok(Finish::Rollback(false));
+            };
+            if conflict.status != ConflictStatus::Open {
+                return Ok(Finish::Rollback(false));
+            }
+            conflict.status = ConflictStatus::Closed;
+            put_json(&mut conflicts, &id, &conflict)?;
+            Ok(Finish::Commit(true))
+        })
+        .await
+    }
+
+    /// Runs `f` in one write transaction on the blocking pool; commits or aborts as it decides.
+    async fn write<T, F>(&self, operation: &'static str, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<Finish<T>> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(storage(operation))?;
+            match f(&txn) {
+                Ok(Finish::Commit(value)) => {
+                    txn.commit().map_err(storage(operation))?;
+                    Ok(value)
+                }
+                Ok(Finish::Rollback(value)) => {
+                    txn.abort().map_err(storage(operation))?;
+                    Ok(value)
+                }
+                Err(error) => {
+                    // The closure's error is the one worth reporting; dropping the transaction
+                    // would abort it as well.
+                    let _ = txn.abort();
+                    Err(error)
+                }
+            }
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Permanent(format!("embedded store: {operation}: task failed: {e}"))
+        })?
+    }
+
+    /// Runs `f` in one read transaction (a consistent snapshot) on the blocking pool.
+    async fn read<T, F>(&self, operation: &'static str, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> StoreResult<T> + Send + 'static,
+    {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(storage(operation))?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| {
+            StoreError::Permanent(format!("embedded store: {operation}: task failed: {e}"))
+        })?
+    }
+}
+
+fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
+    txn.open_table(WATERMARKS)?;
+    txn.open_table(PAIRS)?;
+    txn.open_table(PENDING_PAIRS)?;
+    txn.open_table(LINKS)?;
+    txn.open_table(LEASES)?;
+    txn.open_table(CONFLICTS)?;
+    txn.open_table(CONFLICTS_BY_INTEGRATION)?;
+    txn.open_table(RUNS)?;
+    txn.open_table(RUNS_BY_INTEGRATION)?;
+    Ok(())
+}
+
+/// Maps a redb error to a permanent store error naming the operation.
+fn storage<E: Display>(operation: &'static str) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Permanent(format!("embedded store: {operation}: {e}"))
+}
+
+fn link_key(side: Side, record_id: &str) -> String {
+    format!("{}#{record_id}", side.as_str())
+}
+
+fn watermark_key(integration: &str, side: Side) -> String {
+    format!("watermark#{integration}#{}", side.as_str())
+}
+
+fn pair_key(pair_id: &str) -> String {
+    format!("pair#{pair_id}")
+}
+
+fn lease_key(key: &str) -> String {
+    format!("lease#{key}")
+}
+
+fn conflict_key(id: &str) -> String {
+    format!("conflict#{id}")
+}
+
+fn run_key(run_id: &str) -> String {
+    format!("run#{run_id}")
+}
+
+/// Decodes a stored value. serde_json's messages may quote the offending value (personal data),
+/// so the error keeps only the category and position.
+fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> StoreResult<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        key: key.to_string(),
+        message: format!(
+            "undecodable JSON ({:?} error at line {} column {})",
+            e.classify(),
+            e.line(),
+            e.column()
+        ),
+    })
+}
+
+fn encode<T: Serialize>(key: &str, value: &T) -> StoreResult<Vec<u8>> {
+    serde_json::to_vec(value).map_err(|e| {
+        StoreError::Permanent(format!(
+            "embedded store: cannot encode {key} ({:?} error)",
+            e.classify()
+        ))
+    })
+}
+
+/// Reads and decodes the value under `key`; `label` names it in errors.
+fn get_json<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &str,
+    label: &str,
+) -> StoreResult<Option<T>> {
+    match table.get(key).map_err(storage("read"))? {
+        Some(guard) => decode(label, guard.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn put_json<T: Serialize>(
+    table: &mut Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    value: &T,
+) -> StoreResult<()> {
+    let bytes = encode(key, value)?;
+    table
+        .insert(key, bytes.as_slice())
+        .map_err(storage("write"))?;
+    Ok(())
+}
+
+/// The first id of `pair` already linked to another pair, as a `LinkTaken` outcome.
+fn taken_link(
+    links: &impl ReadableTable<&'static str, &'static [u8]>,
+    pair: &Pair,
+) -> StoreResult<Option<SaveOutcome>> {
+    for (side, record_id) in record_ids(pair) {
+        let key = link_key(side, record_id);
+        if let Some(owner) = get_json::<String>(links, &key, &key)?
+            && owner != pair.pair_id
+        {
+            return Ok(Some(SaveOutcome::LinkTaken {
+                side,
+                record_id: record_id.to_string(),
+                pair_id: owner,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Links every id of `pair` not linked yet (call after [`taken_link`] found none taken).
+fn add_links(links: &mut Table<'_, &'static str, &'static [u8]>, pair: &Pair) -> StoreResult<()> {
+    for (side, record_id) in record_ids(pair) {
+        let key = link_key(side, record_id);
+        if get_json::<String>(links, &key, &key)?.is_none() {
+            put_json(links, &key, &pair.pair_id)?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps the pending index in step with the pair's status (same transaction as the pair write).
+fn index_pending(txn: &WriteTransaction, pair: &Pair) -> StoreResult<()> {
+    let mut pending = txn
+        .open_table(PENDING_PAIRS)
+        .map_err(storage("index pending"))?;
+    if pair.status == PairStatus::Pending {
+        pending
+            .insert(pair.pair_id.as_str(), ())
+            .map_err(storage("index pending"))?;
+    } else {
+        pending
+            .remove(pair.pair_id.as_str())
+            .map_err(storage("index pending"))?;
+    }
+    Ok(())
+}
+
+/// The ids listed under `integration` in an index keyed `(integration, id)`.
+fn indexed_ids(
+    index: &impl ReadableTable<(&'static str, &'static str), ()>,
+    integration: &str,
+) -> StoreResult<Vec<String>> {
+    let mut ids = Vec::new();
+    for entry in index
+        .range((integration, "")..)
+        .map_err(storage("read index"))?
+    {
+        let (key, _) = entry.map_err(storage("read index"))?;
+        let (owner, id) = key.value();
+        if owner != integration {
+            break;
+        }
+        ids.push(id.to_string());
+    }
+    Ok(ids)
+}
+
+/// Reads the records an index lists; an index entry without its record is corruption.
+fn indexed_records<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    ids: &[String],
+    label: fn(&str) -> String,
+) -> StoreResult<Vec<T>> {
+    ids.iter()
+        .map(|id| {
+            let key = label(id);
+            get_json(table, id, &key)?.ok_or_else(|| StoreError::Corrupt {
+                key,
+                message: "listed in an index but missing".to_string(),
+            })
+        })
+        .collect()
+}
+
+#[async_trait]
+impl SyncStore for EmbeddedStore {
+    async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>> {
+        let integration = integration.to_string();
+        self.read("watermark", move |txn| {
+            let table = txn.open_table(WATERMARKS).map_err(storage("watermark"))?;
+            let key = watermark_key(&integration, side);
+            match table
+                .get((integration.as_str(), side.as_str()))
+                .map_err(storage("watermark"))?
+            {
+                Some(guard) => decode(&key, guard.value()).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn advance_watermark(
+        &self,
+        integration: &str,
+        side: Side,
+        watermark: &Watermark,
+    ) -> StoreResult<bool> {
+        let integration = integration.to_string();
+        let watermark = watermark.clone();
+        self.write("advance_watermark", move |txn| {
+            let mut table = txn
+                .open_table(WATERMARKS)
+                .map_err(storage("advance_watermark"))?;
+            let key = watermark_key(&integration, side);
+            let row = (integration.as_str(), side.as_str());
+            let stored: Option<Watermark> = match table.get(row).map_err(storage("watermark"))? {
+                Some(guard) => Some(decode(&key, guard.value())?),
+                None => None,
+            };
+            if stored.is_some_and(|stored| watermark <= stored) {
+                return Ok(Finish::Rollback(false));
+            }
+            let bytes = encode(&key, &watermark)?;
+            table
+                .insert(row, bytes.as_slice())
+                .map_err(storage("advance_watermark"))?;
+            Ok(Finish::Commit(true))
+        })
+        .await
+    }
+
+    async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
+        let pair_id = pair_id.to_string();
+        self.read("pair", move |txn| {
+            let pairs = txn.open_table(PAIRS).map_err(storage("pair"))?;
+            get_json(&pairs, &pair_id, &pair_key(&pair_id))
+        })
+        .await
+    }
+
+    async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>> {
+        let pair_ids = pair_ids.to_vec();
+        self.read("pairs", move |txn| {
+            let pairs = txn.open_table(PAIRS).map_err(storage("pairs"))?;
+            let mut found = Vec::with_capacity(pair_ids.len());
+            for pair_id in &pair_ids {
+                if let Some(pair) = get_json(&pairs, pair_id, &pair_key(pair_id))? {
+                    found.push(pair);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn pending_pairs(&self, limit: usize) -> StoreResult<Vec<Pair>> {
+        self.read("pending_pairs", move |txn| {
+            let pending = txn
+                .open_table(PENDING_PAIRS)
+                .map_err(storage("pending_pairs"))?;
+            let mut ids = Vec::new();
+            for entry in pending
+                .iter()
+                .map_err(storage("pending_pairs"))?
+                .take(limit)
+            {
+                let (key, _) = entry.map_err(storage("pending_pairs"))?;
+                ids.push(key.value().to_string());
+            }
+            let pairs = txn.open_table(PAIRS).map_err(storage("pending_pairs"))?;
+            indexed_records(&pairs, &ids, pair_key)
+        })
+        .await
+    }
+
+    async fn links(
+        &self,
+        side: Side,
+        record_ids: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        let record_ids = record_ids.to_vec();
+        self.read("links", move |txn| {
+            let links = txn.open_table(LINKS).map_err(storage("links"))?;
+            let mut found = HashMap::new();
+            for record_id in record_ids {
+                let key = link_key(side, &record_id);
+                if let Some(pair_id) = get_json::<String>(&links, &key, &key)? {
+                    found.insert(record_id, pair_id);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome> {
+        check_new_version(pair)?;
+        let pair = pair.clone();
+        self.write("create_pair", move |txn| {
+            let mut pairs = txn.open_table(PAIRS).map_err(storage("create_pair"))?;
+            let mut links = txn.open_table(LINKS).map_err(storage("create_pair"))?;
+            if pairs
+                .get(pair.pair_id.as_str())
+                .map_err(storage("create_pair"))?
+                .is_some()
+            {
+                return Ok(Finish::Rollback(SaveOutcome::AlreadyExists));
+            }
+            if let Some(taken) = taken_link(&links, &pair)? {
+                return Ok(Finish::Rollback(taken));
+            }
+            add_links(&mut links, &pair)?;
+            put_json(&mut pairs, &pair.pair_id, &pair)?;
+            index_pending(txn, &pair)?;
+            Ok(Finish::Commit(SaveOutcome::Saved))
+        })
+        .await
+    }
+
+    async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
+        let mut pair = pair.clone();
+        self.write("save_pair", move |txn| {
+            let mut pairs = txn.open_table(PAIRS).map_err(storage("save_pair"))?;
+            let mut links = txn.open_table(LINKS).map_err(storage("save_pair"))?;
+            let stored: Option<Pair> = get_json(&pairs, &pair.pair_id, &pair_key(&pair.pair_id))?;
+            if stored.map(|stored| stored.version) != Some(expected_version) {
+                return Ok(Finish::Rollback(SaveOutcome::VersionMismatch));
+            }
+            if let Some(taken) = taken_link(&links, &pair)? {
+                return Ok(Finish::Rollback(taken));
+            }
+            add_links(&mut links, &pair)?;
+            pair.version = expected_version + 1;
+            put_json(&mut pairs, &pair.pair_id, &pair)?;
+            index_pending(txn, &pair)?;
+            Ok(Finish::Commit(SaveOutcome::Saved))
+        })
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let key = key.to_string();
+        let owner = owner.to_string();
+        self.write("acquire_lease", move |txn| {
+            let mut leases = txn.open_table(LEASES).map_err(storage("acquire_lease"))?;
+            let held: Option<Lease> = get_json(&leases, &key, &lease_key(&key))?;
+            let held = held
+                .as_ref()
+                .map(|lease| (lease.owner.as_str(), lease.expires_at));
+            if !lease_available(held, &owner, now) {
+                return Ok(Finish::Rollback(false));
+            }
+            let lease = Lease {
+                owner,
+                expires_at: now + ttl,
+            };
+            put_json(&mut leases, &key, &lease)?;
+            Ok(Finish::Commit(true))
+        })
+        .await
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+        let key = key.to_string();
+        let owner = owner.to_string();
+        self.write("release_lease", move |txn| {
+            let mut leases = txn.open_table(LEASES).map_err(storage("release_lease"))?;
+            let held: Option<Lease> = get_json(&leases, &key, &lease_key(&key))?;
+            let held_by_owner = held.is_some_and(|lease| lease.owner == owner);
+            if !held_by_owner {
+                return Ok(Finish::Rollback(()));
+            }
+            leases
+                .remove(key.as_str())
+                .map_err(storage("release_lease"))?;
+            Ok(Finish::Commit(()))
+        })
+        .await
+    }
+
+    async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
+        let conflict = conflict.clone();
+        self.write("record_conflict", move |txn| {
+            let mut conflicts = txn
+                .open_table(CONFLICTS)
+                .map_err(storage("record_conflict"))?;
+            let mut index = txn
+                .open_table(CONFLICTS_BY_INTEGRATION)
+                .map_err(storage("record_conflict"))?;
+            if conflicts
+                .get(conflict.id.as_str())
+                .map_err(storage("record_conflict"))?
+                .is_some()
+            {
+                return Ok(Finish::Rollback(()));
+            }
+            put_json(&mut conflicts, &conflict.id, &conflict)?;
+            index
+                .insert((conflict.integration.as_str(), conflict.id.as_str()), ())
+                .map_err(storage("record_conflict"))?;
+            Ok(Finish::Commit(()))
+        })
+        .await
+    }
+
+    async fn conflicts(
+        &self,
+        integration: &str,
+        open_only: bool,
+    ) -> StoreResult<Vec<ConflictRecord>> {
+        let integration = integration.to_string();
+        self.read("conflicts", move |txn| {
+            let index = txn
+                .open_table(CONFLICTS_BY_INTEGRATION)
+                .map_err(storage("conflicts"))?;
+            let conflicts = txn.open_table(CONFLICTS).map_err(storage("conflicts"))?;
+            let ids = indexed_ids(&index, &integration)?;
+            let mut found: Vec<ConflictRecord> = indexed_records(&conflicts, &ids, conflict_key)?;
+            found.retain(|c| !open_only || c.status == ConflictStatus::Open);
+            newest_conflicts_first(&mut found);
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> StoreResult<()> {
+        let run = run.clone();
+        self.write("record_run", move |txn| {
+            let mut runs = txn.open_table(RUNS).map_err(storage("record_run"))?;
+            let mut index = txn
+                .open_table(RUNS_BY_INTEGRATION)
+                .map_err(storage("record_run"))?;
+            // A run recorded again replaces the earlier record (start, then finish).
+            let previous: Option<RunRecord> = get_json(&runs, &run.run_id, &run_key(&run.run_id))?;
+            if let Some(previous) = previous
+                && previous.integration != run.integration
+            {
+                index
+                    .remove((previous.integration.as_str(), run.run_id.as_str()))
+                    .map_err(storage("record_run"))?;
+            }
+            put_json(&mut runs, &run.run_id, &run)?;
+            index
+                .insert((run.integration.as_str(), run.run_id.as_str()), ())
+                .map_err(storage("record_run"))?;
+            Ok(Finish::Commit(()))
+        })
+        .await
+    }
+
+    async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>> {
+        let integration = integration.to_string();
+        self.read("runs", move |txn| {
+            let index = txn
+                .open_table(RUNS_BY_INTEGRATION)
+                .map_err(storage("runs"))?;
+            let runs = txn.open_table(RUNS).map_err(storage("runs"))?;
+            let ids = indexed_ids(&index, &integration)?;
+            let mut found: Vec<RunRecord> = indexed_records(&runs, &ids, run_key)?;
+            newest_runs_first(&mut found);
+            found.truncate(limit);
+            Ok(found)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn undecodable_pair_is_corrupt_without_quoting_the_value() {
+        // GIVEN a pair row holding bytes that are not a pair
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("sync.redb")).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        {
+            let mut pairs = txn.open_table(PAIRS).unwrap();
+            pairs
+                .insert("p1", br#"{"pair_id": "secret-ada@example.com"}"#.as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        // WHEN it is read
+        let error = store.pair("p1").await.unwrap_err();
+        // THEN the error is Corrupt, names the key, and does not quote the stored value
+        match &error {
+            StoreError::Corrupt { key, .. } => assert_eq!(key, "pair#p1"),
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+        assert!(!error.to_string().contains("ada@example.com"), "{error}");
+    }
+}

@@ -1,0 +1,271 @@
+//! In-memory [`SyncStore`] for tests: every operation runs under one lock, which gives the
+//! atomicity the contract asks for.
+
+use super::rules::{
+    check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
+};
+use super::{
+    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
+    StoreResult, SyncStore,
+};
+use crate::system::Watermark;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use contact_sync_engine::Side;
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+/// A held lease.
+#[derive(Debug, Clone)]
+struct Lease {
+    owner: String,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    watermarks: HashMap<(String, Side), Watermark>,
+    pairs: HashMap<String, Pair>,
+    /// `(side, record id)` → pair id. Never removed.
+    links: HashMap<(Side, String), String>,
+    leases: HashMap<String, Lease>,
+    conflicts: HashMap<String, ConflictRecord>,
+    runs: HashMap<String, RunRecord>,
+}
+
+impl State {
+    /// The first id of `pair` linked to a pair other than `pair.pair_id`, if any.
+    fn taken_link(&self, pair: &Pair) -> Option<SaveOutcome> {
+        record_ids(pair).find_map(|(side, record_id)| {
+            self.links
+                .get(&(side, record_id.to_string()))
+                .filter(|owner| *owner != &pair.pair_id)
+                .map(|owner| SaveOutcome::LinkTaken {
+                    side,
+                    record_id: record_id.to_string(),
+                    pair_id: owner.clone(),
+                })
+        })
+    }
+
+    fn link(&mut self, pair: &Pair) {
+        for (side, record_id) in record_ids(pair) {
+            self.links
+                .entry((side, record_id.to_string()))
+                .or_insert_with(|| pair.pair_id.clone());
+        }
+    }
+}
+
+/// Everything in process memory, lost on drop.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    state: Mutex<State>,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Permanent("memory store: lock poisoned".to_string()))
+    }
+
+    /// Marks an open conflict closed (an operator resolved it). Returns false when the conflict
+    /// is unknown or already closed.
+    pub async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        Ok(match state.conflicts.get_mut(id) {
+            Some(conflict) if conflict.status == ConflictStatus::Open => {
+                conflict.status = ConflictStatus::Closed;
+                true
+            }
+            _ => false,
+        })
+    }
+}
+
+#[async_trait]
+impl SyncStore for MemoryStore {
+    async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>> {
+        Ok(self
+            .state()?
+            .watermarks
+            .get(&(integration.to_string(), side))
+            .cloned())
+    }
+
+    async fn advance_watermark(
+        &self,
+        integration: &str,
+        side: Side,
+        watermark: &Watermark,
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let key = (integration.to_string(), side);
+        if state
+            .watermarks
+            .get(&key)
+            .is_some_and(|stored| watermark <= stored)
+        {
+            return Ok(false);
+        }
+        state.watermarks.insert(key, watermark.clone());
+        Ok(true)
+    }
+
+    async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
+        Ok(self.state()?.pairs.get(pair_id).cloned())
+    }
+
+    async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>> {
+        let state = self.state()?;
+        Ok(pair_ids
+            .iter()
+            .filter_map(|id| state.pairs.get(id).cloned())
+            .collect())
+    }
+
+    async fn pending_pairs(&self, limit: usize) -> StoreResult<Vec<Pair>> {
+        let mut pending: Vec<Pair> = self
+            .state()?
+            .pairs
+            .values()
+            .filter(|pair| pair.status == PairStatus::Pending)
+            .cloned()
+            .collect();
+        pending.sort_by(|a, b| a.pair_id.cmp(&b.pair_id));
+        pending.truncate(limit);
+        Ok(pending)
+    }
+
+    async fn links(
+        &self,
+        side: Side,
+        record_ids: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        let state = self.state()?;
+        Ok(record_ids
+            .iter()
+            .filter_map(|id| {
+                state
+                    .links
+                    .get(&(side, id.clone()))
+                    .map(|pair_id| (id.clone(), pair_id.clone()))
+            })
+            .collect())
+    }
+
+    async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome> {
+        check_new_version(pair)?;
+        let mut state = self.state()?;
+        if state.pairs.contains_key(&pair.pair_id) {
+            return Ok(SaveOutcome::AlreadyExists);
+        }
+        if let Some(taken) = state.taken_link(pair) {
+            return Ok(taken);
+        }
+        state.link(pair);
+        state.pairs.insert(pair.pair_id.clone(), pair.clone());
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
+        let mut state = self.state()?;
+        let current = state.pairs.get(&pair.pair_id).map(|stored| stored.version);
+        if current != Some(expected_version) {
+            return Ok(SaveOutcome::VersionMismatch);
+        }
+        if let Some(taken) = state.taken_link(pair) {
+            return Ok(taken);
+        }
+        state.link(pair);
+        let mut stored = pair.clone();
+        stored.version = expected_version + 1;
+        state.pairs.insert(stored.pair_id.clone(), stored);
+        Ok(SaveOutcome::Saved)
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let held = state
+            .leases
+            .get(key)
+            .map(|lease| (lease.owner.as_str(), lease.expires_at));
+        if !lease_available(held, owner, now) {
+            return Ok(false);
+        }
+        state.leases.insert(
+            key.to_string(),
+            Lease {
+                owner: owner.to_string(),
+                expires_at: now + ttl,
+            },
+        );
+        Ok(true)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+        let mut state = self.state()?;
+        if state
+            .leases
+            .get(key)
+            .is_some_and(|lease| lease.owner == owner)
+        {
+            state.leases.remove(key);
+        }
+        Ok(())
+    }
+
+    async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
+        self.state()?
+            .conflicts
+            .entry(conflict.id.clone())
+            .or_insert_with(|| conflict.clone());
+        Ok(())
+    }
+
+    async fn conflicts(
+        &self,
+        integration: &str,
+        open_only: bool,
+    ) -> StoreResult<Vec<ConflictRecord>> {
+        let mut found: Vec<ConflictRecord> = self
+            .state()?
+            .conflicts
+            .values()
+            .filter(|c| c.integration == integration)
+            .filter(|c| !open_only || c.status == ConflictStatus::Open)
+            .cloned()
+            .collect();
+        newest_conflicts_first(&mut found);
+        Ok(found)
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> StoreResult<()> {
+        self.state()?.runs.insert(run.run_id.clone(), run.clone());
+        Ok(())
+    }
+
+    async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>> {
+        let mut found: Vec<RunRecord> = self
+            .state()?
+            .runs
+            .values()
+            .filter(|r| r.integration == integration)
+            .cloned()
+            .collect();
+        newest_runs_first(&mut found);
+        found.truncate(limit);
+        Ok(found)
+    }
+}

@@ -1,0 +1,254 @@
+//! The `SyncStore` port: everything the pipeline remembers between runs (DESIGN.md section 4).
+//!
+//! Implementations: [`memory::MemoryStore`] (tests), [`embedded::EmbeddedStore`] (a redb file,
+//! for the CLI), and DynamoDB (issue 5). All of them pass the same contract tests.
+
+#[cfg(test)]
+mod contract_tests;
+pub mod embedded;
+pub mod memory;
+mod rules;
+
+use crate::system::{RecordError, Watermark};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use contact_sync_engine::{CanonicalContact, Side};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+/// Where a pair stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PairStatus {
+    /// Both records exist and the base is what both agreed on at the last sync.
+    Synced,
+    /// The last reconcile could not finish (a record failed); the base is the last agreed one
+    /// and the pair is retried on the next run.
+    Pending,
+    /// One side's record is gone; the pair is kept as a tombstone so it is never re-created.
+    Unlinked,
+    /// A system refused a write for good (validation); parked with an open review item and
+    /// retried only when one of its records changes.
+    Rejected,
+}
+
+/// A linked pair of records and their base snapshot.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pair {
+    pub pair_id: String,
+    pub sf_id: Option<String>,
+    pub gz_id: Option<String>,
+    /// Normalised values both sides agreed on at the last successful sync; `None` before the
+    /// first one.
+    pub base: Option<CanonicalContact>,
+    /// Incremented by every successful [`SyncStore::save_pair`]; starts at 1.
+    pub version: u64,
+    pub status: PairStatus,
+    pub last_error: Option<RecordError>,
+    pub synced_at: Option<DateTime<Utc>>,
+}
+
+/// Result of [`SyncStore::create_pair`] and [`SyncStore::save_pair`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SaveOutcome {
+    Saved,
+    /// Another writer changed the pair first (compare-and-set lost); nothing was written.
+    VersionMismatch,
+    /// A record id is already linked to another pair; nothing was written.
+    LinkTaken {
+        side: Side,
+        record_id: String,
+        pair_id: String,
+    },
+    /// `create_pair` only: a pair with this id already exists; nothing was written.
+    AlreadyExists,
+}
+
+/// What a conflict record is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum ConflictKind {
+    /// Both sides changed a field differently; the policy chose `winner`.
+    Resolved { winner: Side },
+    /// Both sides changed a `manual` field differently: nothing written, waiting for a person.
+    Manual,
+    /// An unlinked record matched several candidates (or several records matched one): nothing
+    /// linked or created, waiting for a person.
+    AmbiguousMatch { candidates: Vec<String> },
+    /// A linked record disappeared from one side; the pair was unlinked (delete policy `unlink`).
+    Deleted { side: Side },
+    /// A system refused to write the record (`code` is the system's error code; `message` may
+    /// quote a value, so it lives here and never in logs).
+    Rejected {
+        side: Side,
+        code: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictStatus {
+    /// Needs a person (manual conflicts, ambiguous matches).
+    Open,
+    /// Audit only: decided by policy, or resolved by a person.
+    Closed,
+}
+
+/// An audit entry or review item. Holds field values (personal data): they live here, in the
+/// store, never in logs or queue messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConflictRecord {
+    /// Stable id: the same conflict seen twice (redelivery, a re-run) has the same id, so
+    /// recording it again is a no-op.
+    pub id: String,
+    pub integration: String,
+    pub run_id: String,
+    pub pair_id: Option<String>,
+    pub sf_id: Option<String>,
+    pub gz_id: Option<String>,
+    /// Canonical field name, or `"match"` / `"record"` for matching and delete items.
+    pub field: String,
+    pub policy: String,
+    pub kind: ConflictKind,
+    pub status: ConflictStatus,
+    pub base_value: Option<String>,
+    pub salesforce_value: Option<String>,
+    pub genesys_value: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl ConflictRecord {
+    /// An open review item for records that cannot be paired automatically: `id` is stable for
+    /// the records involved, so seeing the same ambiguity again is a no-op.
+    #[allow(clippy::too_many_arguments)]
+    pub fn ambiguous_match(
+        id: String,
+        integration: &str,
+        run_id: &str,
+        (pair_id, sf_id, gz_id): (Option<String>, Option<String>, Option<String>),
+        reason: &str,
+        candidates: Vec<String>,
+        at: DateTime<Utc>,
+    ) -> ConflictRecord {
+        ConflictRecord {
+            id,
+            integration: integration.to_string(),
+            run_id: run_id.to_string(),
+            pair_id,
+            sf_id,
+            gz_id,
+            field: "match".into(),
+            policy: reason.into(),
+            kind: ConflictKind::AmbiguousMatch { candidates },
+            status: ConflictStatus::Open,
+            base_value: None,
+            salesforce_value: None,
+            genesys_value: None,
+            at,
+        }
+    }
+}
+
+/// Statistics of one run, kept for `status` and audits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub integration: String,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub summary: serde_json::Value,
+}
+
+/// A store failure. `Transient` may succeed on retry; `Permanent` will not.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store temporarily unavailable: {0}")]
+    Transient(String),
+    #[error("store failure: {0}")]
+    Permanent(String),
+    #[error("stored item {key} is unreadable: {message}")]
+    Corrupt { key: String, message: String },
+}
+
+impl StoreError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Transient(_))
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the pipeline remembers.
+///
+/// Contract (every implementation, checked by the shared contract tests):
+/// - **Watermarks only move forward.** `advance_watermark` writes only when the new watermark
+///   is strictly after the stored one (or none is stored) and says whether it wrote.
+/// - **One pair per record.** A record id (per side) is linked to at most one pair, ever.
+///   `create_pair` and `save_pair` add links atomically with the pair write and fail with
+///   `LinkTaken` (writing nothing) if another pair holds one of the ids. Links are never removed
+///   (an unlinked pair keeps them as a tombstone).
+/// - **Compare-and-set on pairs.** `save_pair(pair, expected)` writes only when the stored
+///   version equals `expected`, and stores `pair` with `version = expected + 1`.
+/// - **Leases**: `acquire_lease` succeeds when no lease exists, the stored one has expired at
+///   `now`, or `owner` already holds it (renewal); `release_lease` removes it only for its owner.
+/// - **Conflicts**: `record_conflict` is idempotent by `id` (a second call with the same id
+///   keeps the first record).
+/// - All operations are atomic individually; none spans another call.
+#[async_trait]
+pub trait SyncStore: Send + Sync {
+    async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>>;
+
+    async fn advance_watermark(
+        &self,
+        integration: &str,
+        side: Side,
+        watermark: &Watermark,
+    ) -> StoreResult<bool>;
+
+    async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>>;
+
+    /// The pairs that exist among `pair_ids` (batch read).
+    async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>>;
+
+    /// Pairs whose status is [`PairStatus::Pending`] (to retry), at most `limit`, in pair id
+    /// order.
+    async fn pending_pairs(&self, limit: usize) -> StoreResult<Vec<Pair>>;
+
+    /// Pair ids linked to the given record ids of one side (batch read); unlinked ids are absent.
+    async fn links(
+        &self,
+        side: Side,
+        record_ids: &[String],
+    ) -> StoreResult<HashMap<String, String>>;
+
+    /// Inserts a new pair (its `version` must be 1) with links for its ids.
+    async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome>;
+
+    /// Compare-and-set update, adding links for ids the stored pair did not have yet.
+    async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome>;
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool>;
+
+    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()>;
+
+    async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()>;
+
+    /// Conflicts of an integration, newest first; only open ones when `open_only`.
+    async fn conflicts(
+        &self,
+        integration: &str,
+        open_only: bool,
+    ) -> StoreResult<Vec<ConflictRecord>>;
+
+    async fn record_run(&self, run: &RunRecord) -> StoreResult<()>;
+
+    /// Runs of an integration, newest first, at most `limit`.
+    async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>>;
+}
