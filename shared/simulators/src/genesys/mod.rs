@@ -1,0 +1,294 @@
+//! The fake Genesys Cloud org: OAuth client credentials and the External Contacts API.
+//!
+//! One port serves the login host path (`/oauth/token`) and the API (`/api/v2/...`).
+//! Routes under `/api/v2/externalcontacts`, with their [`Counters`] keys (prefix removed):
+//!
+//! | Route | Counter key | Kind |
+//! |---|---|---|
+//! | `POST /oauth/token` | `POST /oauth/token` | auth |
+//! | `GET /scan/contacts?limit&cursor` | `GET /scan/contacts` | read |
+//! | `POST /contacts` | `POST /contacts` | write |
+//! | `GET/PUT/DELETE /contacts/{id}` | `GET /contacts/{id}`, ... | read / write |
+//! | `POST /bulk/contacts` (fetch) | `POST /bulk/contacts` | read |
+//! | `POST /bulk/contacts/{add,update,remove}` | `POST /bulk/contacts/add`, ... | write |
+//! | `GET /externalsources`, `GET /externalsources/{id}` | ... | read |
+//! | `POST /externalsources` | `POST /externalsources` | write |
+//!
+//! Bulk requests carry at most 200 entities; more is a 400 `bad.request` (the real limit is
+//! not documented; the request byte limit applies as well).
+
+mod bulk;
+mod contact;
+mod contacts;
+mod cursor;
+mod entity_id;
+mod error_body;
+mod external_source;
+mod oauth;
+mod phone;
+mod rate_limit;
+mod server;
+mod sources;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use crate::clock::VirtualClock;
+use crate::counters::{CounterBook, Counters};
+use crate::fault::{Fault, FaultBook};
+use crate::http_server::{self, ServerGuard};
+use contact::ContactBook;
+use external_source::ExternalSources;
+use rate_limit::TokenRates;
+
+/// Settings of a [`GenesysSim`].
+#[derive(Debug, Clone)]
+pub struct GenesysSimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// `request.bytes.max`: larger request bodies get 413 (real: 512000).
+    pub max_request_bytes: usize,
+    /// Requests per token per minute; `None` = unlimited, `Some(300)` = the real limit.
+    pub rate_limit_per_minute: Option<u32>,
+}
+
+impl Default for GenesysSimConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "sandbox-gc-client".into(),
+            client_secret: "sandbox-gc-secret".into(),
+            max_request_bytes: 512_000,
+            rate_limit_per_minute: None,
+        }
+    }
+}
+
+/// A running fake Genesys Cloud org. Cloning shares the same org; the server stops when the
+/// last clone is dropped.
+#[derive(Clone)]
+pub struct GenesysSim {
+    org: Arc<Org>,
+    _server: Arc<ServerGuard>,
+}
+
+impl std::fmt::Debug for GenesysSim {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GenesysSim")
+            .field("url", &self.org.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the server and the test-facing handle share.
+pub(crate) struct Org {
+    config: GenesysSimConfig,
+    url: String,
+    clock: VirtualClock,
+    counters: CounterBook,
+    faults: FaultBook,
+    state: Mutex<OrgState>,
+}
+
+#[derive(Default)]
+pub(crate) struct OrgState {
+    contacts: ContactBook,
+    sources: ExternalSources,
+    tokens: HashSet<String>,
+    rates: TokenRates,
+}
+
+impl Org {
+    fn lock(&self) -> MutexGuard<'_, OrgState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether a write carrying this contact (or touching `id`) must fail (RejectRecord).
+    fn rejects(&self, id: Option<&str>, contact: &Map<String, Value>) -> bool {
+        self.faults.has_rejections()
+            && (id.is_some_and(|id| self.faults.is_rejected(id))
+                || contact::external_id_values(contact)
+                    .into_iter()
+                    .any(|value| self.faults.is_rejected(value)))
+    }
+}
+
+impl GenesysSim {
+    /// Bind `127.0.0.1:0` and serve the fake org from a tokio task.
+    pub async fn start(config: GenesysSimConfig) -> std::io::Result<GenesysSim> {
+        let (listener, url) = http_server::bind().await?;
+        let org = Arc::new(Org {
+            config,
+            url,
+            clock: VirtualClock::default(),
+            counters: CounterBook::default(),
+            faults: FaultBook::default(),
+            state: Mutex::new(OrgState::default()),
+        });
+        let guard = http_server::serve(listener, server::router(org.clone()));
+        tracing::debug!(url = %org.url, "genesys simulator started");
+        Ok(GenesysSim {
+            org,
+            _server: Arc::new(guard),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: the login host and the API host.
+    pub fn url(&self) -> String {
+        self.org.url.clone()
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.org.config.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.org.config.client_secret
+    }
+
+    /// Create a contact as a user or agent would (an ExternalContact body); server fields are
+    /// filled and phones normalised like the API does. Returns the new id.
+    ///
+    /// # Panics
+    /// If `contact` is not an object or the API would reject it.
+    pub fn insert(&self, contact: Value) -> String {
+        let body = as_object(contact, "GenesysSim::insert");
+        let mut state = self.org.lock();
+        let fields = contact::prepare(&body, &state.sources).unwrap_or_else(|problems| {
+            panic!(
+                "GenesysSim::insert rejected: {}",
+                contact::summary(&problems)
+            )
+        });
+        let created = state.contacts.create(fields, self.org.clock.next_stamp());
+        let id = created
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        tracing::debug!(%id, "contact inserted by a user");
+        id
+    }
+
+    /// Change a contact: top-level keys replace (null removes); bumps `modifyDate`; phones
+    /// are normalised.
+    ///
+    /// # Panics
+    /// If the contact does not exist or the change would be rejected by the API.
+    pub fn edit(&self, id: &str, patch: Value) {
+        let patch = as_object(patch, "GenesysSim::edit");
+        let removed: Vec<String> = patch
+            .iter()
+            .filter(|(key, value)| value.is_null() && contact::is_writable(key))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let mut state = self.org.lock();
+        let fields = contact::prepare(&patch, &state.sources).unwrap_or_else(|problems| {
+            panic!("GenesysSim::edit rejected: {}", contact::summary(&problems))
+        });
+        let stamp = self.org.clock.next_stamp();
+        assert!(
+            state.contacts.patch(id, fields, &removed, stamp).is_some(),
+            "GenesysSim::edit({id}): no such contact"
+        );
+    }
+
+    /// Delete a contact.
+    ///
+    /// # Panics
+    /// If the contact does not exist.
+    pub fn delete(&self, id: &str) {
+        let removed = self.org.lock().contacts.remove(id);
+        assert!(removed, "GenesysSim::delete({id}): no such contact");
+    }
+
+    /// The contact as the API returns it, or `None`.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        let state = self.org.lock();
+        state
+            .contacts
+            .get(id)
+            .map(|contact| Value::Object(contact.clone()))
+    }
+
+    /// Every contact, ordered by createDate then id.
+    pub fn all(&self) -> Vec<Value> {
+        let state = self.org.lock();
+        state
+            .contacts
+            .in_order_after(None)
+            .map(|(_, contact)| Value::Object(contact.clone()))
+            .collect()
+    }
+
+    /// Every external source, in creation order.
+    pub fn external_sources(&self) -> Vec<Value> {
+        let state = self.org.lock();
+        state
+            .sources
+            .all()
+            .iter()
+            .map(|source| Value::Object(source.clone()))
+            .collect()
+    }
+
+    /// Create an external source as an admin would; returns its id.
+    ///
+    /// # Panics
+    /// If the name is empty or already taken.
+    pub fn add_external_source(&self, name: &str) -> String {
+        let mut body = Map::new();
+        body.insert("name".into(), Value::String(name.to_string()));
+        let mut state = self.org.lock();
+        let source = state.sources.create(&body).unwrap_or_else(|problem| {
+            panic!("GenesysSim::add_external_source: {}", problem.message())
+        });
+        source
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.org.counters.snapshot()
+    }
+
+    pub fn reset_counters(&self) {
+        self.org.counters.reset();
+    }
+
+    /// Skew this org's clock by `offset` (stamps stay strictly increasing).
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.org.clock.set_offset(offset);
+    }
+
+    /// Queue a fault for upcoming matching requests.
+    pub fn inject(&self, fault: Fault) {
+        match fault {
+            Fault::ExpireTokens => {
+                let mut state = self.org.lock();
+                tracing::debug!(tokens = state.tokens.len(), "expiring genesys tokens");
+                state.tokens.clear();
+                state.rates.forget();
+            }
+            other => self.org.faults.push(other),
+        }
+    }
+
+    /// Drop every pending fault, including `RejectRecord` ones.
+    pub fn clear_faults(&self) {
+        self.org.faults.clear();
+    }
+}
+
+fn as_object(value: Value, caller: &str) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("{caller}: expected a JSON object"),
+    }
+}

@@ -1,0 +1,30 @@
+//! Stateful fake Salesforce and Genesys Cloud HTTP servers.
+//!
+//! Both simulators bind `127.0.0.1:0`, serve from a tokio task and answer with the shapes,
+//! status codes and error bodies of the real APIs (see `/work/shared/reference`). They are
+//! used by unit and end-to-end tests, by benchmarks and by the CLI's `--sandbox` mode.
+//!
+//! * [`SalesforceSim`]: OAuth client credentials, SOQL `query`/`queryAll` with paging,
+//!   sObject Collections create/update/delete and single-record sObject calls.
+//! * [`GenesysSim`]: OAuth client credentials, External Contacts CRUD, scan, bulk
+//!   fetch/add/update/remove and external sources.
+//! * [`sandbox::seed`]: deterministic demo data for both systems.
+//!
+//! Each simulator keeps a virtual clock (real time plus an offset set with
+//! `set_clock_offset`) whose stamps are strictly increasing, request [`Counters`], and a
+//! queue of injected [`Fault`]s.
+
+mod clock;
+mod counters;
+mod fault;
+mod http_server;
+
+pub mod genesys;
+pub mod salesforce;
+pub mod sandbox;
+
+pub use counters::Counters;
+pub use fault::Fault;
+pub use genesys::{GenesysSim, GenesysSimConfig};
+pub use salesforce::{SalesforceSim, SalesforceSimConfig};
+pub use sandbox::SeedReport;

@@ -1,0 +1,265 @@
+//! The fake Salesforce org: OAuth client credentials, SOQL query/queryAll with paging,
+//! sObject Collections and single-record sObject calls on Contact.
+//!
+//! Routes (any `/services/data/vNN.N` version), with their [`Counters`] keys:
+//!
+//! | Route | Counter key | Kind |
+//! |---|---|---|
+//! | `POST /services/oauth2/token` | `POST /services/oauth2/token` | auth |
+//! | `GET .../query?q=` / `GET .../queryAll?q=` | `GET /query` / `GET /queryAll` | read |
+//! | `GET .../query/01g…-N` (nextRecordsUrl) | `GET /query/{locator}` | read |
+//! | `POST/PATCH/DELETE .../composite/sobjects` | `POST /composite/sobjects`, ... | write |
+//! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
+//! | `GET/PATCH/DELETE .../sobjects/Contact/{id}` | `GET /sobjects/Contact/{id}`, ... | read / write |
+
+mod collections;
+mod contact;
+mod oauth;
+mod query;
+mod record_id;
+mod rest_error;
+mod server;
+mod sobject;
+mod soql;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::{Map, Value};
+
+use crate::clock::VirtualClock;
+use crate::counters::{CounterBook, Counters};
+use crate::fault::{Fault, FaultBook};
+use crate::http_server::{self, ServerGuard};
+use contact::{ContactStore, WriteMode};
+use query::QueryCursors;
+
+/// Settings of a [`SalesforceSim`].
+#[derive(Debug, Clone)]
+pub struct SalesforceSimConfig {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Records per query page (real default 2000). A `Sforce-Query-Options: batchSize=N`
+    /// header (clamped to 200..=2000) can only lower it.
+    pub query_batch_size: usize,
+    /// Daily API request allocation reported in `Sforce-Limit-Info`; beyond it API calls get
+    /// 403 `REQUEST_LIMIT_EXCEEDED`.
+    pub daily_api_limit: u64,
+}
+
+impl Default for SalesforceSimConfig {
+    fn default() -> Self {
+        Self {
+            client_id: "sandbox-sf-client".into(),
+            client_secret: "sandbox-sf-secret".into(),
+            query_batch_size: 2000,
+            daily_api_limit: 100_000,
+        }
+    }
+}
+
+/// A running fake Salesforce org. Cloning shares the same org; the server stops when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct SalesforceSim {
+    org: Arc<Org>,
+    _server: Arc<ServerGuard>,
+}
+
+impl std::fmt::Debug for SalesforceSim {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SalesforceSim")
+            .field("url", &self.org.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything the server and the test-facing handle share.
+pub(crate) struct Org {
+    config: SalesforceSimConfig,
+    url: String,
+    clock: VirtualClock,
+    counters: CounterBook,
+    faults: FaultBook,
+    state: Mutex<OrgState>,
+}
+
+#[derive(Default)]
+pub(crate) struct OrgState {
+    contacts: ContactStore,
+    tokens: HashSet<String>,
+    cursors: QueryCursors,
+    api_usage: u64,
+}
+
+impl Org {
+    fn lock(&self) -> MutexGuard<'_, OrgState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl SalesforceSim {
+    /// Bind `127.0.0.1:0` and serve the fake org from a tokio task.
+    pub async fn start(config: SalesforceSimConfig) -> std::io::Result<SalesforceSim> {
+        let (listener, url) = http_server::bind().await?;
+        let org = Arc::new(Org {
+            config,
+            url,
+            clock: VirtualClock::default(),
+            counters: CounterBook::default(),
+            faults: FaultBook::default(),
+            state: Mutex::new(OrgState::default()),
+        });
+        let guard = http_server::serve(listener, server::router(org.clone()));
+        tracing::debug!(url = %org.url, "salesforce simulator started");
+        Ok(SalesforceSim {
+            org,
+            _server: Arc::new(guard),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`: both the login URL and the `instance_url`.
+    pub fn url(&self) -> String {
+        self.org.url.clone()
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.org.config.client_id
+    }
+
+    pub fn client_secret(&self) -> &str {
+        &self.org.config.client_secret
+    }
+
+    /// Create a Contact as a user would in the UI. `fields` is a JSON object of Contact
+    /// fields; returns the new 18-character Id.
+    ///
+    /// # Panics
+    /// If `fields` is not an object or would be rejected by the API (e.g. no LastName).
+    pub fn insert(&self, fields: Value) -> String {
+        let input = as_object(fields, "SalesforceSim::insert");
+        let mut state = self.org.lock();
+        let prepared = state
+            .contacts
+            .validate(&input, WriteMode::Create)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "SalesforceSim::insert rejected: {} on {:?}",
+                    error.status_code, error.fields
+                )
+            });
+        let id = state.contacts.create(prepared, self.org.clock.next_stamp());
+        tracing::debug!(%id, "contact inserted by a user");
+        id
+    }
+
+    /// Set fields of a live Contact (null clears a field), bumping SystemModstamp and
+    /// LastModifiedDate.
+    ///
+    /// # Panics
+    /// If the record does not exist, is deleted, or the fields are rejected by the API.
+    pub fn edit(&self, id: &str, fields: Value) {
+        let input = as_object(fields, "SalesforceSim::edit");
+        let mut state = self.org.lock();
+        let id = state
+            .contacts
+            .writable_id(id)
+            .unwrap_or_else(|error| panic!("SalesforceSim::edit({id}): {}", error.status_code));
+        let prepared = state
+            .contacts
+            .validate(&input, WriteMode::Update)
+            .unwrap_or_else(|error| {
+                panic!(
+                    "SalesforceSim::edit rejected: {} on {:?}",
+                    error.status_code, error.fields
+                )
+            });
+        state
+            .contacts
+            .update(&id, prepared, self.org.clock.next_stamp());
+    }
+
+    /// Soft-delete a Contact (IsDeleted = true), as a user would. Deleting an already deleted
+    /// record does nothing.
+    ///
+    /// # Panics
+    /// If the record never existed.
+    pub fn delete(&self, id: &str) {
+        let mut state = self.org.lock();
+        let id = record_id::to_18(id).unwrap_or_else(|| id.to_string());
+        assert!(
+            state.contacts.get(&id).is_some(),
+            "SalesforceSim::delete({id}): no such record"
+        );
+        if state.contacts.is_live(&id) {
+            state.contacts.soft_delete(&id, self.org.clock.next_stamp());
+        }
+    }
+
+    /// The full record (every standard field, null when empty, plus custom fields), or `None`
+    /// if it never existed. Deleted records come back with `IsDeleted: true`.
+    pub fn get(&self, id: &str) -> Option<Value> {
+        let id = record_id::to_18(id)?;
+        let state = self.org.lock();
+        state
+            .contacts
+            .get(&id)
+            .map(|record| Value::Object(record.clone()))
+    }
+
+    /// Every non-deleted record, ordered by Id.
+    pub fn all(&self) -> Vec<Value> {
+        let state = self.org.lock();
+        state
+            .contacts
+            .records()
+            .filter(|record| record.get("IsDeleted") != Some(&Value::Bool(true)))
+            .map(|record| Value::Object(record.clone()))
+            .collect()
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.org.counters.snapshot()
+    }
+
+    pub fn reset_counters(&self) {
+        self.org.counters.reset();
+    }
+
+    /// API requests counted against the daily allocation so far.
+    pub fn api_usage(&self) -> u64 {
+        self.org.lock().api_usage
+    }
+
+    /// Skew this org's clock by `offset` (stamps stay strictly increasing).
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.org.clock.set_offset(offset);
+    }
+
+    /// Queue a fault for upcoming matching requests.
+    pub fn inject(&self, fault: Fault) {
+        match fault {
+            Fault::ExpireTokens => {
+                let mut state = self.org.lock();
+                tracing::debug!(tokens = state.tokens.len(), "expiring salesforce tokens");
+                state.tokens.clear();
+            }
+            other => self.org.faults.push(other),
+        }
+    }
+
+    /// Drop every pending fault, including `RejectRecord` ones.
+    pub fn clear_faults(&self) {
+        self.org.faults.clear();
+    }
+}
+
+fn as_object(value: Value, caller: &str) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => panic!("{caller}: expected a JSON object of Contact fields"),
+    }
+}
