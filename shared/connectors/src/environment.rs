@@ -1,0 +1,284 @@
+//! Connection settings from environment variables (the CLI's source of credentials; Lambdas
+//! read credentials from Secrets Manager instead). Every problem is reported as one clear line
+//! naming the variable; secrets never appear in it.
+
+use crate::credentials::Secret;
+use crate::genesys::{GenesysConfig, GenesysSystem, api_base_for_region};
+use crate::salesforce::{SalesforceConfig, SalesforceSystem};
+use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::queue::{InProcessQueue, WorkQueue};
+use contact_sync_pipeline::store::SyncStore;
+use contact_sync_pipeline::store::embedded::EmbeddedStore;
+use contact_sync_pipeline::system::SystemError;
+use contact_sync_pipeline::{Integration, Settings, SystemClock};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub const SALESFORCE_LOGIN_URL: &str = "SALESFORCE_LOGIN_URL";
+pub const SALESFORCE_CLIENT_ID: &str = "SALESFORCE_CLIENT_ID";
+pub const SALESFORCE_CLIENT_SECRET: &str = "SALESFORCE_CLIENT_SECRET";
+pub const GENESYS_API_BASE: &str = "GENESYS_API_BASE";
+pub const GENESYS_REGION: &str = "GENESYS_REGION";
+pub const GENESYS_LOGIN_BASE: &str = "GENESYS_LOGIN_BASE";
+pub const GENESYS_CLIENT_ID: &str = "GENESYS_CLIENT_ID";
+pub const GENESYS_CLIENT_SECRET: &str = "GENESYS_CLIENT_SECRET";
+
+const DEFAULT_SALESFORCE_LOGIN_URL: &str = "https://login.salesforce.com";
+const DEFAULT_GENESYS_REGION: &str = "us_east_1";
+
+/// A setting that is missing or malformed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct SettingsError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+/// Both systems' connection settings.
+#[derive(Debug, Clone)]
+pub struct ConnectionSettings {
+    pub salesforce: SalesforceConfig,
+    pub genesys: GenesysConfig,
+}
+
+impl ConnectionSettings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<ConnectionSettings, SettingsError> {
+        let vars: HashMap<String, String> = std::env::vars().collect();
+        ConnectionSettings::from_vars(&vars)
+    }
+
+    /// Reads the settings from a map of variables (testable without touching the process).
+    pub fn from_vars(vars: &HashMap<String, String>) -> Result<ConnectionSettings, SettingsError> {
+        let get = |name: &str| {
+            vars.get(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let required = |name: &'static str, what: &str| {
+            get(name).ok_or_else(|| SettingsError {
+                variable: name,
+                problem: format!("not set ({what})"),
+            })
+        };
+
+        let login_url =
+            get(SALESFORCE_LOGIN_URL).unwrap_or_else(|| DEFAULT_SALESFORCE_LOGIN_URL.to_string());
+        check_url(SALESFORCE_LOGIN_URL, &login_url)?;
+        let salesforce = SalesforceConfig::new(
+            login_url.trim_end_matches('/'),
+            required(SALESFORCE_CLIENT_ID, "the connected app's consumer key")?,
+            Secret::from(required(
+                SALESFORCE_CLIENT_SECRET,
+                "the connected app's consumer secret",
+            )?),
+        );
+
+        let api_base = match (get(GENESYS_API_BASE), get(GENESYS_REGION)) {
+            (Some(base), _) => base,
+            (None, region) => {
+                let region = region.unwrap_or_else(|| DEFAULT_GENESYS_REGION.to_string());
+                api_base_for_region(&region).ok_or_else(|| SettingsError {
+                    variable: GENESYS_REGION,
+                    problem: format!(
+                        "unknown region `{region}` (e.g. us_east_1, eu_west_1, or a host like mypurecloud.ie)"
+                    ),
+                })?
+            }
+        };
+        check_url(GENESYS_API_BASE, &api_base)?;
+        let mut genesys = GenesysConfig::new(
+            api_base,
+            required(GENESYS_CLIENT_ID, "the OAuth client id")?,
+            Secret::from(required(GENESYS_CLIENT_SECRET, "the OAuth client secret")?),
+        );
+        if let Some(login) = get(GENESYS_LOGIN_BASE) {
+            check_url(GENESYS_LOGIN_BASE, &login)?;
+            genesys.login_base = login.trim_end_matches('/').to_string();
+        }
+        Ok(ConnectionSettings {
+            salesforce,
+            genesys,
+        })
+    }
+}
+
+/// A URL must parse; plain `http` is allowed only for loopback test servers.
+fn check_url(variable: &'static str, value: &str) -> Result<(), SettingsError> {
+    let url = url::Url::parse(value).map_err(|e| SettingsError {
+        variable,
+        problem: format!("`{value}` is not a URL ({e})"),
+    })?;
+    let loopback = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        other => Err(SettingsError {
+            variable,
+            problem: format!(
+                "`{value}` must use https (got {other}; plain http only on localhost)"
+            ),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const CREDS: [(&str, &str); 4] = [
+        (SALESFORCE_CLIENT_ID, "sf-id"),
+        (SALESFORCE_CLIENT_SECRET, "sf-secret-value"),
+        (GENESYS_CLIENT_ID, "gc-id"),
+        (GENESYS_CLIENT_SECRET, "gc-secret-value"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_region_picks_the_api_and_login_hosts() {
+        // GIVEN credentials and a region only
+        let mut v = vars(&CREDS);
+        v.insert(GENESYS_REGION.into(), "eu_west_1".into());
+        // WHEN read
+        let s = ConnectionSettings::from_vars(&v).expect("valid");
+        // THEN defaults and derived hosts are used
+        assert_eq!(s.salesforce.login_url, "https://login.salesforce.com");
+        assert_eq!(s.genesys.api_base, "https://api.mypurecloud.ie");
+        assert_eq!(s.genesys.login_base, "https://login.mypurecloud.ie");
+    }
+
+    #[test]
+    fn a_missing_secret_names_the_variable_and_never_prints_secrets() {
+        // GIVEN no Genesys secret
+        let v = vars(&CREDS[..3]);
+        // WHEN read THEN one line names the variable
+        let e = ConnectionSettings::from_vars(&v).expect_err("missing");
+        assert_eq!(e.variable, GENESYS_CLIENT_SECRET);
+        assert!(e.to_string().starts_with("GENESYS_CLIENT_SECRET: not set"));
+        // AND the settings' Debug output never shows a secret
+        let ok = ConnectionSettings::from_vars(&vars(&CREDS)).expect("valid");
+        let debug = format!("{ok:?}");
+        assert!(!debug.contains("sf-secret-value") && !debug.contains("gc-secret-value"));
+    }
+
+    #[test]
+    fn plain_http_is_refused_except_on_loopback() {
+        // GIVEN an http login URL on a real host WHEN read THEN refused
+        let mut v = vars(&CREDS);
+        v.insert(
+            SALESFORCE_LOGIN_URL.into(),
+            "http://login.salesforce.com".into(),
+        );
+        let e = ConnectionSettings::from_vars(&v).expect_err("http");
+        assert_eq!(e.variable, SALESFORCE_LOGIN_URL);
+        // GIVEN loopback test servers WHEN read THEN accepted
+        v.insert(SALESFORCE_LOGIN_URL.into(), "http://127.0.0.1:8080".into());
+        v.insert(GENESYS_API_BASE.into(), "http://127.0.0.1:8081".into());
+        let s = ConnectionSettings::from_vars(&v).expect("loopback");
+        assert_eq!(s.genesys.login_base, "http://127.0.0.1:8081");
+    }
+}
+
+pub const CONTACT_SYNC_STATE_DIR: &str = "CONTACT_SYNC_STATE_DIR";
+pub const CONTACT_SYNC_CONFIG: &str = "CONTACT_SYNC_CONFIG";
+
+/// The mapping named by `CONTACT_SYNC_CONFIG`, or the built-in default when it is unset.
+pub fn mapping_from_env() -> Result<Mapping, MappingLoadError> {
+    match std::env::var_os(CONTACT_SYNC_CONFIG).filter(|v| !v.is_empty()) {
+        None => Ok(Mapping::default_mapping()),
+        Some(path) => {
+            let path = std::path::PathBuf::from(path);
+            let yaml = std::fs::read_to_string(&path).map_err(|e| {
+                MappingLoadError::Read(format!(
+                    "{CONTACT_SYNC_CONFIG}: cannot read {}: {e}",
+                    path.display()
+                ))
+            })?;
+            Ok(Mapping::from_yaml(&yaml, &path.display().to_string())?)
+        }
+    }
+}
+
+/// A mapping that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum MappingLoadError {
+    #[error("{0}")]
+    Read(String),
+    #[error(transparent)]
+    Invalid(#[from] contact_sync_engine::mapping::MappingError),
+}
+
+/// `CONTACT_SYNC_STATE_DIR`, default `.contact-sync` in the current directory.
+pub fn state_dir_from_env() -> std::path::PathBuf {
+    std::env::var_os(CONTACT_SYNC_STATE_DIR)
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(".contact-sync"))
+}
+
+/// Assembles an integration: both systems configured for `mapping` (fields to read, email
+/// field, link source), over the given store and queue, on the system clock.
+pub fn integration(
+    connections: ConnectionSettings,
+    mapping: Mapping,
+    store: Arc<dyn SyncStore>,
+    queue: Arc<dyn WorkQueue>,
+) -> Result<Integration, SystemError> {
+    let mut salesforce = connections.salesforce;
+    salesforce.fields = mapping.salesforce_fields();
+    if let Some(email) = mapping.salesforce_email_field() {
+        salesforce.email_field = email.to_string();
+    }
+    let mut genesys = connections.genesys;
+    genesys.link_source_name = mapping.link_source_name.clone();
+    Ok(Integration {
+        name: mapping.integration.clone(),
+        salesforce: Arc::new(SalesforceSystem::new(salesforce)?),
+        genesys: Arc::new(GenesysSystem::new(genesys)?),
+        mapping: Arc::new(mapping),
+        store,
+        queue,
+        clock: Arc::new(SystemClock),
+        settings: Settings::default(),
+    })
+}
+
+/// Why a local (embedded store, in-process queue) integration could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Mapping(#[from] MappingLoadError),
+    #[error("cannot open the state at {path}: {source}")]
+    Store {
+        path: String,
+        source: contact_sync_pipeline::store::StoreError,
+    },
+    #[error(transparent)]
+    System(#[from] SystemError),
+}
+
+/// An integration from the environment over the embedded store in `CONTACT_SYNC_STATE_DIR`
+/// (file `state.redb`) and an in-process queue.
+pub fn local_integration_from_env() -> Result<(Integration, Arc<InProcessQueue>), SetupError> {
+    let mapping = mapping_from_env()?;
+    let connections = ConnectionSettings::from_env()?;
+    let path = state_dir_from_env().join("state.redb");
+    let store = EmbeddedStore::open(&path).map_err(|source| SetupError::Store {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let queue = Arc::new(InProcessQueue::new());
+    let integration = integration(connections, mapping, Arc::new(store), queue.clone())?;
+    Ok((integration, queue))
+}

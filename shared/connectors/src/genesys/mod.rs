@@ -1,0 +1,339 @@
+//! Genesys Cloud External Contacts: OAuth client credentials, the external source that links
+//! contacts to Salesforce, scan reads and bulk fetch/add/update.
+
+mod auth;
+mod bulk;
+pub mod models;
+mod region;
+mod scan;
+mod sources;
+
+pub use region::{api_base_for_region, login_base_for};
+pub use scan::contact_to_raw;
+
+use crate::credentials::Secret;
+use crate::http::{Replay, Response, Retrier, TokenCache, build_client, protocol};
+use async_trait::async_trait;
+use auth::Token;
+use contact_sync_engine::Side;
+use contact_sync_pipeline::system::{
+    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
+    UpdateRequest, Watermark, WriteOutcome,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+const SIDE: Side = Side::Genesys;
+
+/// Settings of a [`GenesysSystem`].
+#[derive(Debug, Clone)]
+pub struct GenesysConfig {
+    /// `https://api.mypurecloud.com` (see [`api_base_for_region`]).
+    pub api_base: String,
+    /// `https://login.mypurecloud.com` (see [`GenesysConfig::login_base_for`]).
+    pub login_base: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Scan page size, 10–200.
+    pub page_size: u32,
+    /// Largest bulk request body; the platform's `request.bytes.max` is 512,000.
+    pub max_request_bytes: usize,
+    /// Name of the external source whose id links a contact to its Salesforce record.
+    pub link_source_name: String,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// Attempts per request for transient failures (≥ 1).
+    pub max_attempts: u32,
+}
+
+impl GenesysConfig {
+    /// Defaults: login base derived from `api_base`, 200 per page, 500,000 bytes per bulk call,
+    /// source "Salesforce", 30 s timeout, 4 attempts.
+    pub fn new(
+        api_base: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<Secret>,
+    ) -> Self {
+        let api_base = api_base.into().trim_end_matches('/').to_owned();
+        GenesysConfig {
+            login_base: login_base_for(&api_base),
+            api_base,
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            page_size: 200,
+            max_request_bytes: 500_000,
+            link_source_name: "Salesforce".into(),
+            timeout: Duration::from_secs(30),
+            max_attempts: 4,
+        }
+    }
+
+    /// `https://api.X` → `https://login.X`; other bases (a simulator) are returned unchanged.
+    pub fn login_base_for(api_base: &str) -> String {
+        login_base_for(api_base)
+    }
+}
+
+/// Genesys Cloud as a [`ContactSystem`]. Clones share the HTTP client, token and source id.
+#[derive(Clone)]
+pub struct GenesysSystem {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    api_base: String,
+    login_base: String,
+    client_id: String,
+    client_secret: Secret,
+    page_size: u32,
+    max_request_bytes: usize,
+    link_source_name: String,
+    http: reqwest::Client,
+    retrier: Retrier,
+    token: TokenCache<Token>,
+    link_source_id: Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for GenesysSystem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GenesysSystem")
+            .field("api_base", &self.inner.api_base)
+            .field("login_base", &self.inner.login_base)
+            .field("link_source_name", &self.inner.link_source_name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn config_error(message: impl Into<String>) -> SystemError {
+    SystemError::Config {
+        side: SIDE,
+        message: message.into(),
+    }
+}
+
+fn check_base(name: &str, base: &str) -> SystemResult<String> {
+    let base = base.trim_end_matches('/').to_owned();
+    match url::Url::parse(&base) {
+        Ok(u) if (u.scheme() == "https" || u.scheme() == "http") && u.query().is_none() => Ok(base),
+        _ => Err(config_error(format!("{name} must be an http(s) URL"))),
+    }
+}
+
+impl GenesysSystem {
+    /// Validates the configuration and builds the client. No network call.
+    pub fn new(config: GenesysConfig) -> SystemResult<Self> {
+        let api_base = check_base("api_base", &config.api_base)?;
+        let login_base = check_base("login_base", &config.login_base)?;
+        if config.client_id.is_empty() || config.client_secret.is_empty() {
+            return Err(config_error("client_id and client_secret are required"));
+        }
+        if !(10..=200).contains(&config.page_size) {
+            return Err(config_error("page_size must be between 10 and 200"));
+        }
+        if config.max_request_bytes < 1_024 {
+            return Err(config_error("max_request_bytes must be at least 1024"));
+        }
+        if config.link_source_name.trim().is_empty() {
+            return Err(config_error("link_source_name is required"));
+        }
+        let http = build_client(SIDE, config.timeout)?;
+        Ok(GenesysSystem {
+            inner: Arc::new(Inner {
+                api_base,
+                login_base,
+                client_id: config.client_id,
+                client_secret: config.client_secret,
+                page_size: config.page_size,
+                max_request_bytes: config.max_request_bytes,
+                link_source_name: config.link_source_name,
+                http,
+                retrier: Retrier::new(SIDE, config.max_attempts),
+                token: TokenCache::new(),
+                link_source_id: Mutex::new(None),
+            }),
+        })
+    }
+}
+
+impl Inner {
+    async fn new_token(&self) -> SystemResult<Token> {
+        auth::request_token(
+            &self.http,
+            &self.retrier,
+            &self.login_base,
+            &self.client_id,
+            &self.client_secret,
+        )
+        .await
+    }
+
+    /// Sends one API call (`path` under the API base, starting with `/api/v2/`), re-authenticating
+    /// once on 401, and classifies every non-2xx answer.
+    pub(crate) async fn call(
+        &self,
+        what: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+        replay: Replay,
+    ) -> SystemResult<Response> {
+        let url = format!("{}{}", self.api_base, path);
+        let mut token = self.token.get(|| self.new_token()).await?;
+        let mut reauthenticated = false;
+        loop {
+            let bearer = token.access_token.expose();
+            let resp = self
+                .retrier
+                .send(what, replay, || {
+                    let mut rb = self.http.request(method.clone(), &url).bearer_auth(bearer);
+                    if !query.is_empty() {
+                        rb = rb.query(query);
+                    }
+                    if let Some(b) = body {
+                        rb = rb
+                            .header(reqwest::header::CONTENT_TYPE, "application/json")
+                            .body(b.to_vec());
+                    }
+                    rb
+                })
+                .await?;
+            tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "genesys response");
+            if resp.status == 401 && !reauthenticated {
+                tracing::debug!(side = %SIDE, what, "token refused; re-authenticating once");
+                token = self.token.refresh(&token, || self.new_token()).await?;
+                reauthenticated = true;
+                continue;
+            }
+            return if resp.is_success() {
+                Ok(resp)
+            } else {
+                Err(classify(what, &resp))
+            };
+        }
+    }
+}
+
+/// Maps a non-2xx answer to a [`SystemError`], quoting the error code only (messages can quote
+/// values).
+pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
+    let status = resp.status;
+    let code = models::parse_error_body(&resp.body)
+        .ok()
+        .and_then(|b| b.code)
+        .unwrap_or_else(|| "no error code".into());
+    let message = format!("{what}: {code}");
+    match status {
+        401 => SystemError::Auth {
+            side: SIDE,
+            message,
+        },
+        429 | 500..=599 => SystemError::Transient {
+            side: SIDE,
+            message: format!("{what}: HTTP {status} ({code})"),
+        },
+        400..=499 => SystemError::Rejected {
+            side: SIDE,
+            status,
+            message,
+        },
+        _ => protocol(SIDE, status, what, "unexpected status"),
+    }
+}
+
+#[async_trait]
+impl ContactSystem for GenesysSystem {
+    fn side(&self) -> Side {
+        SIDE
+    }
+
+    async fn prepare(&self) -> SystemResult<SystemFacts> {
+        let id = self.inner.link_source_id().await?;
+        Ok(SystemFacts {
+            instance_url: None,
+            link_source_id: Some(id),
+        })
+    }
+
+    async fn read_changes(
+        &self,
+        _since: Option<&Watermark>,
+        cursor: Option<String>,
+    ) -> SystemResult<ChangePage> {
+        self.inner.scan(cursor).await
+    }
+
+    async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+        self.inner.fetch(ids).await
+    }
+
+    async fn find_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+        // The scan already returns every contact.
+        Ok(Vec::new())
+    }
+
+    async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.create(records).await
+    }
+
+    async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.update(records).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_and_validation() {
+        // GIVEN a regional config
+        let cfg = GenesysConfig::new("https://api.mypurecloud.ie/", "id", "s3cret");
+        // THEN the login base is derived and the secret masked
+        assert_eq!(cfg.login_base, "https://login.mypurecloud.ie");
+        assert_eq!(cfg.api_base, "https://api.mypurecloud.ie");
+        assert!(!format!("{cfg:?}").contains("s3cret"));
+        // WHEN invalid settings are used THEN construction fails with Config
+        let mut small_page = cfg.clone();
+        small_page.page_size = 5;
+        let mut bad_url = cfg.clone();
+        bad_url.api_base = "api.mypurecloud.ie".into();
+        for bad in [small_page, bad_url] {
+            assert!(matches!(
+                GenesysSystem::new(bad),
+                Err(SystemError::Config { .. })
+            ));
+        }
+        assert!(GenesysSystem::new(cfg).is_ok());
+    }
+
+    #[test]
+    fn errors_are_classified_by_status() {
+        // GIVEN the normalised 429 body and other refusals
+        let resp = |status: u16, body: &str| Response {
+            status,
+            headers: Default::default(),
+            body: body.as_bytes().to_vec(),
+        };
+        let limited = resp(
+            429,
+            r#"{"message":"Rate limit exceeded","code":"too.many.requests.retry.after","status":429}"#,
+        );
+        let bad = resp(
+            400,
+            r#"{"message":"jane@example.com is invalid","code":"bad.request","status":400}"#,
+        );
+        let forbidden = resp(403, r#"{"code":"missing.permissions","status":403}"#);
+        // WHEN classified
+        // THEN 429 is transient, 4xx rejected, and values are not quoted
+        assert!(classify("scan", &limited).is_retryable());
+        let e = classify("scan", &bad);
+        assert!(matches!(e, SystemError::Rejected { status: 400, .. }));
+        assert!(!e.to_string().contains("jane"));
+        assert!(matches!(
+            classify("scan", &forbidden),
+            SystemError::Rejected { status: 403, .. }
+        ));
+    }
+}

@@ -1,0 +1,152 @@
+//! SOQL reads: the change feed, lookups by id and by email (API-NOTES A.1).
+
+use super::wire::{QueryPage, parse_query_page, record_to_raw};
+use super::{Inner, SIDE, Target, config_error, soql};
+use crate::http::{Replay, protocol};
+use contact_sync_pipeline::system::{ChangePage, RawRecord, SystemResult, Watermark};
+use std::collections::HashSet;
+
+/// Ids per `WHERE Id IN (...)` query: 200 × 21 characters keeps the URL short.
+pub(crate) const IDS_PER_QUERY: usize = 200;
+/// Emails per `WHERE Email IN (...)` query.
+pub(crate) const EMAILS_PER_QUERY: usize = 100;
+/// Upper bound on the characters of one IN list (keeps URLs well under the 414 limit).
+const MAX_IN_LIST_CHARS: usize = 8_000;
+
+impl Inner {
+    async fn query_page(
+        &self,
+        soql: Option<&str>,
+        cursor: Option<&str>,
+    ) -> SystemResult<QueryPage> {
+        let resp = match (soql, cursor) {
+            (_, Some(next)) => {
+                if !next.starts_with("/services/data/") || next.contains("://") {
+                    return Err(config_error("query cursor is not a nextRecordsUrl path"));
+                }
+                self.call(
+                    "query more",
+                    reqwest::Method::GET,
+                    Target::Absolute(next),
+                    None,
+                    None,
+                    Replay::Safe,
+                )
+                .await?
+            }
+            (Some(q), None) => {
+                self.call(
+                    "query",
+                    reqwest::Method::GET,
+                    Target::Api("query"),
+                    Some(&[("q", q)]),
+                    None,
+                    Replay::Safe,
+                )
+                .await?
+            }
+            (None, None) => return Err(config_error("query without SOQL or cursor")),
+        };
+        parse_query_page(&resp.body).map_err(|e| protocol(SIDE, resp.status, "query", e))
+    }
+
+    fn page_records(&self, page: &mut QueryPage, status: u16) -> SystemResult<Vec<RawRecord>> {
+        std::mem::take(&mut page.records)
+            .into_iter()
+            .map(|r| record_to_raw(r).map_err(|e| protocol(SIDE, status, "query record", e)))
+            .collect()
+    }
+
+    /// Every record of a query, following `nextRecordsUrl`.
+    async fn query_all(&self, soql: &str) -> SystemResult<Vec<RawRecord>> {
+        let mut out = Vec::new();
+        let mut page = self.query_page(Some(soql), None).await?;
+        loop {
+            out.extend(self.page_records(&mut page, 200)?);
+            match (page.done, page.next_records_url.take()) {
+                (false, Some(next)) => page = self.query_page(None, Some(&next)).await?,
+                (false, None) => {
+                    return Err(protocol(
+                        SIDE,
+                        200,
+                        "query",
+                        "done=false without nextRecordsUrl",
+                    ));
+                }
+                (true, _) => return Ok(out),
+            }
+        }
+    }
+
+    pub(crate) async fn read_changes(
+        &self,
+        since: Option<&Watermark>,
+        cursor: Option<String>,
+    ) -> SystemResult<ChangePage> {
+        let mut page = match cursor {
+            Some(next) => self.query_page(None, Some(&next)).await?,
+            None => {
+                let soql = soql::changes_query(&self.fields, since)
+                    .ok_or_else(|| config_error("watermark id is not a Salesforce id"))?;
+                self.query_page(Some(&soql), None).await?
+            }
+        };
+        let records = self.page_records(&mut page, 200)?;
+        let next = match (page.done, page.next_records_url.take()) {
+            (false, Some(next)) => Some(next),
+            (false, None) => {
+                return Err(protocol(
+                    SIDE,
+                    200,
+                    "query",
+                    "done=false without nextRecordsUrl",
+                ));
+            }
+            (true, _) => None,
+        };
+        tracing::debug!(side = %SIDE, records = records.len(), total = page.total_size, more = next.is_some(), "salesforce change page");
+        Ok(ChangePage { records, next })
+    }
+
+    pub(crate) async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+        let mut seen = HashSet::new();
+        let literals: Vec<String> = ids
+            .iter()
+            .filter(|id| soql::is_valid_id(id) && seen.insert(id.as_str()))
+            .map(|id| format!("'{id}'"))
+            .collect();
+        let skipped = ids.len() - literals.len();
+        if skipped > 0 {
+            tracing::debug!(side = %SIDE, skipped, "fetch: ids that are not Salesforce ids or repeated are skipped");
+        }
+        self.lookup("Id", literals, IDS_PER_QUERY).await
+    }
+
+    pub(crate) async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+        let mut seen = HashSet::new();
+        let literals: Vec<String> = emails
+            .iter()
+            .filter(|e| !e.is_empty() && seen.insert(e.as_str()))
+            .filter_map(|e| soql::string_literal(e))
+            .collect();
+        self.lookup(&self.email_field.clone(), literals, EMAILS_PER_QUERY)
+            .await
+    }
+
+    async fn lookup(
+        &self,
+        field: &str,
+        literals: Vec<String>,
+        per_query: usize,
+    ) -> SystemResult<Vec<RawRecord>> {
+        let mut out = Vec::new();
+        let groups = soql::group_literals(literals, per_query, MAX_IN_LIST_CHARS);
+        let queries = groups.len();
+        for group in groups {
+            let q = soql::in_query(&self.fields, field, &group);
+            out.extend(self.query_all(&q).await?);
+        }
+        tracing::debug!(side = %SIDE, field, queries, found = out.len(), "salesforce lookup");
+        Ok(out)
+    }
+}

@@ -1,0 +1,222 @@
+//! SOQL building: only validated field names and ids, and escaped string literals, ever reach a
+//! query. Nothing here can be used for injection.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use contact_sync_pipeline::system::Watermark;
+
+/// `^[A-Za-z][A-Za-z0-9_]*$`: standard and custom (`Foo__c`) field names.
+pub fn is_valid_field_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 255
+}
+
+/// `^[A-Za-z0-9]{15}([A-Za-z0-9]{3})?$`: a 15- or 18-character record id.
+pub fn is_valid_id(id: &str) -> bool {
+    (id.len() == 15 || id.len() == 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// A SOQL string literal, quotes included, or `None` when the value holds a control character
+/// SOQL has no escape for (such a value cannot match a stored email anyway).
+pub fn string_literal(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('\'');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => return None,
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    Some(out)
+}
+
+/// A SOQL datetime literal (unquoted, UTC, milliseconds): `2024-01-01T00:00:00.000Z`.
+pub fn datetime_literal(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// `SELECT Id, SystemModstamp, <fields> FROM Contact`.
+pub fn select_clause(fields: &[String]) -> String {
+    let mut soql = String::from("SELECT Id, SystemModstamp");
+    for f in fields {
+        soql.push_str(", ");
+        soql.push_str(f);
+    }
+    soql.push_str(" FROM Contact");
+    soql
+}
+
+/// The change query: everything after the watermark `(stamp, id)` in that order.
+/// `None` when the watermark's id is not a Salesforce id.
+pub fn changes_query(fields: &[String], since: Option<&Watermark>) -> Option<String> {
+    let mut soql = select_clause(fields);
+    if let Some(mark) = since {
+        let ts = datetime_literal(mark.stamp);
+        if mark.last_id.is_empty() {
+            soql.push_str(&format!(" WHERE SystemModstamp > {ts}"));
+        } else {
+            if !is_valid_id(&mark.last_id) {
+                return None;
+            }
+            soql.push_str(&format!(
+                " WHERE SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{}')",
+                mark.last_id
+            ));
+        }
+    }
+    soql.push_str(" ORDER BY SystemModstamp, Id");
+    Some(soql)
+}
+
+/// `<select> WHERE <field> IN (<literals>)`; literals must already be escaped/validated.
+pub fn in_query(fields: &[String], field: &str, literals: &[String]) -> String {
+    format!(
+        "{} WHERE {field} IN ({})",
+        select_clause(fields),
+        literals.join(", ")
+    )
+}
+
+/// Groups literals so that each group has at most `max_items` and its joined length stays
+/// under `max_chars` (a single literal longer than that still gets its own group).
+pub fn group_literals(
+    literals: Vec<String>,
+    max_items: usize,
+    max_chars: usize,
+) -> Vec<Vec<String>> {
+    let mut groups = Vec::new();
+    let mut current: Vec<String> = Vec::new();
+    let mut len = 0usize;
+    for lit in literals {
+        if !current.is_empty() && (current.len() >= max_items || len + lit.len() + 2 > max_chars) {
+            groups.push(std::mem::take(&mut current));
+            len = 0;
+        }
+        len += lit.len() + 2;
+        current.push(lit);
+    }
+    if !current.is_empty() {
+        groups.push(current);
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_follow_the_api_name_rule() {
+        // GIVEN standard, custom and hostile names
+        // WHEN validated
+        // THEN only API names pass
+        for ok in ["Email", "MailingCity", "Sync_Key__c", "a1"] {
+            assert!(is_valid_field_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "1Email",
+            "_x",
+            "Email,Name",
+            "Email FROM User--",
+            "Name'",
+            "Nàme",
+        ] {
+            assert!(!is_valid_field_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_are_15_or_18_alphanumerics() {
+        // GIVEN ids of several shapes
+        // WHEN validated
+        // THEN only 15/18 alphanumeric characters pass
+        assert!(is_valid_id("003000000000001"));
+        assert!(is_valid_id("003000000000001AAA"));
+        for bad in [
+            "",
+            "003",
+            "0030000000000010",
+            "003000000000001' OR ''='",
+            "00300000000000!AAA",
+        ] {
+            assert!(!is_valid_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn string_literals_escape_everything_soql_interprets() {
+        // GIVEN values with quotes, backslashes and whitespace escapes
+        // WHEN quoted
+        // THEN every special character is escaped, so the literal cannot be closed early
+        assert_eq!(string_literal("a@b.c").as_deref(), Some("'a@b.c'"));
+        assert_eq!(
+            string_literal("o'hara\\\"x\"\n\r\t").as_deref(),
+            Some(r#"'o\'hara\\\"x\"\n\r\t'"#)
+        );
+        assert_eq!(
+            string_literal("x' OR Name != '").as_deref(),
+            Some(r"'x\' OR Name != \''")
+        );
+        // AND an unescapable control character makes the value unusable rather than raw
+        assert_eq!(string_literal("a\u{0}b"), None);
+    }
+
+    #[test]
+    fn changes_query_orders_by_stamp_then_id_after_the_watermark() {
+        // GIVEN mapped fields and a watermark
+        let fields = vec!["FirstName".to_owned(), "Email".to_owned()];
+        let mark = Watermark {
+            stamp: DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+                .map(|d| d.with_timezone(&Utc))
+                .expect("date"),
+            last_id: "003000000000001AAA".into(),
+        };
+        // WHEN the change query is built with and without it
+        let full = changes_query(&fields, None).expect("query");
+        let after = changes_query(&fields, Some(&mark)).expect("query");
+        // THEN the filter is (stamp > ts) OR (stamp = ts AND Id > id), unquoted datetime
+        assert_eq!(
+            full,
+            "SELECT Id, SystemModstamp, FirstName, Email FROM Contact ORDER BY SystemModstamp, Id"
+        );
+        assert_eq!(
+            after,
+            "SELECT Id, SystemModstamp, FirstName, Email FROM Contact WHERE SystemModstamp > \
+             2024-01-01T00:00:00.000Z OR (SystemModstamp = 2024-01-01T00:00:00.000Z AND Id > \
+             '003000000000001AAA') ORDER BY SystemModstamp, Id"
+        );
+        // AND a watermark id that is not an id is refused
+        let bad = Watermark {
+            last_id: "x' OR Id != '".into(),
+            ..mark
+        };
+        assert_eq!(changes_query(&fields, Some(&bad)), None);
+    }
+
+    #[test]
+    fn literals_are_grouped_by_count_and_length() {
+        // GIVEN 250 short literals and a few long ones
+        let short: Vec<String> = (0..250).map(|i| format!("'{i}'")).collect();
+        let long: Vec<String> = (0..3).map(|_| format!("'{}'", "x".repeat(300))).collect();
+        // WHEN grouped
+        let by_count = group_literals(short, 100, 10_000);
+        let by_len = group_literals(long, 100, 500);
+        // THEN no group exceeds either bound
+        assert_eq!(
+            by_count.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![100, 100, 50]
+        );
+        assert_eq!(by_len.len(), 3);
+    }
+}
