@@ -1,0 +1,142 @@
+//! `contact-sync`: run a sync in one process (embedded store, in-process queue), against real
+//! orgs configured from the environment or against the built-in sandbox simulators.
+//!
+//! Exit codes: 0 every pair synced or parked for review; 3 some records failed (they stay
+//! pending and are retried next run); 1 the run could not complete (bad config, auth failure).
+
+mod report;
+mod sandbox;
+mod wiring;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "contact-sync",
+    version,
+    about = "Keep Salesforce and Genesys Cloud contacts in sync"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a sync cycle: poll both sides, reconcile every changed pair, record conflicts.
+    Sync {
+        /// Run one cycle and exit (the only mode this version has).
+        #[arg(long)]
+        once: bool,
+        /// Start both simulators in-process, seed them with sample data and sync them (no
+        /// accounts needed). State goes to `<state dir>/sandbox.redb`, fresh each time.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Conflicts and review items recorded by earlier runs.
+    Conflicts {
+        #[command(subcommand)]
+        command: ConflictsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConflictsCommand {
+    /// List conflicts, newest first.
+    List {
+        /// Only items waiting for a person.
+        #[arg(long)]
+        open: bool,
+        /// Read the sandbox's state instead of the real one.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Sync {
+            once: _,
+            sandbox: true,
+            json,
+        } => sandbox::run(json).await,
+        Command::Sync {
+            once: _,
+            sandbox: false,
+            json,
+        } => {
+            let local = wiring::Setup::from_env()?.integration()?;
+            let outcome = wiring::cycle(&local).await?;
+            report::print_cycle(&outcome, json)?;
+            Ok(report::exit_code(&outcome))
+        }
+        Command::Conflicts {
+            command:
+                ConflictsCommand::List {
+                    open,
+                    sandbox,
+                    json,
+                },
+        } => {
+            let state = contact_sync_connectors::environment::state_dir_from_env();
+            let file = if sandbox {
+                sandbox::state_file(&state)
+            } else {
+                wiring::state_file(&state)
+            };
+            let mapping = contact_sync_connectors::environment::mapping_from_env()?;
+            let store = contact_sync_pipeline::store::embedded::EmbeddedStore::open(&file)
+                .with_context(|| format!("cannot open the state at {}", file.display()))?;
+            let conflicts = contact_sync_pipeline::store::SyncStore::conflicts(
+                &store,
+                &mapping.integration,
+                open,
+            )
+            .await?;
+            report::print_conflicts(&conflicts, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). Never values: ids and counts.
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+}

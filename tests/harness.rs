@@ -1,0 +1,106 @@
+//! Test harness: both simulators, the default (or a given) mapping, a memory store and the
+//! in-process queue, wired into one integration — the same pipeline the CLI runs.
+
+use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
+use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::cycle::{CycleOutcome, run_cycle};
+use contact_sync_pipeline::notify::LogAlerter;
+use contact_sync_pipeline::queue::InProcessQueue;
+use contact_sync_pipeline::store::SyncStore;
+use contact_sync_pipeline::store::memory::MemoryStore;
+use contact_sync_pipeline::{Integration, Settings, SystemClock};
+use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
+use serde_json::Value;
+use std::sync::Arc;
+
+pub struct World {
+    pub sf: SalesforceSim,
+    pub gz: GenesysSim,
+    pub integration: Integration,
+    pub queue: Arc<InProcessQueue>,
+    pub store: Arc<MemoryStore>,
+}
+
+impl World {
+    pub async fn new() -> World {
+        World::with(Mapping::default_mapping(), SalesforceSimConfig::default()).await
+    }
+
+    pub async fn with(mapping: Mapping, sf_config: SalesforceSimConfig) -> World {
+        let sf = SalesforceSim::start(sf_config)
+            .await
+            .expect("salesforce simulator");
+        let gz = GenesysSim::start(GenesysSimConfig::default())
+            .await
+            .expect("genesys simulator");
+        let mut sf_cfg = SalesforceConfig::new(sf.url(), sf.client_id(), sf.client_secret());
+        sf_cfg.fields = mapping.salesforce_fields();
+        let gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());
+        let store = Arc::new(MemoryStore::new());
+        let queue = Arc::new(InProcessQueue::new());
+        let integration = Integration {
+            name: mapping.integration.clone(),
+            mapping: Arc::new(mapping),
+            salesforce: Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
+            genesys: Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
+            store: store.clone(),
+            queue: queue.clone(),
+            clock: Arc::new(SystemClock),
+            settings: Settings::default(),
+        };
+        World {
+            sf,
+            gz,
+            integration,
+            queue,
+            store,
+        }
+    }
+
+    /// One `sync --once` cycle.
+    pub async fn sync(&self) -> CycleOutcome {
+        run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {})
+            .await
+            .expect("sync cycle")
+    }
+
+    /// Resets both simulators' request counters.
+    pub fn reset_counters(&self) {
+        self.sf.reset_counters();
+        self.gz.reset_counters();
+    }
+
+    /// The Genesys contact linked (externalIds) to a Salesforce Id.
+    pub fn genesys_linked_to(&self, sf_id: &str) -> Vec<Value> {
+        self.gz
+            .all()
+            .into_iter()
+            .filter(|c| {
+                c["externalIds"]
+                    .as_array()
+                    .is_some_and(|ids| ids.iter().any(|e| e["value"] == sf_id))
+            })
+            .collect()
+    }
+
+    /// The Salesforce contacts with this (case-insensitive) email.
+    pub fn salesforce_with_email(&self, email: &str) -> Vec<Value> {
+        self.sf
+            .all()
+            .into_iter()
+            .filter(|c| {
+                c["Email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            })
+            .collect()
+    }
+
+    pub async fn open_conflicts(&self) -> usize {
+        self.store
+            .conflicts(&self.integration.name, true)
+            .await
+            .expect("conflicts")
+            .len()
+    }
+}
