@@ -259,6 +259,38 @@ pub(crate) fn describe_json_error(e: &serde_json::Error) -> DecodeError {
     DecodeError(format!("{kind} at line {} column {}", e.line(), e.column()))
 }
 
+/// Maps a non-2xx status to a [`SystemError`] of the right class, quoting only the system's
+/// error codes (messages can quote values). `exhausted_budget` marks a 403 that means "out of
+/// API allocation" (retry on a later run) rather than "not allowed".
+pub(crate) fn status_error(
+    side: Side,
+    status: u16,
+    what: &str,
+    codes: &[String],
+    exhausted_budget: bool,
+) -> SystemError {
+    let code_text = if codes.is_empty() {
+        "no error code".to_owned()
+    } else {
+        codes.join(", ")
+    };
+    let message = format!("{what}: {code_text}");
+    match status {
+        401 => SystemError::Auth { side, message },
+        403 if exhausted_budget => SystemError::Transient { side, message },
+        429 | 500..=599 => SystemError::Transient {
+            side,
+            message: format!("{what}: HTTP {status} ({code_text})"),
+        },
+        400..=499 => SystemError::Rejected {
+            side,
+            status,
+            message,
+        },
+        _ => protocol(side, status, what, "unexpected status"),
+    }
+}
+
 pub(crate) fn protocol(
     side: Side,
     status: u16,

@@ -12,7 +12,7 @@ pub use region::{api_base_for_region, login_base_for};
 pub use scan::contact_to_raw;
 
 use crate::credentials::Secret;
-use crate::http::{Replay, Response, Retrier, TokenCache, build_client, protocol};
+use crate::http::{self, Replay, Response, Retrier, TokenCache, build_client};
 use async_trait::async_trait;
 use auth::Token;
 use contact_sync_engine::Side;
@@ -219,27 +219,12 @@ impl Inner {
 /// values).
 pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
     let status = resp.status;
-    let code = models::parse_error_body(&resp.body)
+    let codes: Vec<String> = models::parse_error_body(&resp.body)
         .ok()
         .and_then(|b| b.code)
-        .unwrap_or_else(|| "no error code".into());
-    let message = format!("{what}: {code}");
-    match status {
-        401 => SystemError::Auth {
-            side: SIDE,
-            message,
-        },
-        429 | 500..=599 => SystemError::Transient {
-            side: SIDE,
-            message: format!("{what}: HTTP {status} ({code})"),
-        },
-        400..=499 => SystemError::Rejected {
-            side: SIDE,
-            status,
-            message,
-        },
-        _ => protocol(SIDE, status, what, "unexpected status"),
-    }
+        .into_iter()
+        .collect();
+    http::status_error(SIDE, status, what, &codes, false)
 }
 
 #[async_trait]

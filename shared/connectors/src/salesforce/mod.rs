@@ -8,7 +8,7 @@ pub mod soql;
 pub mod wire;
 
 use crate::credentials::Secret;
-use crate::http::{Replay, Response, Retrier, TokenCache, build_client, protocol};
+use crate::http::{self, Replay, Response, Retrier, TokenCache, build_client};
 use async_trait::async_trait;
 use auth::Session;
 use contact_sync_engine::Side;
@@ -249,32 +249,8 @@ pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
     let codes: Vec<String> = wire::parse_rest_errors(&resp.body)
         .map(|errs| errs.into_iter().map(|e| e.error_code).collect())
         .unwrap_or_default();
-    let code_text = if codes.is_empty() {
-        "no error code".to_owned()
-    } else {
-        codes.join(", ")
-    };
-    let message = format!("{what}: {code_text}");
-    match status {
-        401 => SystemError::Auth {
-            side: SIDE,
-            message,
-        },
-        403 if codes.iter().any(|c| c == "REQUEST_LIMIT_EXCEEDED") => SystemError::Transient {
-            side: SIDE,
-            message,
-        },
-        429 | 500..=599 => SystemError::Transient {
-            side: SIDE,
-            message: format!("{what}: HTTP {status} ({code_text})"),
-        },
-        400..=499 => SystemError::Rejected {
-            side: SIDE,
-            status,
-            message,
-        },
-        _ => protocol(SIDE, status, what, "unexpected status"),
-    }
+    let budget = codes.iter().any(|c| c == "REQUEST_LIMIT_EXCEEDED");
+    http::status_error(SIDE, status, what, &codes, budget)
 }
 
 #[async_trait]
