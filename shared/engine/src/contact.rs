@@ -82,7 +82,8 @@ pub struct SideRecord {
     pub match_emails: Vec<String>,
     /// Every E.164 phone on the record, for matching.
     pub match_phones: Vec<String>,
-    /// The raw body as the system returned it; Genesys updates are full replaces built from it.
+    /// Genesys: the body as the API returned it (updates are full replaces built from it).
+    /// Salesforce: `Null` (updates carry only the changed fields).
     pub raw: serde_json::Value,
 }
 

@@ -509,25 +509,39 @@ impl Mapping {
             link: None,
             match_emails,
             match_phones,
-            raw: body.clone(),
+            // Salesforce updates carry only the changed fields: the body is not kept.
+            raw: Value::Null,
         }
     }
 
-    /// Maps a Genesys `ExternalContact` to canonical form. `link_source_id` is the id of the
+    /// Maps a Genesys `ExternalContact` to canonical form, keeping the body (Genesys updates
+    /// are full replaces built from it). `link_source_id` is the id of the
     /// "Salesforce" external source; without it the link is recognised by the source's name.
     pub fn genesys_record(
         &self,
         id: &str,
         modified_at: DateTime<Utc>,
-        body: &Value,
+        raw: Value,
         link_source_id: Option<&str>,
     ) -> SideRecord {
+        let body = &raw;
+        // Each phone slot is normalised once, for its field and for matching.
+        let mut phones: Vec<(String, Option<String>)> = Vec::new();
+        let mut phone_at = |path: &GenesysPath| -> Option<String> {
+            let key = path.to_string();
+            if let Some((_, v)) = phones.iter().find(|(k, _)| *k == key) {
+                return v.clone();
+            }
+            let v = path.get(body).and_then(|v| self.genesys_phone(v));
+            phones.push((key, v.clone()));
+            v
+        };
         let mut fields = CanonicalContact::new();
         for spec in &self.fields {
-            let value = spec.genesys.get(body).and_then(|v| match spec.kind {
-                FieldKind::Phone => self.genesys_phone(v),
-                kind => self.norm(kind, v),
-            });
+            let value = match spec.kind {
+                FieldKind::Phone => phone_at(&spec.genesys),
+                kind => spec.genesys.get(body).and_then(|v| self.norm(kind, v)),
+            };
             fields.set(spec.name.clone(), value);
         }
         let mut match_emails: Vec<String> = self
@@ -539,19 +553,20 @@ impl Mapping {
         let mut match_phones: Vec<String> = self
             .genesys_match_phones
             .iter()
-            .filter_map(|p| p.get(body).and_then(|v| self.genesys_phone(v)))
+            .filter_map(&mut phone_at)
             .filter(|p| p.starts_with('+'))
             .collect();
         match_phones.dedup();
+        let link = self.genesys_link_of(body, link_source_id);
         SideRecord {
             side: Side::Genesys,
             id: id.to_string(),
             modified_at,
             fields,
-            link: self.genesys_link_of(body, link_source_id),
+            link,
             match_emails,
             match_phones,
-            raw: body.clone(),
+            raw,
         }
     }
 
@@ -852,7 +867,7 @@ mod tests {
             "externalIds": [{"externalSource": {"id": "src-1", "name": "Salesforce"}, "value": "003000000000001"}],
         });
         // WHEN mapped
-        let r = m.genesys_record("g1", Utc::now(), &body, Some("src-1"));
+        let r = m.genesys_record("g1", Utc::now(), body, Some("src-1"));
         // THEN values are normalised, emails from every slot are match keys, and the link is 18 chars
         assert_eq!(r.fields.get("first_name"), Some("Ana"));
         assert_eq!(r.fields.get("email"), Some("ana@example.com"));

@@ -71,7 +71,7 @@ fn salesforce(mapping: &Mapping, body: &Value, modified: DateTime<Utc>) -> SideR
 }
 
 fn genesys(mapping: &Mapping, body: &Value, modified: DateTime<Utc>) -> SideRecord {
-    mapping.genesys_record(GZ_ID, modified, body, Some(SOURCE_ID))
+    mapping.genesys_record(GZ_ID, modified, body.clone(), Some(SOURCE_ID))
 }
 
 fn update_of(write: Option<&SideWrite>) -> (&str, &Value, &[String]) {

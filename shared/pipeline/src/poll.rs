@@ -272,7 +272,7 @@ async fn read_side(
     let mut cursor = None;
     loop {
         let page = system.read_changes(since.as_ref(), cursor).await?;
-        for raw in &page.records {
+        for raw in page.records {
             out.read += 1;
             let record: SideRecord = match side {
                 Side::Salesforce => {
@@ -283,7 +283,7 @@ async fn read_side(
                 Side::Genesys => integration.mapping.genesys_record(
                     &raw.id,
                     raw.modified_at,
-                    &raw.body,
+                    raw.body,
                     link_source_id,
                 ),
             };

@@ -256,10 +256,10 @@ async fn reconcile_leased(
         })
         .collect();
     let gz_records: HashMap<String, SideRecord> = gz_raw
-        .iter()
+        .into_iter()
         .map(|r| {
             let rec =
-                mapping.genesys_record(&r.id, r.modified_at, &r.body, Some(&facts.link_source_id));
+                mapping.genesys_record(&r.id, r.modified_at, r.body, Some(&facts.link_source_id));
             (rec.id.clone(), rec)
         })
         .collect();
