@@ -41,7 +41,6 @@ struct Work {
     plan: Option<PairPlan>,
     /// Set when any write for this pair failed: the side and the system's answer.
     error: Option<(Side, RecordError)>,
-    lease_held: bool,
 }
 
 /// Reconciles one batch.
@@ -70,14 +69,13 @@ pub async fn reconcile(
     let now = integration.clock.now();
     let ttl = integration.settings.lease_ttl;
     let mut leased = Vec::with_capacity(work.len());
-    for mut w in work.drain(..) {
+    for w in work.drain(..) {
         let key = lease_key(&w.pair.pair_id);
         if integration
             .store
             .acquire_lease(&key, &owner, now, ttl)
             .await?
         {
-            w.lease_held = true;
             leased.push(w);
         } else {
             outcome.retry.push(PairRef {
@@ -88,7 +86,7 @@ pub async fn reconcile(
         }
     }
     let result = reconcile_leased(integration, batch, &facts, &mut leased, &mut outcome).await;
-    for w in leased.iter().filter(|w| w.lease_held) {
+    for w in &leased {
         integration
             .store
             .release_lease(&lease_key(&w.pair.pair_id), &owner)
@@ -182,7 +180,6 @@ async fn resolve(
                     gz_id: pair.gz_id.clone(),
                     plan: None,
                     error: None,
-                    lease_held: false,
                 });
                 // Adopt an id the pair does not have yet (e.g. a record created by a run that
                 // crashed before linking it); refuse one that contradicts the pair.
@@ -225,7 +222,6 @@ async fn resolve(
                         gz_id: r.gz_id.clone(),
                         plan: None,
                         error: None,
-                        lease_held: false,
                     });
             }
         }
@@ -370,34 +366,33 @@ async fn apply_salesforce(
         }
     }
     if !creates.is_empty() {
-        let results = integration.salesforce.create(creates.clone()).await;
-        let keys: Vec<String> = creates.iter().map(|c| c.key.clone()).collect();
-        for (key, result) in by_key(keys, results) {
-            if let Some(w) = work.iter_mut().find(|w| w.pair.pair_id == key) {
-                match result {
-                    Ok(id) => {
-                        outcome.stats.created.add(Side::Salesforce, 1);
-                        w.sf_id = Some(id);
-                    }
-                    Err(e) => fail(w, Side::Salesforce, e),
-                }
-            }
-        }
+        let keys = creates.iter().map(|c| c.key.clone()).collect();
+        let results = integration.salesforce.create(creates).await;
+        settle(
+            work,
+            Side::Salesforce,
+            keys,
+            results,
+            |w| Some(&w.pair.pair_id),
+            |w, id| {
+                outcome.stats.created.add(Side::Salesforce, 1);
+                w.sf_id = Some(id);
+            },
+        );
     }
     if !updates.is_empty() {
-        let keys: Vec<String> = updates.iter().map(|u| u.id.clone()).collect();
+        let keys = updates.iter().map(|u| u.id.clone()).collect();
         let results = integration.salesforce.update(updates).await;
-        for (id, result) in by_key(keys, results) {
-            if let Some(w) = work
-                .iter_mut()
-                .find(|w| w.sf_id.as_deref() == Some(id.as_str()))
-            {
-                match result {
-                    Ok(_) => outcome.stats.updated.add(Side::Salesforce, 1),
-                    Err(e) => fail(w, Side::Salesforce, e),
-                }
-            }
-        }
+        settle(
+            work,
+            Side::Salesforce,
+            keys,
+            results,
+            |w| w.sf_id.as_deref(),
+            |_, _| {
+                outcome.stats.updated.add(Side::Salesforce, 1);
+            },
+        );
     }
 }
 
@@ -455,37 +450,33 @@ async fn apply_genesys(
         }
     }
     if !creates.is_empty() {
-        let keys: Vec<String> = creates.iter().map(|c| c.key.clone()).collect();
+        let keys = creates.iter().map(|c| c.key.clone()).collect();
         let results = integration.genesys.create(creates).await;
-        for (key, result) in by_key(keys, results) {
-            if let Some(w) = work
-                .iter_mut()
-                .find(|w| w.sf_id.as_deref() == Some(key.as_str()))
-            {
-                match result {
-                    Ok(id) => {
-                        outcome.stats.created.add(Side::Genesys, 1);
-                        w.gz_id = Some(id);
-                    }
-                    Err(e) => fail(w, Side::Genesys, e),
-                }
-            }
-        }
+        settle(
+            work,
+            Side::Genesys,
+            keys,
+            results,
+            |w| w.sf_id.as_deref(),
+            |w, id| {
+                outcome.stats.created.add(Side::Genesys, 1);
+                w.gz_id = Some(id);
+            },
+        );
     }
     if !updates.is_empty() {
-        let keys: Vec<String> = updates.iter().map(|u| u.id.clone()).collect();
+        let keys = updates.iter().map(|u| u.id.clone()).collect();
         let results = integration.genesys.update(updates).await;
-        for (id, result) in by_key(keys, results) {
-            if let Some(w) = work
-                .iter_mut()
-                .find(|w| w.gz_id.as_deref() == Some(id.as_str()))
-            {
-                match result {
-                    Ok(_) => outcome.stats.updated.add(Side::Genesys, 1),
-                    Err(e) => fail(w, Side::Genesys, e),
-                }
-            }
-        }
+        settle(
+            work,
+            Side::Genesys,
+            keys,
+            results,
+            |w| w.gz_id.as_deref(),
+            |_, _| {
+                outcome.stats.updated.add(Side::Genesys, 1);
+            },
+        );
     }
 }
 
@@ -716,6 +707,33 @@ async fn record_review(
         ))
         .await?;
     Ok(())
+}
+
+/// Hands each outcome of one bulk call on `side` to the work item it belongs to (`key_of` gives
+/// an item's request key): `on_ok` with the record id on success, the item failed otherwise.
+fn settle(
+    work: &mut [Work],
+    side: Side,
+    keys: Vec<String>,
+    results: Result<Vec<WriteOutcome>, crate::system::SystemError>,
+    key_of: impl Fn(&Work) -> Option<&str>,
+    mut on_ok: impl FnMut(&mut Work, String),
+) {
+    // The first item with a key answers for it (as a linear search would).
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, w) in work.iter().enumerate() {
+        if let Some(k) = key_of(w) {
+            index.entry(k.to_string()).or_insert(i);
+        }
+    }
+    for (key, result) in by_key(keys, results) {
+        if let Some(w) = index.get(&key).map(|&i| &mut work[i]) {
+            match result {
+                Ok(id) => on_ok(w, id),
+                Err(e) => fail(w, side, e),
+            }
+        }
+    }
 }
 
 fn fail(w: &mut Work, side: Side, e: RecordError) {
