@@ -1,14 +1,13 @@
 //! Assembling an integration for the CLI: settings from the environment, the mapping, the
 //! embedded store in the state directory, and the in-process queue.
 
-use anyhow::{Context, anyhow};
+use anyhow::anyhow;
 use contact_sync_connectors::environment::{self, ConnectionSettings};
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::Integration;
 use contact_sync_pipeline::cycle::{CycleOutcome, run_cycle};
 use contact_sync_pipeline::notify::LogAlerter;
 use contact_sync_pipeline::queue::InProcessQueue;
-use contact_sync_pipeline::store::embedded::EmbeddedStore;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -35,16 +34,11 @@ impl Setup {
 
     /// Builds the integration (no network yet: systems authenticate on first use).
     pub fn integration(self) -> anyhow::Result<Local> {
-        let store = EmbeddedStore::open(&self.state_file)
-            .with_context(|| format!("cannot open the state at {}", self.state_file.display()))?;
-        let queue = Arc::new(InProcessQueue::new());
-        let integration = environment::integration(
+        Ok(environment::local_integration(
             self.connections,
             self.mapping,
-            Arc::new(store),
-            queue.clone(),
-        )?;
-        Ok((integration, queue))
+            &self.state_file,
+        )?)
     }
 }
 

@@ -271,11 +271,21 @@ pub enum SetupError {
 /// An integration from the environment over the embedded store in `CONTACT_SYNC_STATE_DIR`
 /// (file `state.redb`) and an in-process queue.
 pub fn local_integration_from_env() -> Result<(Integration, Arc<InProcessQueue>), SetupError> {
-    let mapping = mapping_from_env()?;
-    let connections = ConnectionSettings::from_env()?;
-    let path = state_dir_from_env().join("state.redb");
-    let store = EmbeddedStore::open(&path).map_err(|source| SetupError::Store {
-        path: path.display().to_string(),
+    local_integration(
+        ConnectionSettings::from_env()?,
+        mapping_from_env()?,
+        &state_dir_from_env().join("state.redb"),
+    )
+}
+
+/// An integration over the embedded store at `state_file` and an in-process queue.
+pub fn local_integration(
+    connections: ConnectionSettings,
+    mapping: Mapping,
+    state_file: &std::path::Path,
+) -> Result<(Integration, Arc<InProcessQueue>), SetupError> {
+    let store = EmbeddedStore::open(state_file).map_err(|source| SetupError::Store {
+        path: state_file.display().to_string(),
         source,
     })?;
     let queue = Arc::new(InProcessQueue::new());
