@@ -90,6 +90,7 @@ contract_for_every_store!(
     lease_release_by_owner_frees_it,
     record_conflict_is_idempotent_by_id,
     conflicts_are_newest_first_with_open_only_filter,
+    an_open_conflict_is_closed_once,
     runs_are_newest_first_with_limit,
     record_run_again_replaces_the_run,
 );
@@ -867,6 +868,24 @@ async fn conflicts_are_newest_first_with_open_only_filter(store: Arc<dyn SyncSto
     assert!(store.conflicts("initech", false).await.unwrap().is_empty());
 }
 
+async fn an_open_conflict_is_closed_once(store: Arc<dyn SyncStore>) {
+    // GIVEN an open conflict
+    store
+        .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
+        .await
+        .unwrap();
+    // WHEN it is closed twice, and an unknown one is closed
+    let first = store.close_conflict("c1").await.unwrap();
+    let second = store.close_conflict("c1").await.unwrap();
+    let unknown = store.close_conflict("nope").await.unwrap();
+    // THEN only the first close changes something, and it is no longer open
+    assert_eq!((first, second, unknown), (true, false, false));
+    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
+    let closed = store.conflict("c1").await.unwrap().expect("c1 kept");
+    assert_eq!(closed.status, ConflictStatus::Closed);
+    assert_eq!(store.conflict("nope").await.unwrap(), None);
+}
+
 async fn runs_are_newest_first_with_limit(store: Arc<dyn SyncStore>) {
     // GIVEN runs of two integrations, one without a start time
     for r in [
@@ -903,44 +922,7 @@ async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Beyond the trait: closing conflicts (both stores) and the embedded file itself
-
-#[tokio::test]
-async fn memory_store_closes_an_open_conflict_once() {
-    // GIVEN an open conflict
-    let store = MemoryStore::new();
-    store
-        .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
-        .await
-        .unwrap();
-    // WHEN it is closed twice, and an unknown one is closed
-    let first = store.close_conflict("c1").await.unwrap();
-    let second = store.close_conflict("c1").await.unwrap();
-    let unknown = store.close_conflict("nope").await.unwrap();
-    // THEN only the first close changes something, and it is no longer open
-    assert_eq!((first, second, unknown), (true, false, false));
-    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
-    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn embedded_store_closes_an_open_conflict_once() {
-    // GIVEN an open conflict
-    let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(&dir.path().join("sync.redb")).unwrap();
-    store
-        .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
-        .await
-        .unwrap();
-    // WHEN it is closed twice, and an unknown one is closed
-    let first = store.close_conflict("c1").await.unwrap();
-    let second = store.close_conflict("c1").await.unwrap();
-    let unknown = store.close_conflict("nope").await.unwrap();
-    // THEN only the first close changes something, and it is no longer open
-    assert_eq!((first, second, unknown), (true, false, false));
-    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
-    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap().len(), 1);
-}
+// Beyond the trait: the embedded file itself
 
 #[tokio::test]
 async fn embedded_store_data_survives_close_and_reopen() {

@@ -105,28 +105,6 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
 
-    /// Marks an open conflict closed (an operator resolved it). Returns false when the conflict
-    /// is unknown or already closed.
-    pub async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
-        let id = id.to_string();
-        self.write("close_conflict", move |txn| {
-            let mut conflicts = txn
-                .open_table(CONFLICTS)
-                .map_err(storage("close_conflict"))?;
-            let key = conflict_key(&id);
-            let Some(mut conflict) = get_json::<ConflictRecord>(&conflicts, &id, &key)? else {
-                return Ok(Finish::Rollback(false));
-            };
-            if conflict.status != ConflictStatus::Open {
-                return Ok(Finish::Rollback(false));
-            }
-            conflict.status = ConflictStatus::Closed;
-            put_json(&mut conflicts, &id, &conflict)?;
-            Ok(Finish::Commit(true))
-        })
-        .await
-    }
-
     /// Runs `f` in one write transaction on the blocking pool; commits or aborts as it decides.
     async fn write<T, F>(&self, operation: &'static str, f: F) -> StoreResult<T>
     where
@@ -595,6 +573,35 @@ impl SyncStore for EmbeddedStore {
             found.retain(|c| !open_only || c.status == ConflictStatus::Open);
             newest_conflicts_first(&mut found);
             Ok(found)
+        })
+        .await
+    }
+
+    async fn conflict(&self, id: &str) -> StoreResult<Option<ConflictRecord>> {
+        let id = id.to_string();
+        self.read("conflict", move |txn| {
+            let conflicts = txn.open_table(CONFLICTS).map_err(storage("conflict"))?;
+            get_json::<ConflictRecord>(&conflicts, &id, &conflict_key(&id))
+        })
+        .await
+    }
+
+    async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.write("close_conflict", move |txn| {
+            let mut conflicts = txn
+                .open_table(CONFLICTS)
+                .map_err(storage("close_conflict"))?;
+            let key = conflict_key(&id);
+            let Some(mut conflict) = get_json::<ConflictRecord>(&conflicts, &id, &key)? else {
+                return Ok(Finish::Rollback(false));
+            };
+            if conflict.status != ConflictStatus::Open {
+                return Ok(Finish::Rollback(false));
+            }
+            conflict.status = ConflictStatus::Closed;
+            put_json(&mut conflicts, &id, &conflict)?;
+            Ok(Finish::Commit(true))
         })
         .await
     }

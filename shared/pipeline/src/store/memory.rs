@@ -73,19 +73,6 @@ impl MemoryStore {
             .lock()
             .map_err(|_| StoreError::Permanent("memory store: lock poisoned".to_string()))
     }
-
-    /// Marks an open conflict closed (an operator resolved it). Returns false when the conflict
-    /// is unknown or already closed.
-    pub async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
-        let mut state = self.state()?;
-        Ok(match state.conflicts.get_mut(id) {
-            Some(conflict) if conflict.status == ConflictStatus::Open => {
-                conflict.status = ConflictStatus::Closed;
-                true
-            }
-            _ => false,
-        })
-    }
 }
 
 #[async_trait]
@@ -249,6 +236,21 @@ impl SyncStore for MemoryStore {
             .collect();
         newest_conflicts_first(&mut found);
         Ok(found)
+    }
+
+    async fn conflict(&self, id: &str) -> StoreResult<Option<ConflictRecord>> {
+        Ok(self.state()?.conflicts.get(id).cloned())
+    }
+
+    async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        Ok(match state.conflicts.get_mut(id) {
+            Some(conflict) if conflict.status == ConflictStatus::Open => {
+                conflict.status = ConflictStatus::Closed;
+                true
+            }
+            _ => false,
+        })
     }
 
     async fn record_run(&self, run: &RunRecord) -> StoreResult<()> {

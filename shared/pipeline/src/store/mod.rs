@@ -193,7 +193,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// - **Leases**: `acquire_lease` succeeds when no lease exists, the stored one has expired at
 ///   `now`, or `owner` already holds it (renewal); `release_lease` removes it only for its owner.
 /// - **Conflicts**: `record_conflict` is idempotent by `id` (a second call with the same id
-///   keeps the first record).
+///   keeps the first record). `close_conflict` turns an open record closed once and says
+///   whether it did (false when unknown or already closed).
 /// - All operations are atomic individually; none spans another call.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
@@ -246,6 +247,13 @@ pub trait SyncStore: Send + Sync {
         integration: &str,
         open_only: bool,
     ) -> StoreResult<Vec<ConflictRecord>>;
+
+    /// One conflict record by id.
+    async fn conflict(&self, id: &str) -> StoreResult<Option<ConflictRecord>>;
+
+    /// Marks an open conflict closed (decided by a person, or no longer relevant). Returns false
+    /// when the conflict is unknown or already closed.
+    async fn close_conflict(&self, id: &str) -> StoreResult<bool>;
 
     async fn record_run(&self, run: &RunRecord) -> StoreResult<()>;
 
