@@ -1,11 +1,17 @@
 //! The `SyncStore` contract, written once and run against every implementation.
 //!
-//! Each check is an `async fn` taking the store under test; [`contract!`] turns the list of
-//! checks into one `#[tokio::test]` per check and per store. A new implementation (DynamoDB)
-//! adds one `contract!` line.
+//! Each check is a `pub async fn` taking the store under test. [`store_contract_tests!`]
+//! (exported at the crate root) turns the whole list into one `#[tokio::test]` per check for a
+//! given store factory. This crate runs it for the memory and embedded stores; other crates
+//! (the DynamoDB store) enable the `contract-tests` feature and add one line:
+//!
+//! ```ignore
+//! contact_sync_pipeline::store_contract_tests!(dynamodb, crate::fresh_store);
+//! ```
+//!
+//! where `fresh_store` is an `async fn() -> Option<Subject>` giving an empty store (`None`
+//! skips the checks, e.g. when the emulator a store needs is not running).
 
-use super::embedded::EmbeddedStore;
-use super::memory::MemoryStore;
 use super::{
     ConflictKind, ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome,
     StoreError, SyncStore,
@@ -14,86 +20,80 @@ use crate::system::Watermark;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use contact_sync_engine::{CanonicalContact, Side};
 use std::sync::Arc;
-use tempfile::TempDir;
 
 const INTEGRATION: &str = "acme";
 
-/// A store under test, and what must live as long as it.
-struct Subject {
-    store: Arc<dyn SyncStore>,
-    _dir: Option<TempDir>,
+/// A store under test, and whatever must live as long as it (a temp dir, a table guard).
+pub struct Subject {
+    pub store: Arc<dyn SyncStore>,
+    pub keep_alive: Option<Box<dyn std::any::Any + Send>>,
 }
 
-fn memory_store() -> Subject {
-    Subject {
-        store: Arc::new(MemoryStore::new()),
-        _dir: None,
+impl Subject {
+    pub fn new(store: Arc<dyn SyncStore>) -> Subject {
+        Subject {
+            store,
+            keep_alive: None,
+        }
     }
 }
 
-fn embedded_store() -> Subject {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = EmbeddedStore::open(&dir.path().join("state").join("sync.redb")).expect("open");
-    Subject {
-        store: Arc::new(store),
-        _dir: Some(dir),
-    }
-}
-
-macro_rules! contract {
-    ($store:ident: $($check:ident),* $(,)?) => {
-        mod $store {
+/// One `#[tokio::test]` per contract check, in a module named `$module`, each on a fresh store
+/// from `$factory` (an `async fn() -> Option<Subject>`; `None` skips the check).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($module:ident, $factory:path) => {
+        $crate::store_contract_tests!(@checks $module, $factory;
+            watermark_is_absent_until_first_advance,
+            watermark_never_moves_backward,
+            watermark_breaks_stamp_ties_by_last_id,
+            watermarks_are_kept_per_integration_and_side,
+            create_pair_stores_the_pair_and_links_its_ids,
+            create_pair_with_a_taken_link_writes_nothing,
+            create_pair_twice_is_already_exists,
+            create_pair_refuses_a_version_other_than_one,
+            save_pair_with_stale_version_writes_nothing,
+            save_pair_bumps_version_to_expected_plus_one,
+            save_pair_of_an_unknown_pair_is_a_version_mismatch,
+            save_pair_links_a_new_id,
+            save_pair_with_an_id_held_by_another_pair_writes_nothing,
+            links_are_kept_when_a_pair_drops_an_id,
+            links_batch_returns_only_linked_ids,
+            pairs_batch_returns_only_existing_pairs,
+            pending_pairs_are_listed_in_id_order_up_to_the_limit,
+            concurrent_create_pair_for_one_record_has_one_winner,
+            concurrent_create_pair_with_one_pair_id_has_one_winner,
+            concurrent_save_pair_with_one_expected_version_has_one_winner,
+            free_lease_is_acquired,
+            live_lease_is_refused_to_another_owner,
+            expired_lease_is_taken_over,
+            lease_owner_renews,
+            lease_release_by_non_owner_does_nothing,
+            lease_release_by_owner_frees_it,
+            record_conflict_is_idempotent_by_id,
+            conflicts_are_newest_first_with_open_only_filter,
+            an_open_conflict_is_closed_once,
+            runs_are_newest_first_with_limit,
+            record_run_again_replaces_the_run,
+        );
+    };
+    (@checks $module:ident, $factory:path; $($check:ident),* $(,)?) => {
+        mod $module {
+            // The factory path is written at the call site, one module up.
+            #[allow(unused_imports)]
+            use super::*;
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $check() {
-                    let subject = super::$store();
-                    super::$check(std::sync::Arc::clone(&subject.store)).await;
+                    let Some(subject) = $factory().await else { return };
+                    $crate::store::contract_tests::$check(::std::sync::Arc::clone(&subject.store))
+                        .await;
+                    drop(subject);
                 }
             )*
         }
     };
 }
-
-macro_rules! contract_for_every_store {
-    ($($check:ident),* $(,)?) => {
-        contract!(memory_store: $($check),*);
-        contract!(embedded_store: $($check),*);
-    };
-}
-
-contract_for_every_store!(
-    watermark_is_absent_until_first_advance,
-    watermark_never_moves_backward,
-    watermark_breaks_stamp_ties_by_last_id,
-    watermarks_are_kept_per_integration_and_side,
-    create_pair_stores_the_pair_and_links_its_ids,
-    create_pair_with_a_taken_link_writes_nothing,
-    create_pair_twice_is_already_exists,
-    create_pair_refuses_a_version_other_than_one,
-    save_pair_with_stale_version_writes_nothing,
-    save_pair_bumps_version_to_expected_plus_one,
-    save_pair_of_an_unknown_pair_is_a_version_mismatch,
-    save_pair_links_a_new_id,
-    save_pair_with_an_id_held_by_another_pair_writes_nothing,
-    links_are_kept_when_a_pair_drops_an_id,
-    links_batch_returns_only_linked_ids,
-    pairs_batch_returns_only_existing_pairs,
-    pending_pairs_are_listed_in_id_order_up_to_the_limit,
-    concurrent_create_pair_for_one_record_has_one_winner,
-    concurrent_create_pair_with_one_pair_id_has_one_winner,
-    concurrent_save_pair_with_one_expected_version_has_one_winner,
-    free_lease_is_acquired,
-    live_lease_is_refused_to_another_owner,
-    expired_lease_is_taken_over,
-    lease_owner_renews,
-    lease_release_by_non_owner_does_nothing,
-    lease_release_by_owner_frees_it,
-    record_conflict_is_idempotent_by_id,
-    conflicts_are_newest_first_with_open_only_filter,
-    an_open_conflict_is_closed_once,
-    runs_are_newest_first_with_limit,
-    record_run_again_replaces_the_run,
-);
 
 // ---------------------------------------------------------------------------------------------
 // Fixtures
@@ -168,7 +168,7 @@ fn run_ids(runs: &[RunRecord]) -> Vec<&str> {
 // ---------------------------------------------------------------------------------------------
 // Watermarks
 
-async fn watermark_is_absent_until_first_advance(store: Arc<dyn SyncStore>) {
+pub async fn watermark_is_absent_until_first_advance(store: Arc<dyn SyncStore>) {
     // GIVEN an empty store
     // WHEN the watermark is read, then advanced for the first time
     let before = store
@@ -191,7 +191,7 @@ async fn watermark_is_absent_until_first_advance(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn watermark_never_moves_backward(store: Arc<dyn SyncStore>) {
+pub async fn watermark_never_moves_backward(store: Arc<dyn SyncStore>) {
     // GIVEN a stored watermark
     let stored = mark(10, "m");
     assert!(
@@ -229,7 +229,7 @@ async fn watermark_never_moves_backward(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn watermark_breaks_stamp_ties_by_last_id(store: Arc<dyn SyncStore>) {
+pub async fn watermark_breaks_stamp_ties_by_last_id(store: Arc<dyn SyncStore>) {
     // GIVEN a watermark at (10:00, "m")
     assert!(
         store
@@ -258,7 +258,7 @@ async fn watermark_breaks_stamp_ties_by_last_id(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn watermarks_are_kept_per_integration_and_side(store: Arc<dyn SyncStore>) {
+pub async fn watermarks_are_kept_per_integration_and_side(store: Arc<dyn SyncStore>) {
     // GIVEN a late watermark for one integration and side
     assert!(
         store
@@ -294,7 +294,7 @@ async fn watermarks_are_kept_per_integration_and_side(store: Arc<dyn SyncStore>)
 // ---------------------------------------------------------------------------------------------
 // Pairs and links
 
-async fn create_pair_stores_the_pair_and_links_its_ids(store: Arc<dyn SyncStore>) {
+pub async fn create_pair_stores_the_pair_and_links_its_ids(store: Arc<dyn SyncStore>) {
     // GIVEN an empty store
     let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
     // WHEN a pair is created
@@ -311,7 +311,7 @@ async fn create_pair_stores_the_pair_and_links_its_ids(store: Arc<dyn SyncStore>
     assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
 }
 
-async fn create_pair_with_a_taken_link_writes_nothing(store: Arc<dyn SyncStore>) {
+pub async fn create_pair_with_a_taken_link_writes_nothing(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1 holding sf-1 and gz-1
     assert_eq!(
         store
@@ -371,7 +371,7 @@ async fn create_pair_with_a_taken_link_writes_nothing(store: Arc<dyn SyncStore>)
     assert_eq!(sf.get("sf-1").map(String::as_str), Some("p1"));
 }
 
-async fn create_pair_twice_is_already_exists(store: Arc<dyn SyncStore>) {
+pub async fn create_pair_twice_is_already_exists(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1
     let p1 = pair("p1", Some("sf-1"), None);
     assert_eq!(store.create_pair(&p1).await.unwrap(), SaveOutcome::Saved);
@@ -399,7 +399,7 @@ async fn create_pair_twice_is_already_exists(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn create_pair_refuses_a_version_other_than_one(store: Arc<dyn SyncStore>) {
+pub async fn create_pair_refuses_a_version_other_than_one(store: Arc<dyn SyncStore>) {
     // GIVEN a new pair with version 2
     let mut p1 = pair("p1", Some("sf-1"), None);
     p1.version = 2;
@@ -420,7 +420,7 @@ async fn create_pair_refuses_a_version_other_than_one(store: Arc<dyn SyncStore>)
     );
 }
 
-async fn save_pair_with_stale_version_writes_nothing(store: Arc<dyn SyncStore>) {
+pub async fn save_pair_with_stale_version_writes_nothing(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1 saved once (version 2)
     let p1 = pair("p1", Some("sf-1"), None);
     store.create_pair(&p1).await.unwrap();
@@ -450,7 +450,7 @@ async fn save_pair_with_stale_version_writes_nothing(store: Arc<dyn SyncStore>) 
     );
 }
 
-async fn save_pair_bumps_version_to_expected_plus_one(store: Arc<dyn SyncStore>) {
+pub async fn save_pair_bumps_version_to_expected_plus_one(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1 at version 1
     store
         .create_pair(&pair("p1", Some("sf-1"), None))
@@ -470,7 +470,7 @@ async fn save_pair_bumps_version_to_expected_plus_one(store: Arc<dyn SyncStore>)
     assert_eq!(stored.base, update.base);
 }
 
-async fn save_pair_of_an_unknown_pair_is_a_version_mismatch(store: Arc<dyn SyncStore>) {
+pub async fn save_pair_of_an_unknown_pair_is_a_version_mismatch(store: Arc<dyn SyncStore>) {
     // GIVEN an empty store
     // WHEN a pair that was never created is saved
     let outcome = store
@@ -489,7 +489,7 @@ async fn save_pair_of_an_unknown_pair_is_a_version_mismatch(store: Arc<dyn SyncS
     );
 }
 
-async fn save_pair_links_a_new_id(store: Arc<dyn SyncStore>) {
+pub async fn save_pair_links_a_new_id(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1 with only a Salesforce id
     store
         .create_pair(&pair("p1", Some("sf-1"), None))
@@ -506,7 +506,7 @@ async fn save_pair_links_a_new_id(store: Arc<dyn SyncStore>) {
     assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
 }
 
-async fn save_pair_with_an_id_held_by_another_pair_writes_nothing(store: Arc<dyn SyncStore>) {
+pub async fn save_pair_with_an_id_held_by_another_pair_writes_nothing(store: Arc<dyn SyncStore>) {
     // GIVEN p1 holding gz-1, and p2 holding only sf-2
     store
         .create_pair(&pair("p1", None, Some("gz-1")))
@@ -533,7 +533,7 @@ async fn save_pair_with_an_id_held_by_another_pair_writes_nothing(store: Arc<dyn
     assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
 }
 
-async fn links_are_kept_when_a_pair_drops_an_id(store: Arc<dyn SyncStore>) {
+pub async fn links_are_kept_when_a_pair_drops_an_id(store: Arc<dyn SyncStore>) {
     // GIVEN p1 holding sf-1 and gz-1
     store
         .create_pair(&pair("p1", Some("sf-1"), Some("gz-1")))
@@ -558,7 +558,7 @@ async fn links_are_kept_when_a_pair_drops_an_id(store: Arc<dyn SyncStore>) {
     ));
 }
 
-async fn links_batch_returns_only_linked_ids(store: Arc<dyn SyncStore>) {
+pub async fn links_batch_returns_only_linked_ids(store: Arc<dyn SyncStore>) {
     // GIVEN p1 (sf-1, gz-1) and p2 (sf-2)
     store
         .create_pair(&pair("p1", Some("sf-1"), Some("gz-1")))
@@ -587,7 +587,7 @@ async fn links_batch_returns_only_linked_ids(store: Arc<dyn SyncStore>) {
     assert!(none.is_empty());
 }
 
-async fn pairs_batch_returns_only_existing_pairs(store: Arc<dyn SyncStore>) {
+pub async fn pairs_batch_returns_only_existing_pairs(store: Arc<dyn SyncStore>) {
     // GIVEN p1 and p2
     let p1 = pair("p1", Some("sf-1"), None);
     let p2 = pair("p2", Some("sf-2"), None);
@@ -601,7 +601,7 @@ async fn pairs_batch_returns_only_existing_pairs(store: Arc<dyn SyncStore>) {
     assert!(store.pairs(&[]).await.unwrap().is_empty());
 }
 
-async fn pending_pairs_are_listed_in_id_order_up_to_the_limit(store: Arc<dyn SyncStore>) {
+pub async fn pending_pairs_are_listed_in_id_order_up_to_the_limit(store: Arc<dyn SyncStore>) {
     // GIVEN pairs created pending (p4, p2, p3) and synced (p1)
     for (pair_id, status) in [
         ("p4", PairStatus::Pending),
@@ -633,7 +633,7 @@ async fn pending_pairs_are_listed_in_id_order_up_to_the_limit(store: Arc<dyn Syn
 
 const RACERS: usize = 16;
 
-async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>) {
+pub async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>) {
     // GIVEN many workers that each saw sf-1 unlinked and try to create a pair for it
     let tasks: Vec<_> = (0..RACERS)
         .map(|n| {
@@ -681,7 +681,7 @@ async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn Syn
     assert_eq!(store.links(Side::Genesys, &all_gz).await.unwrap().len(), 1);
 }
 
-async fn concurrent_create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn SyncStore>) {
+pub async fn concurrent_create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn SyncStore>) {
     // GIVEN many workers creating pair p1, each with its own record ids
     let tasks: Vec<_> = (0..RACERS)
         .map(|n| {
@@ -717,7 +717,9 @@ async fn concurrent_create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn S
     assert_eq!(linked.keys().next(), stored.sf_id.as_ref());
 }
 
-async fn concurrent_save_pair_with_one_expected_version_has_one_winner(store: Arc<dyn SyncStore>) {
+pub async fn concurrent_save_pair_with_one_expected_version_has_one_winner(
+    store: Arc<dyn SyncStore>,
+) {
     // GIVEN pair p1 at version 1, and many workers that all read version 1
     store
         .create_pair(&pair("p1", Some("sf-1"), None))
@@ -761,7 +763,7 @@ fn ttl() -> Duration {
     Duration::minutes(5)
 }
 
-async fn free_lease_is_acquired(store: Arc<dyn SyncStore>) {
+pub async fn free_lease_is_acquired(store: Arc<dyn SyncStore>) {
     // GIVEN no lease
     // WHEN an owner acquires it
     let acquired = store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap();
@@ -769,7 +771,7 @@ async fn free_lease_is_acquired(store: Arc<dyn SyncStore>) {
     assert!(acquired);
 }
 
-async fn live_lease_is_refused_to_another_owner(store: Arc<dyn SyncStore>) {
+pub async fn live_lease_is_refused_to_another_owner(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a until 12:05
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN b asks before it expires
@@ -786,7 +788,7 @@ async fn live_lease_is_refused_to_another_owner(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn expired_lease_is_taken_over(store: Arc<dyn SyncStore>) {
+pub async fn expired_lease_is_taken_over(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a until 12:05
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN b asks once it has expired
@@ -796,7 +798,7 @@ async fn expired_lease_is_taken_over(store: Arc<dyn SyncStore>) {
     assert!(!store.acquire_lease(LEASE, "a", at(7), ttl()).await.unwrap());
 }
 
-async fn lease_owner_renews(store: Arc<dyn SyncStore>) {
+pub async fn lease_owner_renews(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a until 12:05
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN a renews at 12:04
@@ -807,7 +809,7 @@ async fn lease_owner_renews(store: Arc<dyn SyncStore>) {
     assert!(store.acquire_lease(LEASE, "b", at(9), ttl()).await.unwrap());
 }
 
-async fn lease_release_by_non_owner_does_nothing(store: Arc<dyn SyncStore>) {
+pub async fn lease_release_by_non_owner_does_nothing(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN b releases it
@@ -818,7 +820,7 @@ async fn lease_release_by_non_owner_does_nothing(store: Arc<dyn SyncStore>) {
     store.release_lease("acme#nothing", "b").await.unwrap();
 }
 
-async fn lease_release_by_owner_frees_it(store: Arc<dyn SyncStore>) {
+pub async fn lease_release_by_owner_frees_it(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN a releases it
@@ -830,7 +832,7 @@ async fn lease_release_by_owner_frees_it(store: Arc<dyn SyncStore>) {
 // ---------------------------------------------------------------------------------------------
 // Conflicts and runs
 
-async fn record_conflict_is_idempotent_by_id(store: Arc<dyn SyncStore>) {
+pub async fn record_conflict_is_idempotent_by_id(store: Arc<dyn SyncStore>) {
     // GIVEN a recorded conflict
     let first = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
     store.record_conflict(&first).await.unwrap();
@@ -845,7 +847,7 @@ async fn record_conflict_is_idempotent_by_id(store: Arc<dyn SyncStore>) {
     );
 }
 
-async fn conflicts_are_newest_first_with_open_only_filter(store: Arc<dyn SyncStore>) {
+pub async fn conflicts_are_newest_first_with_open_only_filter(store: Arc<dyn SyncStore>) {
     // GIVEN conflicts at various times, open and closed, and one of another integration
     for c in [
         conflict("c-old", INTEGRATION, 1, ConflictStatus::Open),
@@ -868,7 +870,7 @@ async fn conflicts_are_newest_first_with_open_only_filter(store: Arc<dyn SyncSto
     assert!(store.conflicts("initech", false).await.unwrap().is_empty());
 }
 
-async fn an_open_conflict_is_closed_once(store: Arc<dyn SyncStore>) {
+pub async fn an_open_conflict_is_closed_once(store: Arc<dyn SyncStore>) {
     // GIVEN an open conflict
     store
         .record_conflict(&conflict("c1", INTEGRATION, 1, ConflictStatus::Open))
@@ -886,7 +888,7 @@ async fn an_open_conflict_is_closed_once(store: Arc<dyn SyncStore>) {
     assert_eq!(store.conflict("nope").await.unwrap(), None);
 }
 
-async fn runs_are_newest_first_with_limit(store: Arc<dyn SyncStore>) {
+pub async fn runs_are_newest_first_with_limit(store: Arc<dyn SyncStore>) {
     // GIVEN runs of two integrations, one without a start time
     for r in [
         run("r1", INTEGRATION, Some(1)),
@@ -906,7 +908,7 @@ async fn runs_are_newest_first_with_limit(store: Arc<dyn SyncStore>) {
     assert!(store.runs(INTEGRATION, 0).await.unwrap().is_empty());
 }
 
-async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
+pub async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
     // GIVEN a started run
     store
         .record_run(&run("r1", INTEGRATION, Some(1)))
@@ -922,73 +924,96 @@ async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Beyond the trait: the embedded file itself
+// This crate's stores, and what goes beyond the trait: the embedded file itself
 
-#[tokio::test]
-async fn embedded_store_data_survives_close_and_reopen() {
-    // GIVEN a store file with a watermark, a pair, a lease, a conflict and a run
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("nested").join("dirs").join("sync.redb");
-    let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
-    let c1 = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
-    let r1 = run("r1", INTEGRATION, Some(1));
-    {
-        let store = EmbeddedStore::open(&path).unwrap();
-        store
-            .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "a"))
-            .await
-            .unwrap();
-        store.create_pair(&p1).await.unwrap();
-        store.save_pair(&p1, 1).await.unwrap();
-        assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
-        store.record_conflict(&c1).await.unwrap();
-        store.record_run(&r1).await.unwrap();
+#[cfg(test)]
+mod local {
+    use super::*;
+    use crate::store::embedded::EmbeddedStore;
+    use crate::store::memory::MemoryStore;
+
+    async fn memory_store() -> Option<Subject> {
+        Some(Subject::new(Arc::new(MemoryStore::new())))
     }
-    // WHEN the store is closed and the file reopened
-    let store = EmbeddedStore::open(&path).unwrap();
-    // THEN everything is still there
-    assert_eq!(
-        store
-            .watermark(INTEGRATION, Side::Salesforce)
-            .await
-            .unwrap(),
-        Some(mark(10, "a"))
-    );
-    let stored = store.pair("p1").await.unwrap().expect("p1");
-    assert_eq!(stored.version, 2);
-    assert_eq!(stored.base, p1.base);
-    let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
-    assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
-    assert!(!store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
-    assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap(), vec![c1]);
-    assert_eq!(store.runs(INTEGRATION, 10).await.unwrap(), vec![r1]);
-}
 
-#[test]
-fn embedded_store_open_failure_names_the_path() {
-    // GIVEN a path whose parent is a regular file
-    let dir = tempfile::tempdir().unwrap();
-    let blocker = dir.path().join("not-a-dir");
-    std::fs::write(&blocker, b"x").unwrap();
-    let path = blocker.join("sync.redb");
-    // WHEN the store is opened there
-    let error = EmbeddedStore::open(&path).unwrap_err();
-    // THEN it is a permanent error naming the path
-    assert!(matches!(error, StoreError::Permanent(_)), "{error:?}");
-    assert!(
-        error.to_string().contains(&blocker.display().to_string()),
-        "{error}"
-    );
-}
+    async fn embedded_store() -> Option<Subject> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = EmbeddedStore::open(&dir.path().join("state").join("sync.redb")).expect("open");
+        Some(Subject {
+            store: Arc::new(store),
+            keep_alive: Some(Box::new(dir)),
+        })
+    }
 
-#[test]
-fn embedded_store_refuses_a_file_that_is_not_a_store() {
-    // GIVEN a file with other content
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("notes.txt");
-    std::fs::write(&path, b"these are not the bytes you are looking for").unwrap();
-    // WHEN it is opened as a store
-    let error = EmbeddedStore::open(&path).unwrap_err();
-    // THEN the error names the file
-    assert!(error.to_string().contains("notes.txt"), "{error}");
+    crate::store_contract_tests!(memory_store, memory_store);
+    crate::store_contract_tests!(embedded_store, embedded_store);
+
+    #[tokio::test]
+    async fn embedded_store_data_survives_close_and_reopen() {
+        // GIVEN a store file with a watermark, a pair, a lease, a conflict and a run
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested").join("dirs").join("sync.redb");
+        let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
+        let c1 = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
+        let r1 = run("r1", INTEGRATION, Some(1));
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            store
+                .advance_watermark(INTEGRATION, Side::Salesforce, &mark(10, "a"))
+                .await
+                .unwrap();
+            store.create_pair(&p1).await.unwrap();
+            store.save_pair(&p1, 1).await.unwrap();
+            assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+            store.record_conflict(&c1).await.unwrap();
+            store.record_run(&r1).await.unwrap();
+        }
+        // WHEN the store is closed and the file reopened
+        let store = EmbeddedStore::open(&path).unwrap();
+        // THEN everything is still there
+        assert_eq!(
+            store
+                .watermark(INTEGRATION, Side::Salesforce)
+                .await
+                .unwrap(),
+            Some(mark(10, "a"))
+        );
+        let stored = store.pair("p1").await.unwrap().expect("p1");
+        assert_eq!(stored.version, 2);
+        assert_eq!(stored.base, p1.base);
+        let gz = store.links(Side::Genesys, &ids(&["gz-1"])).await.unwrap();
+        assert_eq!(gz.get("gz-1").map(String::as_str), Some("p1"));
+        assert!(!store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
+        assert_eq!(store.conflicts(INTEGRATION, false).await.unwrap(), vec![c1]);
+        assert_eq!(store.runs(INTEGRATION, 10).await.unwrap(), vec![r1]);
+    }
+
+    #[test]
+    fn embedded_store_open_failure_names_the_path() {
+        // GIVEN a path whose parent is a regular file
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("not-a-dir");
+        std::fs::write(&blocker, b"x").unwrap();
+        let path = blocker.join("sync.redb");
+        // WHEN the store is opened there
+        let error = EmbeddedStore::open(&path).unwrap_err();
+        // THEN it is a permanent error naming the path
+        assert!(matches!(error, StoreError::Permanent(_)), "{error:?}");
+        assert!(
+            error.to_string().contains(&blocker.display().to_string()),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn embedded_store_refuses_a_file_that_is_not_a_store() {
+        // GIVEN a file with other content
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"these are not the bytes you are looking for").unwrap();
+        // WHEN it is opened as a store
+        let error = EmbeddedStore::open(&path).unwrap_err();
+        // THEN the error names the file
+        assert!(error.to_string().contains("notes.txt"), "{error}");
+    }
 }

@@ -1,10 +1,11 @@
 //! The `SyncStore` port: everything the pipeline remembers between runs (DESIGN.md section 4).
 //!
 //! Implementations: [`memory::MemoryStore`] (tests), [`embedded::EmbeddedStore`] (a redb file,
-//! for the CLI), and DynamoDB (issue 5). All of them pass the same contract tests.
+//! for the CLI), and the DynamoDB store in `contact-sync-aws`. All of them pass the same contract
+//! tests ([`contract_tests`], behind the `contract-tests` feature for other crates).
 
-#[cfg(test)]
-mod contract_tests;
+#[cfg(any(test, feature = "contract-tests"))]
+pub mod contract_tests;
 pub mod embedded;
 pub mod memory;
 mod rules;
