@@ -1,0 +1,756 @@
+//! [`SyncStore`] on one DynamoDB table (layout: [`crate::table`]).
+//!
+//! How each part of the port's contract holds on DynamoDB:
+//! - **Watermarks only move forward**: a conditional `PutItem` whose condition compares the
+//!   stored `(stamp, last_id)` with the new one (stamps as fixed-width strings).
+//! - **One pair per record**: `create_pair` / `save_pair` are one `TransactWriteItems` — the
+//!   pair put (`attribute_not_exists` / `version = :expected`) and one conditional put per link
+//!   (`attribute_not_exists(pk) OR pair_id = :me`) — so a pair and its links land together or
+//!   not at all, and two workers can never link one record to two pairs.
+//! - **Leases**: a conditional `PutItem` (free, expired at `now`, or ours) and a conditional
+//!   `DeleteItem` (ours). Expiry is compared on every acquire: DynamoDB's TTL deletes expired
+//!   items only eventually, moto never.
+//! - **Conflicts**: `attribute_not_exists` put (idempotent by id); closing is a conditional
+//!   update that also drops the item from the sparse `open_items` index.
+//! - Batch reads (`pairs`, `links`) use `BatchGetItem` (100 keys a request, unprocessed keys
+//!   retried) with consistent reads; listings query the indexes (eventually consistent on
+//!   DynamoDB: a just-written run or conflict may show up a moment later).
+//!
+//! `Pair`, `ConflictRecord` and `RunRecord` are stored as whole documents through serde
+//! (`serde_dynamo`), so fields added to them later are stored without touching this file.
+//! A lost condition is an outcome (`false`, `VersionMismatch`, `LinkTaken`...), never an error.
+//! Errors carry keys and the service's error codes, never stored values.
+
+use crate::table::{self, LISTING_INDEX, LISTING_PK, LISTING_SK, OPEN_INDEX, OPEN_PK, OPEN_SK};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
+use chrono::{DateTime, Duration, Utc};
+use contact_sync_engine::Side;
+use contact_sync_pipeline::store::{
+    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
+    StoreResult, SyncStore,
+};
+use contact_sync_pipeline::system::Watermark;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::collections::{HashMap, HashSet};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Keys per `BatchGetItem` request (the service's limit).
+const BATCH_GET_KEYS: usize = 100;
+/// Attempts for a batch read with unprocessed keys, or a transaction that lost to another
+/// transaction on the same items, before giving up with a retryable error.
+const ATTEMPTS: u32 = 8;
+
+/// The DynamoDB store. Cheap to clone (the SDK client is shared).
+#[derive(Clone, Debug)]
+pub struct DynamoDbStore {
+    client: Client,
+    table: String,
+    run_retention: Duration,
+}
+
+impl DynamoDbStore {
+    /// A store on `table`. Run records are kept 90 days after their last write (TTL).
+    pub fn new(client: Client, table: impl Into<String>) -> DynamoDbStore {
+        DynamoDbStore {
+            client,
+            table: table.into(),
+            run_retention: Duration::days(90),
+        }
+    }
+
+    /// How long run records live after their last write before DynamoDB's TTL removes them.
+    pub fn with_run_retention(mut self, retention: Duration) -> DynamoDbStore {
+        self.run_retention = retention;
+        self
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// A `PutItem` of `item` guarded by `condition` (in which `#pk` names the key attribute).
+    fn put_if(
+        &self,
+        item: Item,
+        condition: &str,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", table::PK)
+    }
+
+    async fn get(&self, (pk, sk): (String, String)) -> StoreResult<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, &sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| classify(&format!("GetItem {pk}"), e))?;
+        Ok(out.item)
+    }
+
+    async fn get_doc<T: DeserializeOwned>(&self, k: (String, String)) -> StoreResult<Option<T>> {
+        let label = k.0.clone();
+        self.get(k)
+            .await?
+            .map(|item| decode(&label, item))
+            .transpose()
+    }
+
+    /// Consistent batch read of `keys` (duplicates allowed); items in no particular order.
+    async fn batch_get(&self, keys: Vec<(String, String)>) -> StoreResult<Vec<Item>> {
+        let mut seen = HashSet::new();
+        let unique: Vec<(String, String)> = keys
+            .into_iter()
+            .filter(|k| seen.insert(k.clone()))
+            .collect();
+        let mut found = Vec::with_capacity(unique.len());
+        for chunk in unique.chunks(BATCH_GET_KEYS) {
+            let mut pending: Vec<Item> = chunk.iter().map(|(pk, sk)| key(pk, sk)).collect();
+            let mut attempt = 0;
+            while !pending.is_empty() {
+                if attempt == ATTEMPTS {
+                    return Err(StoreError::Transient(format!(
+                        "BatchGetItem: {} keys still unprocessed after {ATTEMPTS} attempts",
+                        pending.len()
+                    )));
+                }
+                backoff(attempt).await;
+                attempt += 1;
+                let request = KeysAndAttributes::builder()
+                    .set_keys(Some(pending))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(|e| StoreError::Permanent(format!("BatchGetItem request: {e}")))?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, request)
+                    .send()
+                    .await
+                    .map_err(|e| classify("BatchGetItem", e))?;
+                if let Some(mut responses) = out.responses {
+                    found.extend(responses.remove(&self.table).unwrap_or_default());
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut u| u.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(found)
+    }
+
+    /// Every item of one index partition, in sort key order (`newest_first`: descending), at
+    /// most `limit`.
+    async fn query_index(
+        &self,
+        index: &str,
+        (pk_attr, pk_value): (&str, String),
+        newest_first: bool,
+        limit: Option<usize>,
+    ) -> StoreResult<Vec<Item>> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let remaining = limit.map(|l| l.saturating_sub(items.len()));
+            if remaining == Some(0) {
+                break;
+            }
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(index)
+                .key_condition_expression("#p = :p")
+                .expression_attribute_names("#p", pk_attr)
+                .expression_attribute_values(":p", s(&pk_value))
+                .scan_index_forward(!newest_first)
+                .set_limit(remaining.map(|r| r.min(1000) as i32))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query {index} {pk_value}"), e))?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        if let Some(limit) = limit {
+            items.truncate(limit);
+        }
+        Ok(items)
+    }
+
+    /// Runs a write transaction; a cancellation caused only by competing transactions is
+    /// retried, one caused by a failed condition is returned as the per-item reasons.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> StoreResult<Transaction> {
+        let mut attempt = 0;
+        loop {
+            backoff(attempt).await;
+            attempt += 1;
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(Transaction::Committed),
+                Err(e) => e,
+            };
+            let reasons: Option<Vec<Cancellation>> = error
+                .as_service_error()
+                .and_then(|e| match e {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                    _ => None,
+                })
+                .map(|c| {
+                    c.cancellation_reasons()
+                        .iter()
+                        .map(|r| Cancellation {
+                            failed_condition: r.code() == Some("ConditionalCheckFailed"),
+                            item: r.item().cloned(),
+                        })
+                        .collect()
+                });
+            match reasons {
+                Some(reasons) if reasons.iter().any(|r| r.failed_condition) => {
+                    return Ok(Transaction::Cancelled(reasons));
+                }
+                // Cancelled for another reason (TransactionConflict with a concurrent
+                // transaction, throttling): try again.
+                Some(_) if attempt < ATTEMPTS => continue,
+                _ if attempt < ATTEMPTS && is_retryable(&error) => continue,
+                _ => return Err(classify("TransactWriteItems", error)),
+            }
+        }
+    }
+
+    /// The pair currently holding `record_id` on `side` (the reason a link put failed).
+    async fn link_holder(
+        &self,
+        side: Side,
+        record_id: &str,
+        cancelled: Option<&Item>,
+    ) -> StoreResult<SaveOutcome> {
+        let holder = match cancelled.and_then(|item| string(item, "pair_id")) {
+            Some(holder) => Some(holder),
+            None => self
+                .get(table::link_key(side, record_id))
+                .await?
+                .and_then(|item| string(&item, "pair_id")),
+        };
+        match holder {
+            Some(pair_id) => Ok(SaveOutcome::LinkTaken {
+                side,
+                record_id: record_id.to_string(),
+                pair_id,
+            }),
+            None => Err(StoreError::Transient(format!(
+                "link {side} {record_id} refused but not found; retry"
+            ))),
+        }
+    }
+
+    /// The pair item and one link put per record id, as one transaction. `pair_condition`
+    /// guards the pair put; each link put succeeds when the link is free or already ours.
+    async fn write_pair(
+        &self,
+        pair: &Pair,
+        pair_condition: (&str, Vec<(&str, AttributeValue)>),
+        on_pair_condition_failed: SaveOutcome,
+    ) -> StoreResult<SaveOutcome> {
+        let mut item = encode(pair, table::pair_key(&pair.pair_id))?;
+        if pair.status == PairStatus::Pending {
+            item.insert(OPEN_PK.into(), s(table::PENDING_PAIRS));
+            item.insert(OPEN_SK.into(), s(&pair.pair_id));
+        }
+        let (condition, values) = pair_condition;
+        let mut pair_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition)
+            .expression_attribute_names("#pk", table::PK);
+        if condition.contains("#version") {
+            pair_put = pair_put.expression_attribute_names("#version", "version");
+        }
+        for (name, value) in values {
+            pair_put = pair_put.expression_attribute_values(name, value);
+        }
+        let mut writes = vec![TransactWriteItem::builder().put(build(pair_put)?).build()];
+        let ids: Vec<(Side, &str)> = record_ids(pair);
+        for (side, record_id) in &ids {
+            let (pk, sk) = table::link_key(*side, record_id);
+            let mut link = key(&pk, &sk);
+            link.insert("pair_id".into(), s(&pair.pair_id));
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(link))
+                .condition_expression("attribute_not_exists(#pk) OR pair_id = :me")
+                .expression_attribute_names("#pk", table::PK)
+                .expression_attribute_values(":me", s(&pair.pair_id))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                );
+            writes.push(TransactWriteItem::builder().put(build(put)?).build());
+        }
+        match self.transact(writes).await? {
+            Transaction::Committed => Ok(SaveOutcome::Saved),
+            Transaction::Cancelled(reasons) => {
+                if reasons.first().is_some_and(|r| r.failed_condition) {
+                    return Ok(on_pair_condition_failed);
+                }
+                for (reason, (side, record_id)) in reasons.iter().skip(1).zip(&ids) {
+                    if reason.failed_condition {
+                        return self
+                            .link_holder(*side, record_id, reason.item.as_ref())
+                            .await;
+                    }
+                }
+                Err(StoreError::Transient(format!(
+                    "pair {}: transaction cancelled without a failed condition",
+                    pair.pair_id
+                )))
+            }
+        }
+    }
+}
+
+/// How a transaction ended.
+enum Transaction {
+    Committed,
+    /// Cancelled with at least one failed condition: one reason per item, in request order.
+    Cancelled(Vec<Cancellation>),
+}
+
+struct Cancellation {
+    failed_condition: bool,
+    /// The item as it was, when the failed put asked for it.
+    item: Option<Item>,
+}
+
+fn record_ids(pair: &Pair) -> Vec<(Side, &str)> {
+    [
+        (Side::Salesforce, pair.sf_id.as_deref()),
+        (Side::Genesys, pair.gz_id.as_deref()),
+    ]
+    .into_iter()
+    .filter_map(|(side, id)| id.map(|id| (side, id)))
+    .collect()
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_string())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: &str, sk: &str) -> Item {
+    HashMap::from([
+        (table::PK.to_string(), s(pk)),
+        (table::SK.to_string(), s(sk)),
+    ])
+}
+
+fn string(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+/// A document as an item under `(pk, sk)`.
+fn encode<T: Serialize>(value: &T, (pk, sk): (String, String)) -> StoreResult<Item> {
+    let mut item: Item = serde_dynamo::aws_sdk_dynamodb_1::to_item(value)
+        .map_err(|e| StoreError::Permanent(format!("{pk}: cannot be encoded as an item ({e})")))?;
+    item.extend(key(&pk, &sk));
+    Ok(item)
+}
+
+/// An item as a document (key and index attributes are ignored). serde's messages may quote
+/// the offending value (personal data), so the error names only the key.
+fn decode<T: DeserializeOwned>(label: &str, item: Item) -> StoreResult<T> {
+    serde_dynamo::aws_sdk_dynamodb_1::from_item(item).map_err(|_| StoreError::Corrupt {
+        key: label.to_string(),
+        message: "the item does not decode (content not shown: it may hold personal data)"
+            .to_string(),
+    })
+}
+
+/// Items as documents, each named by its key when it does not decode.
+fn decode_all<T: DeserializeOwned>(items: Vec<Item>) -> StoreResult<Vec<T>> {
+    items
+        .into_iter()
+        .map(|item| {
+            let label = string(&item, table::PK).unwrap_or_default();
+            decode(&label, item)
+        })
+        .collect()
+}
+
+fn build(put: aws_sdk_dynamodb::types::builders::PutBuilder) -> StoreResult<Put> {
+    put.build()
+        .map_err(|e| StoreError::Permanent(format!("Put request: {e}")))
+}
+
+fn epoch_ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+/// Epoch seconds, rounded up: TTL never removes an item before its time.
+fn ttl_seconds(at: DateTime<Utc>) -> i64 {
+    let secs = at.timestamp();
+    if at.timestamp_subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs
+    }
+}
+
+async fn backoff(attempt: u32) {
+    if attempt > 0 {
+        let base = 10u64 << attempt.min(6);
+        let jitter = uuid::Uuid::new_v4().as_u128() as u64 % base;
+        tokio::time::sleep(std::time::Duration::from_millis(base + jitter)).await;
+    }
+}
+
+const RETRYABLE_CODES: [&str; 8] = [
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+    "TransactionConflictException",
+    "LimitExceededException",
+];
+
+fn is_retryable<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
+    match error {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            true
+        }
+        SdkError::ServiceError(e) => e
+            .err()
+            .code()
+            .is_some_and(|code| RETRYABLE_CODES.contains(&code)),
+        _ => false,
+    }
+}
+
+/// An SDK failure as a store error: throttling, 5xx and network trouble are retryable,
+/// everything else (validation, missing table, access denied) is permanent.
+fn classify<E>(operation: &str, error: SdkError<E>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = format!("{operation}: {}", DisplayErrorContext(&error));
+    if is_retryable(&error) {
+        StoreError::Transient(message)
+    } else {
+        StoreError::Permanent(message)
+    }
+}
+
+/// A conditional write's result: `true` when written, `false` when its condition failed (an
+/// outcome, not an error).
+fn written<T, E>(operation: &str, result: Result<T, SdkError<E>>) -> StoreResult<bool>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(classify(operation, e)),
+    }
+}
+
+#[async_trait]
+impl SyncStore for DynamoDbStore {
+    async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>> {
+        self.get_doc(table::watermark_key(integration, side)).await
+    }
+
+    async fn advance_watermark(
+        &self,
+        integration: &str,
+        side: Side,
+        watermark: &Watermark,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = table::watermark_key(integration, side);
+        let mut item = encode(watermark, (pk.clone(), sk))?;
+        let stamp = table::sortable(watermark.stamp);
+        item.insert("stamp_key".into(), s(&stamp));
+        let result = self
+            .put_if(
+                item,
+                "attribute_not_exists(#pk) OR stamp_key < :stamp OR (stamp_key = :stamp AND last_id < :id)",
+            )
+            .expression_attribute_values(":stamp", s(&stamp))
+            .expression_attribute_values(":id", s(&watermark.last_id))
+            .send()
+            .await;
+        written(&format!("PutItem {pk} watermark"), result)
+    }
+
+    async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
+        self.get_doc(table::pair_key(pair_id)).await
+    }
+
+    async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>> {
+        let items = self
+            .batch_get(pair_ids.iter().map(|id| table::pair_key(id)).collect())
+            .await?;
+        let mut found: HashMap<String, Pair> = HashMap::new();
+        for item in items {
+            let label = string(&item, table::PK).unwrap_or_default();
+            let pair: Pair = decode(&label, item)?;
+            found.insert(pair.pair_id.clone(), pair);
+        }
+        // In the order asked for, each once.
+        Ok(pair_ids.iter().filter_map(|id| found.remove(id)).collect())
+    }
+
+    async fn pending_pairs(&self, limit: usize) -> StoreResult<Vec<Pair>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_index(
+                OPEN_INDEX,
+                (OPEN_PK, table::PENDING_PAIRS.to_string()),
+                false,
+                Some(limit),
+            )
+            .await?;
+        decode_all(items)
+    }
+
+    async fn links(
+        &self,
+        side: Side,
+        record_ids: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        let items = self
+            .batch_get(
+                record_ids
+                    .iter()
+                    .map(|id| table::link_key(side, id))
+                    .collect(),
+            )
+            .await?;
+        let by_key: HashMap<String, String> = items
+            .iter()
+            .filter_map(|item| Some((string(item, table::PK)?, string(item, "pair_id")?)))
+            .collect();
+        Ok(record_ids
+            .iter()
+            .filter_map(|id| {
+                by_key
+                    .get(&table::link_key(side, id).0)
+                    .map(|pair_id| (id.clone(), pair_id.clone()))
+            })
+            .collect())
+    }
+
+    async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome> {
+        if pair.version != 1 {
+            return Err(StoreError::Permanent(format!(
+                "create_pair: pair {} has version {}, a new pair must have version 1",
+                pair.pair_id, pair.version
+            )));
+        }
+        self.write_pair(
+            pair,
+            ("attribute_not_exists(#pk)", Vec::new()),
+            SaveOutcome::AlreadyExists,
+        )
+        .await
+    }
+
+    async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
+        let mut stored = pair.clone();
+        stored.version = expected_version + 1;
+        self.write_pair(
+            &stored,
+            (
+                "attribute_exists(#pk) AND #version = :expected",
+                vec![(":expected", n(expected_version))],
+            ),
+            SaveOutcome::VersionMismatch,
+        )
+        .await
+    }
+
+    async fn acquire_lease(
+        &self,
+        key: &str,
+        owner: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = table::lease_key(key);
+        let expires = now + ttl;
+        let mut item = self::key(&pk, &sk);
+        item.insert("owner".into(), s(owner));
+        item.insert("expires_ms".into(), n(epoch_ms(expires)));
+        item.insert(table::TTL_ATTRIBUTE.into(), n(ttl_seconds(expires)));
+        let result = self
+            .put_if(
+                item,
+                "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :now",
+            )
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(epoch_ms(now)))
+            .send()
+            .await;
+        written(&format!("PutItem {pk}"), result)
+    }
+
+    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+        let (pk, sk) = table::lease_key(key);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(self::key(&pk, &sk)))
+            .condition_expression("#owner = :owner")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", s(owner))
+            .send()
+            .await;
+        written(&format!("DeleteItem {pk}"), result)?;
+        Ok(())
+    }
+
+    async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
+        let (pk, sk) = table::conflict_key(&conflict.id);
+        let mut item = encode(conflict, (pk.clone(), sk))?;
+        let order = table::conflict_order(conflict.at, &conflict.id);
+        item.insert(
+            LISTING_PK.into(),
+            s(&table::conflict_listing(&conflict.integration)),
+        );
+        item.insert(LISTING_SK.into(), s(&order));
+        if conflict.status == ConflictStatus::Open {
+            item.insert(
+                OPEN_PK.into(),
+                s(&table::open_conflicts(&conflict.integration)),
+            );
+            item.insert(OPEN_SK.into(), s(&order));
+        }
+        let result = self.put_if(item, "attribute_not_exists(#pk)").send().await;
+        written(&format!("PutItem {pk}"), result)?;
+        Ok(())
+    }
+
+    async fn conflicts(
+        &self,
+        integration: &str,
+        open_only: bool,
+    ) -> StoreResult<Vec<ConflictRecord>> {
+        let items = if open_only {
+            self.query_index(
+                OPEN_INDEX,
+                (OPEN_PK, table::open_conflicts(integration)),
+                true,
+                None,
+            )
+            .await?
+        } else {
+            self.query_index(
+                LISTING_INDEX,
+                (LISTING_PK, table::conflict_listing(integration)),
+                true,
+                None,
+            )
+            .await?
+        };
+        decode_all(items)
+    }
+
+    async fn conflict(&self, id: &str) -> StoreResult<Option<ConflictRecord>> {
+        self.get_doc(table::conflict_key(id)).await
+    }
+
+    async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
+        let (pk, sk) = table::conflict_key(id);
+        let open = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Open)
+            .map_err(|e| StoreError::Permanent(format!("status: {e}")))?;
+        let closed = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Closed)
+            .map_err(|e| StoreError::Permanent(format!("status: {e}")))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, &sk)))
+            .condition_expression("#status = :open")
+            .update_expression("SET #status = :closed REMOVE #open_pk, #open_sk")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#open_pk", OPEN_PK)
+            .expression_attribute_names("#open_sk", OPEN_SK)
+            .expression_attribute_values(":open", open)
+            .expression_attribute_values(":closed", closed)
+            .send()
+            .await;
+        written(&format!("UpdateItem {pk}"), result)
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> StoreResult<()> {
+        let (pk, sk) = table::run_key(&run.run_id);
+        let mut item = encode(run, (pk.clone(), sk))?;
+        item.insert(LISTING_PK.into(), s(&table::run_listing(&run.integration)));
+        item.insert(
+            LISTING_SK.into(),
+            s(&table::run_order(run.started_at, &run.run_id)),
+        );
+        item.insert(
+            table::TTL_ATTRIBUTE.into(),
+            n(ttl_seconds(Utc::now() + self.run_retention)),
+        );
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("PutItem {pk}"), e))?;
+        Ok(())
+    }
+
+    async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let items = self
+            .query_index(
+                LISTING_INDEX,
+                (LISTING_PK, table::run_listing(integration)),
+                true,
+                Some(limit),
+            )
+            .await?;
+        decode_all(items)
+    }
+}

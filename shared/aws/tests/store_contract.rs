@@ -1,0 +1,19 @@
+//! The `SyncStore` contract suite (the same checks the memory and embedded stores pass), run
+//! against `DynamoDbStore` on a fresh table in moto per check. Needs `CONTACT_SYNC_MOTO_URL`
+//! (see `contact_sync_aws::emulator`).
+
+use contact_sync_aws::DynamoDbStore;
+use contact_sync_aws::emulator::Stack;
+use contact_sync_pipeline::store::contract_tests::Subject;
+use std::sync::Arc;
+
+async fn dynamodb_store() -> Option<Subject> {
+    let stack = Stack::create("DynamoDbStore contract").await?;
+    let client = aws_sdk_dynamodb::Client::new(&stack.sdk);
+    Some(Subject::new(Arc::new(DynamoDbStore::new(
+        client,
+        &stack.resources.table,
+    ))))
+}
+
+contact_sync_pipeline::store_contract_tests!(dynamodb, dynamodb_store);
