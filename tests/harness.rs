@@ -72,15 +72,7 @@ impl World {
 
     /// The Genesys contact linked (externalIds) to a Salesforce Id.
     pub fn genesys_linked_to(&self, sf_id: &str) -> Vec<Value> {
-        self.gz
-            .all()
-            .into_iter()
-            .filter(|c| {
-                c["externalIds"]
-                    .as_array()
-                    .is_some_and(|ids| ids.iter().any(|e| e["value"] == sf_id))
-            })
-            .collect()
+        genesys_linked_to(&self.gz, sf_id)
     }
 
     /// The Salesforce contacts with this (case-insensitive) email.
@@ -103,4 +95,16 @@ impl World {
             .expect("conflicts")
             .len()
     }
+}
+
+/// The Genesys contacts whose `externalIds` carry a Salesforce Id.
+pub fn genesys_linked_to(gz: &GenesysSim, sf_id: &str) -> Vec<Value> {
+    gz.all()
+        .into_iter()
+        .filter(|c| {
+            c["externalIds"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|e| e["value"] == sf_id))
+        })
+        .collect()
 }

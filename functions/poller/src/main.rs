@@ -1,26 +1,31 @@
-//! Poller Lambda: an EventBridge schedule → one sync cycle.
-//!
-//! This build runs the whole cycle (poll → reconcile → notify) in this function over the
-//! embedded store in `CONTACT_SYNC_STATE_DIR`; fanning batches out through SQS to the
-//! reconciler, with DynamoDB as the store, comes with the AWS adapters.
+//! Poller Lambda: init once, then one poll per scheduled event (see the library).
 
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
-use contact_sync_connectors::environment::local_integration_from_env;
-use contact_sync_pipeline::cycle::run_cycle;
-use contact_sync_pipeline::notify::LogAlerter;
+use contact_sync_aws::Deployment;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (integration, queue) = local_integration_from_env()?;
+    let deployment = Deployment::from_env().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<CloudWatchEvent>| {
-        let (integration, queue) = (&integration, &queue);
+        let deployment = &deployment;
         async move {
-            tracing::info!(detail_type = ?event.payload.detail_type, "scheduled sync");
-            let outcome = run_cycle(integration, queue, &LogAlerter, |_, _| {}).await?;
-            Ok::<_, Error>(serde_json::json!({"run_id": outcome.run_id, "stats": outcome.stats}))
+            let report =
+                poller::handle(deployment, &event.payload, deadline(event.context.deadline))
+                    .await?;
+            Ok::<_, Error>(report)
         }
     }))
     .await
+}
+
+/// Lambda's deadline (epoch milliseconds) as an `Instant`.
+fn deadline(epoch_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(epoch_ms.saturating_sub(now_ms))
 }

@@ -36,6 +36,8 @@ pub const SALESFORCE_SECRET_ARN: &str = "SALESFORCE_SECRET_ARN";
 pub const GENESYS_SECRET_ARN: &str = "GENESYS_SECRET_ARN";
 pub const ALERT_WEBHOOK_SECRET_ARN: &str = "ALERT_WEBHOOK_SECRET_ARN";
 pub const ALERT_WEBHOOK_URL: &str = "ALERT_WEBHOOK_URL";
+/// The SDK's own variable for a custom endpoint (an emulator).
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
 
 /// Why a deployment could not be assembled or used. Never holds a credential.
 #[derive(Debug, thiserror::Error)]

@@ -59,6 +59,9 @@ impl SqsQueue {
         kind: &str,
         messages: &[T],
     ) -> Result<(), QueueError> {
+        if messages.is_empty() {
+            return Ok(());
+        }
         let queue_url = queue_url.ok_or_else(|| {
             QueueError::Permanent(format!("{kind}: no queue configured for this function"))
         })?;

@@ -1,0 +1,65 @@
+//! Reconciler: an SQS batch of `ReconcileBatch` messages → `reconcile` for each, over DynamoDB
+//! (pair leases, conditional link puts, compare-and-set commits) with conflict events sent to
+//! the conflict queue. The response (`ReportBatchItemFailures`) names only the messages to
+//! deliver again:
+//!
+//! - a malformed message (not JSON, wrong shape or version, another integration) fails alone
+//!   and reaches the dead-letter queue after its receives; its neighbours are processed;
+//! - a batch whose pairs could not all be worked on now (leased by another worker, a lost
+//!   race, a transient store error) is delivered again: reconcile is idempotent;
+//! - pairs whose writes a system refused are stored (pending / rejected) and not redelivered.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use contact_sync_aws::{Deployment, DeploymentError};
+use contact_sync_pipeline::queue::ReconcileBatch;
+use contact_sync_pipeline::reconcile::reconcile;
+
+/// Handles one delivery. `Err` (setup failed: secrets, settings) fails the whole delivery.
+pub async fn handle(
+    deployment: &Deployment,
+    event: SqsEvent,
+) -> Result<SqsBatchResponse, DeploymentError> {
+    let mut response = SqsBatchResponse::default();
+    for message in event.records {
+        let id = message.message_id.clone().unwrap_or_default();
+        let batch = match decode(message.body.as_deref().unwrap_or("")) {
+            Ok(batch) => batch,
+            Err(problem) => {
+                tracing::error!(message_id = %id, %problem, "malformed reconcile batch; it goes to the dead-letter queue after its receives");
+                response.add_failure(id);
+                continue;
+            }
+        };
+        let result = deployment
+            .with_integration(|integration| {
+                let batch = batch.clone();
+                async move { reconcile(&integration, &batch).await }
+            })
+            .await?;
+        match result {
+            Ok(outcome) if outcome.retry.is_empty() => {}
+            Ok(outcome) => {
+                tracing::info!(message_id = %id, retry = outcome.retry.len(), "some pairs could not be worked on now; delivering the batch again");
+                response.add_failure(id);
+            }
+            Err(error) => {
+                tracing::error!(message_id = %id, retryable = error.is_retryable(), %error, "reconcile failed");
+                response.add_failure(id);
+            }
+        }
+    }
+    Ok(response)
+}
+
+/// The batch in a message body. serde's message may quote the body: keep only its category
+/// and position.
+fn decode(body: &str) -> Result<ReconcileBatch, String> {
+    serde_json::from_str(body).map_err(|e| {
+        format!(
+            "{:?} error at line {} column {}",
+            e.classify(),
+            e.line(),
+            e.column()
+        )
+    })
+}

@@ -1,0 +1,592 @@
+//! End-to-end on the AWS path: the three Lambda handlers over DynamoDB, SQS and Secrets Manager
+//! in moto (tables and queues created from `template.yaml`), both simulators, and a local
+//! webhook receiver. EventBridge and the SQS event source mapping do not run in moto, so the
+//! tests play them: a scheduled event is handed to the poller's handler, and [`AwsWorld::drain`]
+//! receives messages, hands them to a handler as an `SqsEvent`, deletes the ones it did not
+//! report failed and makes the failed ones visible again (as Lambda does once their visibility
+//! timeout passes). Needs `CONTACT_SYNC_MOTO_URL` (see `contact_sync_aws::emulator`).
+
+use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use axum::Json;
+use axum::extract::State;
+use contact_sync_aws::Deployment;
+use contact_sync_aws::deployment::{ALERT_WEBHOOK_URL, GENESYS_SECRET_ARN, SALESFORCE_SECRET_ARN};
+use contact_sync_aws::emulator::Stack;
+use contact_sync_engine::Side;
+use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::store::{ConflictKind, SyncStore};
+use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
+use poller::PollReport;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const RECONCILE_QUEUE: &str = "ReconcileQueue";
+const RECONCILE_DLQ: &str = "ReconcileDeadLetterQueue";
+const CONFLICT_QUEUE: &str = "ConflictQueue";
+
+/// Both simulators, a fresh copy of the template's resources in moto, secrets pointing at the
+/// simulators, a webhook receiver, and the deployment the Lambdas would build from them.
+struct AwsWorld {
+    sf: SalesforceSim,
+    gz: GenesysSim,
+    stack: Stack,
+    deployment: Deployment,
+    sqs: aws_sdk_sqs::Client,
+    secrets: aws_sdk_secretsmanager::Client,
+    genesys_secret_arn: String,
+    webhook: Arc<Mutex<Vec<Value>>>,
+}
+
+impl AwsWorld {
+    async fn new(test: &str) -> Option<AwsWorld> {
+        AwsWorld::with_genesys_secret(test, None).await
+    }
+
+    /// `genesys_secret`: a client secret to store instead of the simulator's (a wrong one).
+    async fn with_genesys_secret(test: &str, genesys_secret: Option<&str>) -> Option<AwsWorld> {
+        let stack = Stack::create(test).await?;
+        let sf = SalesforceSim::start(SalesforceSimConfig::default())
+            .await
+            .expect("salesforce simulator");
+        let gz = GenesysSim::start(GenesysSimConfig::default())
+            .await
+            .expect("genesys simulator");
+        let secrets = aws_sdk_secretsmanager::Client::new(&stack.sdk);
+        let prefix = &stack.resources.table;
+        let sf_arn = create_secret(
+            &secrets,
+            &format!("{prefix}-salesforce"),
+            json!({"client_id": sf.client_id(), "client_secret": sf.client_secret(), "login_url": sf.url()}),
+        )
+        .await;
+        let gz_arn = create_secret(
+            &secrets,
+            &format!("{prefix}-genesys"),
+            json!({"client_id": gz.client_id(), "client_secret": genesys_secret.unwrap_or(gz.client_secret()), "api_base": gz.url()}),
+        )
+        .await;
+        let webhook = Arc::new(Mutex::new(Vec::new()));
+        let webhook_url = webhook_receiver(Arc::clone(&webhook)).await;
+        let mut vars: std::collections::HashMap<String, String> =
+            stack.resources.variables().into_iter().collect();
+        vars.insert(SALESFORCE_SECRET_ARN.into(), sf_arn);
+        vars.insert(GENESYS_SECRET_ARN.into(), gz_arn.clone());
+        vars.insert(ALERT_WEBHOOK_URL.into(), webhook_url);
+        let deployment =
+            Deployment::new(&stack.sdk, vars, Mapping::default_mapping()).expect("deployment");
+        Some(AwsWorld {
+            sf,
+            gz,
+            sqs: aws_sdk_sqs::Client::new(&stack.sdk),
+            secrets,
+            genesys_secret_arn: gz_arn,
+            stack,
+            deployment,
+            webhook,
+        })
+    }
+
+    /// The poller's handler on a scheduled event.
+    async fn poll(&self) -> PollReport {
+        poller::handle(
+            &self.deployment,
+            &scheduled_event(),
+            Instant::now() + Duration::from_secs(600),
+        )
+        .await
+        .expect("poller")
+    }
+
+    fn queue_url(&self, logical_id: &str) -> &str {
+        self.stack.resources.queue_url(logical_id)
+    }
+
+    /// Up to ten messages of a queue as the `SqsEvent` Lambda would deliver (none: `None`).
+    async fn receive(&self, logical_id: &str) -> Option<SqsEvent> {
+        let out = self
+            .sqs
+            .receive_message()
+            .queue_url(self.queue_url(logical_id))
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .expect("receive");
+        let records: Vec<Value> = out
+            .messages()
+            .iter()
+            .map(|m| {
+                json!({
+                    "messageId": m.message_id(),
+                    "receiptHandle": m.receipt_handle(),
+                    "body": m.body(),
+                    "eventSource": "aws:sqs",
+                })
+            })
+            .collect();
+        (!records.is_empty())
+            .then(|| serde_json::from_value(json!({ "Records": records })).expect("SqsEvent"))
+    }
+
+    /// Settles a delivery like the event source mapping: delete what succeeded, make what
+    /// failed visible again at once (instead of after its visibility timeout).
+    async fn settle(&self, logical_id: &str, event: &SqsEvent, response: &SqsBatchResponse) {
+        let failed: HashSet<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        for m in &event.records {
+            let receipt = m.receipt_handle.as_deref().expect("receipt");
+            if failed.contains(m.message_id.as_deref().unwrap_or("")) {
+                self.sqs
+                    .change_message_visibility()
+                    .queue_url(self.queue_url(logical_id))
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                    .expect("change visibility");
+            } else {
+                self.sqs
+                    .delete_message()
+                    .queue_url(self.queue_url(logical_id))
+                    .receipt_handle(receipt)
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    }
+
+    /// Delivers the reconcile queue to the reconciler until it is empty (at most `rounds`
+    /// deliveries); the failed message ids of every delivery, in order.
+    async fn drain_reconcile(&self, rounds: usize) -> Vec<Vec<String>> {
+        let mut failures = Vec::new();
+        for _ in 0..rounds {
+            let Some(event) = self.receive(RECONCILE_QUEUE).await else {
+                break;
+            };
+            let response = reconciler::handle(&self.deployment, event.clone())
+                .await
+                .expect("reconciler");
+            self.settle(RECONCILE_QUEUE, &event, &response).await;
+            failures.push(
+                response
+                    .batch_item_failures
+                    .iter()
+                    .map(|f| f.item_identifier.clone())
+                    .collect(),
+            );
+        }
+        failures
+    }
+
+    /// Delivers the conflict queue to the notifier until it is empty.
+    async fn drain_conflicts(&self) {
+        let alerter = self.deployment.alerter().await.expect("alerter");
+        while let Some(event) = self.receive(CONFLICT_QUEUE).await {
+            let response = notifier::handle(&*alerter, event.clone()).await;
+            assert!(
+                response.batch_item_failures.is_empty(),
+                "notifier failures: {:?}",
+                response.batch_item_failures
+            );
+            self.settle(CONFLICT_QUEUE, &event, &response).await;
+        }
+    }
+
+    /// One whole scheduled run: poll, reconcile every batch, notify.
+    async fn run(&self) -> PollReport {
+        let report = self.poll().await;
+        let failures = self.drain_reconcile(20).await;
+        assert!(failures.iter().all(Vec::is_empty), "{failures:?}");
+        self.drain_conflicts().await;
+        report
+    }
+
+    async fn send(&self, logical_id: &str, body: &str) {
+        self.sqs
+            .send_message()
+            .queue_url(self.queue_url(logical_id))
+            .message_body(body)
+            .send()
+            .await
+            .expect("send");
+    }
+
+    async fn queue_depth(&self, logical_id: &str) -> usize {
+        let out = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(self.queue_url(logical_id))
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .expect("attributes");
+        out.attributes()
+            .and_then(|a| {
+                a.get(&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            })
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
+    fn genesys_linked_to(&self, sf_id: &str) -> Vec<Value> {
+        contact_sync_e2e::genesys_linked_to(&self.gz, sf_id)
+    }
+
+    fn webhook_texts(&self) -> Vec<String> {
+        self.webhook
+            .lock()
+            .expect("webhook lock")
+            .iter()
+            .filter_map(|b| b["text"].as_str().map(str::to_string))
+            .collect()
+    }
+}
+
+async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: Value,
+) -> String {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("secret ARN")
+}
+
+/// A Slack-compatible webhook on loopback: records every JSON body it receives.
+async fn webhook_receiver(received: Arc<Mutex<Vec<Value>>>) -> String {
+    async fn hook(State(received): State<Arc<Mutex<Vec<Value>>>>, Json(body): Json<Value>) {
+        received.lock().expect("webhook lock").push(body);
+    }
+    let app = axum::Router::new()
+        .route("/hook", axum::routing::post(hook))
+        .with_state(received);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind webhook");
+    let url = format!("http://{}/hook", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+fn scheduled_event() -> CloudWatchEvent {
+    serde_json::from_value(json!({
+        "version": "0",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "123456789012",
+        "time": chrono::Utc::now(),
+        "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/contact-sync-poller"],
+        "detail": {}
+    }))
+    .expect("scheduled event")
+}
+
+/// A pause long enough for the next edit to carry a later stamp on any system.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(15)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_scheduled_event_flows_through_poller_reconciler_and_notifier_to_the_webhook() {
+    // GIVEN Ana in both systems (different email case), Ben only in Salesforce, and a first
+    // scheduled run that links Ana and creates Ben in Genesys
+    let Some(w) = AwsWorld::new("end-to-end on moto").await else {
+        return;
+    };
+    let ana = w.sf.insert(json!({"FirstName": "Ana", "LastName": "Lopez", "Email": "Ana.Lopez@Example.com", "Title": "Agent"}));
+    let ana_gz = w.gz.insert(json!({"firstName": "Ana", "lastName": "Lopez", "workEmail": "ana.lopez@example.com", "title": "Agent"}));
+    let ben =
+        w.sf.insert(json!({"FirstName": "Ben", "LastName": "Okafor", "Email": "ben@example.com"}));
+    let first = w.run().await;
+    assert!(
+        matches!(first, PollReport::Polled { batches: 1, .. }),
+        "{first:?}"
+    );
+    assert_eq!(w.genesys_linked_to(&ana)[0]["id"], ana_gz);
+    assert_eq!(w.genesys_linked_to(&ben).len(), 1);
+    assert!(w.webhook_texts().is_empty(), "no conflicts yet");
+
+    // WHEN both sides change Ana's title (newest_wins), Genesys last, and the next scheduled
+    // event goes poller → reconcile queue → reconciler → conflict queue → notifier
+    w.sf.edit(&ana, json!({"Title": "Lead"}));
+    tick().await;
+    w.gz.edit(&ana_gz, json!({"title": "Manager"}));
+    let second = w.run().await;
+
+    // THEN both systems hold Genesys's newer title, and nobody was duplicated
+    assert!(matches!(second, PollReport::Polled { .. }), "{second:?}");
+    assert_eq!(w.sf.get(&ana).expect("sf")["Title"], "Manager");
+    assert_eq!(w.gz.get(&ana_gz).expect("gz")["title"], "Manager");
+    assert_eq!((w.sf.all().len(), w.gz.all().len()), (2, 2));
+    // AND the audit entry in DynamoDB holds the decision and the values
+    let store = w.deployment.store();
+    let conflicts = store.conflicts("default", false).await.expect("conflicts");
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    let title = &conflicts[0];
+    assert_eq!(title.field, "title");
+    assert_eq!(
+        title.kind,
+        ConflictKind::Resolved {
+            winner: Side::Genesys
+        }
+    );
+    assert_eq!(
+        (
+            title.base_value.as_deref(),
+            title.salesforce_value.as_deref(),
+            title.genesys_value.as_deref()
+        ),
+        (Some("Agent"), Some("Lead"), Some("Manager"))
+    );
+    // AND the webhook got one digest naming the field, with no value in it
+    let texts = w.webhook_texts();
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(
+        texts[0].contains("1 conflict(s)") && texts[0].contains("title"),
+        "{}",
+        texts[0]
+    );
+    assert!(
+        !texts[0].contains("Manager") && !texts[0].contains("Lead"),
+        "{}",
+        texts[0]
+    );
+    // AND both runs were recorded, and every queue is empty
+    assert_eq!(store.runs("default", 10).await.expect("runs").len(), 2);
+    assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
+    assert_eq!(w.queue_depth(CONFLICT_QUEUE).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_concurrent_reconcilers_create_one_pair_and_one_record() {
+    // GIVEN a new Salesforce contact and a poll that enqueued its (unlinked) reference
+    let Some(w) = AwsWorld::new("concurrent reconcilers").await else {
+        return;
+    };
+    let cleo =
+        w.sf.insert(json!({"FirstName": "Cleo", "LastName": "Park", "Email": "cleo@example.org"}));
+    w.poll().await;
+    let event = w.receive(RECONCILE_QUEUE).await.expect("one batch");
+    assert_eq!(event.records.len(), 1);
+
+    // WHEN two reconcilers get the same message at once (a duplicate delivery)
+    let (a, b) = tokio::join!(
+        reconciler::handle(&w.deployment, event.clone()),
+        reconciler::handle(&w.deployment, event.clone())
+    );
+    a.expect("first reconciler");
+    b.expect("second reconciler");
+
+    // THEN exactly one Genesys contact exists for Cleo, and one pair links both records
+    let linked = w.genesys_linked_to(&cleo);
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(w.gz.all().len(), 1);
+    let store = w.deployment.store();
+    let sf_link = store
+        .links(Side::Salesforce, std::slice::from_ref(&cleo))
+        .await
+        .expect("links");
+    let gz_id = linked[0]["id"].as_str().expect("id").to_string();
+    let gz_link = store.links(Side::Genesys, &[gz_id]).await.expect("links");
+    assert_eq!(sf_link.len(), 1);
+    assert_eq!(sf_link.get(&cleo), gz_link.values().next());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_live_run_lease_stops_a_second_poll_and_an_expired_one_is_taken_over() {
+    // GIVEN a run lease held by another poller, live for 10 more minutes
+    let Some(w) = AwsWorld::new("run lease").await else {
+        return;
+    };
+    w.sf.insert(json!({"LastName": "Dee", "Email": "dee@example.com"}));
+    let store = w.deployment.store();
+    // The key the poll use case leases a run under (poll.rs).
+    let key = "run#default";
+    let now = chrono::Utc::now();
+    assert!(
+        store
+            .acquire_lease(key, "other-run", now, chrono::Duration::minutes(10))
+            .await
+            .expect("lease")
+    );
+
+    // WHEN a scheduled poll runs
+    let blocked = w.poll().await;
+
+    // THEN it exits cleanly without enqueueing anything or moving a watermark
+    assert!(matches!(blocked, PollReport::Skipped { .. }), "{blocked:?}");
+    assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
+    assert_eq!(
+        store
+            .watermark("default", Side::Salesforce)
+            .await
+            .expect("wm"),
+        None
+    );
+
+    // GIVEN the other poller's lease has expired (taken again, as it, with an old start)
+    assert!(
+        store
+            .acquire_lease(
+                key,
+                "other-run",
+                now - chrono::Duration::hours(1),
+                chrono::Duration::minutes(10)
+            )
+            .await
+            .expect("lease")
+    );
+    // WHEN the next scheduled poll runs
+    let taken = w.poll().await;
+    // THEN it takes the lease over, enqueues the change and moves the watermark
+    assert!(
+        matches!(taken, PollReport::Polled { batches: 1, .. }),
+        "{taken:?}"
+    );
+    assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 1);
+    assert!(
+        store
+            .watermark("default", Side::Salesforce)
+            .await
+            .expect("wm")
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redelivered_batch_changes_nothing() {
+    // GIVEN a batch that was reconciled (Eve created in Genesys) and its message kept
+    let Some(w) = AwsWorld::new("redelivery").await else {
+        return;
+    };
+    let eve = w.sf.insert(json!({"FirstName": "Eve", "LastName": "Stone", "Email": "eve@example.com", "Title": "Buyer"}));
+    w.poll().await;
+    let event = w.receive(RECONCILE_QUEUE).await.expect("one batch");
+    let first = reconciler::handle(&w.deployment, event.clone())
+        .await
+        .expect("reconciler");
+    assert!(first.batch_item_failures.is_empty());
+    assert_eq!(w.genesys_linked_to(&eve).len(), 1);
+    let store = w.deployment.store();
+    let links_before = store
+        .links(Side::Salesforce, std::slice::from_ref(&eve))
+        .await
+        .expect("links");
+
+    // WHEN the same message is delivered again (at-least-once)
+    w.sf.reset_counters();
+    w.gz.reset_counters();
+    let again = reconciler::handle(&w.deployment, event)
+        .await
+        .expect("reconciler");
+
+    // THEN it succeeds without a single write to either system, a new record or a new pair
+    assert!(again.batch_item_failures.is_empty());
+    assert_eq!(w.sf.counters().writes + w.gz.counters().writes, 0);
+    assert_eq!((w.sf.all().len(), w.gz.all().len()), (1, 1));
+    assert_eq!(
+        store
+            .links(Side::Salesforce, std::slice::from_ref(&eve))
+            .await
+            .expect("links"),
+        links_before
+    );
+    assert!(
+        store
+            .conflicts("default", false)
+            .await
+            .expect("conflicts")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_malformed_message_ends_in_the_dead_letter_queue_while_its_batch_succeeds() {
+    // GIVEN a polled batch for a new contact and, in the same queue, a message that is not a
+    // reconcile batch
+    let Some(w) = AwsWorld::new("malformed message").await else {
+        return;
+    };
+    let finn =
+        w.sf.insert(json!({"FirstName": "Finn", "LastName": "Hale", "Email": "finn@example.com"}));
+    w.poll().await;
+    w.send(RECONCILE_QUEUE, "{\"v\":1,\"not\":\"a batch\"}")
+        .await;
+
+    // WHEN the queue is delivered to the reconciler until nothing is left (each failed
+    // delivery comes back, up to the template's maxReceiveCount)
+    let deliveries = w.drain_reconcile(20).await;
+
+    // THEN the good batch was reconciled in the first delivery, beside the bad message
+    assert_eq!(w.genesys_linked_to(&finn).len(), 1);
+    assert_eq!(
+        deliveries[0].len(),
+        1,
+        "only the malformed message failed: {deliveries:?}"
+    );
+    // AND the malformed message failed every time it came, then moved to the DLQ
+    assert_eq!(
+        deliveries.iter().filter(|d| d.len() == 1).count(),
+        5,
+        "{deliveries:?}"
+    );
+    assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
+    let dead = w.receive(RECONCILE_DLQ).await.expect("a dead letter");
+    assert_eq!(dead.records.len(), 1);
+    assert_eq!(
+        dead.records[0].body.as_deref(),
+        Some("{\"v\":1,\"not\":\"a batch\"}")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rotated_credentials_are_picked_up_after_an_auth_failure() {
+    // GIVEN the Genesys secret holds a wrong client secret
+    let Some(w) =
+        AwsWorld::with_genesys_secret("credential rotation", Some("not-the-secret")).await
+    else {
+        return;
+    };
+    w.sf.insert(json!({"LastName": "Gus", "Email": "gus@example.com"}));
+    let refused = poller::handle(
+        &w.deployment,
+        &scheduled_event(),
+        Instant::now() + Duration::from_secs(600),
+    )
+    .await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(!format!("{refused:?}").contains("not-the-secret"));
+
+    // WHEN the secret is rotated to the right value, without restarting anything
+    w.secrets
+        .put_secret_value()
+        .secret_id(&w.genesys_secret_arn)
+        .secret_string(
+            json!({"client_id": w.gz.client_id(), "client_secret": w.gz.client_secret(), "api_base": w.gz.url()})
+                .to_string(),
+        )
+        .send()
+        .await
+        .expect("rotate");
+    let report = w.poll().await;
+
+    // THEN the next run reads the new secret after the refusal and polls
+    assert!(
+        matches!(report, PollReport::Polled { batches: 1, .. }),
+        "{report:?}"
+    );
+}
