@@ -2,7 +2,7 @@
 
 use contact_sync_connectors::{SalesforceConfig, SalesforceSystem, Secret};
 use contact_sync_pipeline::system::{
-    ContactSystem, CreateRequest, RawRecord, SystemError, UpdateRequest, Watermark,
+    ContactReader, ContactWriter, CreateRequest, RawRecord, SystemError, UpdateRequest, Watermark,
 };
 use contact_sync_simulators::{Fault, SalesforceSim, SalesforceSimConfig};
 use serde_json::json;

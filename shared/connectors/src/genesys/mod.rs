@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use auth::Token;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
-    UpdateRequest, Watermark, WriteOutcome,
+    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
+    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +75,7 @@ impl GenesysConfig {
     }
 }
 
-/// Genesys Cloud as a [`ContactSystem`]. Clones share the HTTP client, token and source id.
+/// Genesys Cloud as a [`ContactSystem`](contact_sync_pipeline::system::ContactSystem). Clones share the HTTP client, token and source id.
 #[derive(Clone)]
 pub struct GenesysSystem {
     inner: Arc<Inner>,
@@ -228,7 +228,7 @@ pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
 }
 
 #[async_trait]
-impl ContactSystem for GenesysSystem {
+impl ContactReader for GenesysSystem {
     fn side(&self) -> Side {
         SIDE
     }
@@ -249,6 +249,16 @@ impl ContactSystem for GenesysSystem {
         self.inner.scan(cursor).await
     }
 
+    async fn read_deletions(&self, _since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+        // Genesys keeps no delete log: deletes show when `fetch` no longer returns a linked id,
+        // merges when it returns the id with `mergedTo`.
+        Ok(DeletionRead {
+            deletions: Vec::new(),
+            newest: None,
+            complete: true,
+        })
+    }
+
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.fetch(ids).await
     }
@@ -257,13 +267,20 @@ impl ContactSystem for GenesysSystem {
         // The scan already returns every contact.
         Ok(Vec::new())
     }
+}
 
+#[async_trait]
+impl ContactWriter for GenesysSystem {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.create(records).await
     }
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.update(records).await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.delete(ids).await
     }
 }
 

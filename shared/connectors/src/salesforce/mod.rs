@@ -3,6 +3,7 @@
 
 mod auth;
 mod collections;
+mod deletions;
 mod query;
 pub mod soql;
 pub mod wire;
@@ -13,8 +14,8 @@ use async_trait::async_trait;
 use auth::Session;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
-    UpdateRequest, Watermark, WriteOutcome,
+    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
+    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,7 +61,7 @@ impl SalesforceConfig {
     }
 }
 
-/// Salesforce as a [`ContactSystem`]. Clones share the HTTP client and the session.
+/// Salesforce as a [`ContactSystem`](contact_sync_pipeline::system::ContactSystem). Clones share the HTTP client and the session.
 #[derive(Clone)]
 pub struct SalesforceSystem {
     inner: Arc<Inner>,
@@ -111,7 +112,7 @@ fn is_valid_api_version(v: &str) -> bool {
 
 impl SalesforceSystem {
     /// Validates the configuration (URL, API version, every field name) and builds the client.
-    /// No network call: authentication happens on first use or in [`ContactSystem::prepare`].
+    /// No network call: authentication happens on first use or in [`ContactReader::prepare`].
     pub fn new(config: SalesforceConfig) -> SystemResult<Self> {
         let login_url = config.login_url.trim_end_matches('/').to_owned();
         match url::Url::parse(&login_url) {
@@ -254,7 +255,7 @@ pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
 }
 
 #[async_trait]
-impl ContactSystem for SalesforceSystem {
+impl ContactReader for SalesforceSystem {
     fn side(&self) -> Side {
         SIDE
     }
@@ -275,6 +276,10 @@ impl ContactSystem for SalesforceSystem {
         self.inner.read_changes(since, cursor).await
     }
 
+    async fn read_deletions(&self, since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+        self.inner.read_deletions(since).await
+    }
+
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.fetch(ids).await
     }
@@ -282,13 +287,20 @@ impl ContactSystem for SalesforceSystem {
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.find_by_emails(emails).await
     }
+}
 
+#[async_trait]
+impl ContactWriter for SalesforceSystem {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.create(records).await
     }
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.update(records).await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.delete(ids).await
     }
 }
 
