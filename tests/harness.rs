@@ -38,16 +38,15 @@ impl World {
         let gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());
         let store = Arc::new(MemoryStore::new());
         let queue = Arc::new(InProcessQueue::new());
-        let integration = Integration {
-            name: mapping.integration.clone(),
-            mapping: Arc::new(mapping),
-            salesforce: Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
-            genesys: Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
-            store: store.clone(),
-            queue: queue.clone(),
-            clock: Arc::new(SystemClock),
-            settings: Settings::default(),
-        };
+        let integration = Integration::new(
+            mapping,
+            Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
+            Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
+            store.clone(),
+            queue.clone(),
+            Arc::new(SystemClock),
+            Settings::default(),
+        );
         World {
             sf,
             gz,

@@ -240,16 +240,15 @@ pub fn integration(
     }
     let mut genesys = connections.genesys;
     genesys.link_source_name = mapping.link_source_name.clone();
-    Ok(Integration {
-        name: mapping.integration.clone(),
-        salesforce: Arc::new(SalesforceSystem::new(salesforce)?),
-        genesys: Arc::new(GenesysSystem::new(genesys)?),
-        mapping: Arc::new(mapping),
+    Ok(Integration::new(
+        mapping,
+        Arc::new(SalesforceSystem::new(salesforce)?),
+        Arc::new(GenesysSystem::new(genesys)?),
         store,
         queue,
-        clock: Arc::new(SystemClock),
-        settings: Settings::default(),
-    })
+        Arc::new(SystemClock),
+        Settings::default(),
+    ))
 }
 
 /// Why a local (embedded store, in-process queue) integration could not be assembled.

@@ -12,6 +12,7 @@ pub mod notify;
 pub mod poll;
 pub mod queue;
 pub mod reconcile;
+pub mod review;
 pub mod stats;
 pub mod store;
 pub mod system;

@@ -6,7 +6,7 @@ use crate::integration::{Integration, PipelineError};
 use crate::queue::{MESSAGE_VERSION, PairRef, ReconcileBatch};
 use crate::stats::SyncStats;
 use crate::store::ConflictRecord;
-use crate::system::{ContactSystem, Watermark};
+use crate::system::{ContactReader, Watermark};
 use contact_sync_engine::Side;
 use contact_sync_engine::SideRecord;
 use contact_sync_engine::matching::{Candidate, CandidateIndex, MatchOutcome};
@@ -29,6 +29,14 @@ pub struct PollOutcome {
     pub batches: usize,
     /// Watermarks reached by this poll (already stored when `AfterEnqueue`).
     pub watermarks: Vec<(Side, Watermark)>,
+    /// How far the Salesforce delete log was read (already stored when `AfterEnqueue`);
+    /// `None` when it must not move (nothing new, or deletes held by the circuit breaker).
+    pub deletions_watermark: Option<Watermark>,
+}
+
+/// The store key under which an integration's Salesforce delete-log watermark is kept.
+pub fn deletions_key(integration: &str) -> String {
+    format!("{integration}#deletions")
 }
 
 /// Everything read from one side during a poll.
@@ -103,6 +111,7 @@ async fn poll_under_lease(
             pair_id: Some(pair_id.clone()),
             sf_id: Some(sf_id.clone()),
             gz_id: None,
+            merged_into: None,
         });
     }
     for (sf_id, outcome) in genesys.index.match_batch(&unlinked_sf) {
@@ -111,11 +120,13 @@ async fn poll_under_lease(
                 pair_id: None,
                 sf_id: Some(sf_id),
                 gz_id: Some(other_id),
+                merged_into: None,
             }),
             MatchOutcome::NoMatch => resolver.add(PairRef {
                 pair_id: None,
                 sf_id: Some(sf_id),
                 gz_id: None,
+                merged_into: None,
             }),
             MatchOutcome::Ambiguous { candidates, .. } => review.push(ambiguous(
                 integration,
@@ -136,6 +147,7 @@ async fn poll_under_lease(
             pair_id: Some(pair_id.clone()),
             sf_id: None,
             gz_id: Some(gz_id.clone()),
+            merged_into: None,
         });
     }
     let unlinked_gz: Vec<Candidate> = genesys
@@ -151,11 +163,13 @@ async fn poll_under_lease(
                 pair_id: None,
                 sf_id: Some(other_id),
                 gz_id: Some(gz_id),
+                merged_into: None,
             }),
             MatchOutcome::NoMatch => resolver.add(PairRef {
                 pair_id: None,
                 sf_id: None,
                 gz_id: Some(gz_id),
+                merged_into: None,
             }),
             MatchOutcome::Ambiguous { candidates, .. } => review.push(ambiguous(
                 integration,
@@ -177,8 +191,19 @@ async fn poll_under_lease(
             pair_id: Some(pair.pair_id),
             sf_id: None,
             gz_id: None,
+            merged_into: None,
         });
     }
+
+    // Salesforce deletes and merges of linked records, held back when they are too many.
+    let deletions_watermark = read_deletions(
+        integration,
+        run_id,
+        genesys.read,
+        &mut resolver,
+        &mut review,
+    )
+    .await?;
 
     let (refs, contested) = resolver.finish();
     for (side, id, others) in contested {
@@ -214,6 +239,7 @@ async fn poll_under_lease(
     .collect();
     if advance == WatermarkAdvance::AfterEnqueue {
         advance_watermarks(integration, &watermarks).await?;
+        advance_deletions_watermark(integration, deletions_watermark.as_ref()).await?;
     }
     tracing::info!(
         run_id,
@@ -229,7 +255,115 @@ async fn poll_under_lease(
         stats,
         batches: batch_count,
         watermarks,
+        deletions_watermark,
     })
+}
+
+/// Stores how far the Salesforce delete log was read (only forward).
+pub async fn advance_deletions_watermark(
+    integration: &Integration,
+    watermark: Option<&Watermark>,
+) -> Result<(), PipelineError> {
+    if let Some(wm) = watermark {
+        integration
+            .store
+            .advance_watermark(&deletions_key(&integration.name), Side::Salesforce, wm)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the Salesforce delete log since its watermark and queues the linked pairs it names
+/// (with the merge survivor, if any). When the deletes would trip the circuit breaker
+/// (`population`: the Genesys records scanned, one per linked pair at most) they are not
+/// queued, the watermark does not move (the next run sees them again) and an open review item
+/// says so. Returns the watermark to store.
+async fn read_deletions(
+    integration: &Integration,
+    run_id: &str,
+    population: u64,
+    resolver: &mut Resolver,
+    review: &mut Vec<ConflictRecord>,
+) -> Result<Option<Watermark>, PipelineError> {
+    let key = deletions_key(&integration.name);
+    let since = integration.store.watermark(&key, Side::Salesforce).await?;
+    let read = integration
+        .salesforce
+        .read_deletions(since.as_ref())
+        .await?;
+    if !read.complete {
+        // Deletes older than the log may have been missed; linked pairs whose Salesforce record
+        // is gone are still found (and unlinked) whenever a pair is reconciled.
+        tracing::warn!(
+            integration = %integration.name,
+            "the Salesforce delete log no longer covers the last run; some deletes may surface late"
+        );
+    }
+    if read.deletions.is_empty() {
+        return Ok(read.newest);
+    }
+    let ids: Vec<String> = read.deletions.iter().map(|d| d.id.clone()).collect();
+    let links = integration.store.links(Side::Salesforce, &ids).await?;
+    let linked: Vec<_> = read
+        .deletions
+        .iter()
+        .filter_map(|d| links.get(&d.id).map(|pair_id| (pair_id, d)))
+        .collect();
+    let deletes = linked
+        .iter()
+        .filter(|(_, d)| d.merged_into.is_none())
+        .count();
+    let breaker = integration.mapping.delete_breaker;
+    if breaker.trips(deletes, population as usize) {
+        tracing::warn!(
+            integration = %integration.name,
+            deletes,
+            population,
+            "delete circuit breaker tripped: deletes held for review"
+        );
+        review.push(deletes_held(
+            integration,
+            run_id,
+            deletes as u64,
+            population,
+        ));
+        return Ok(None);
+    }
+    for (pair_id, d) in linked {
+        resolver.add(PairRef {
+            pair_id: Some(pair_id.clone()),
+            sf_id: Some(d.id.clone()),
+            gz_id: None,
+            merged_into: d.merged_into.clone(),
+        });
+    }
+    Ok(read.newest)
+}
+
+/// The open review item of a tripped delete circuit breaker (one per integration: seeing it
+/// again is a no-op until a person closes it).
+pub fn deletes_held(
+    integration: &Integration,
+    run_id: &str,
+    count: u64,
+    population: u64,
+) -> ConflictRecord {
+    ConflictRecord {
+        id: format!("deletes-held#{}#open", integration.name),
+        integration: integration.name.clone(),
+        run_id: run_id.to_string(),
+        pair_id: None,
+        sf_id: None,
+        gz_id: None,
+        field: "record".into(),
+        policy: "delete_breaker".into(),
+        kind: crate::store::ConflictKind::DeletesHeld { count, population },
+        status: crate::store::ConflictStatus::Open,
+        base_value: None,
+        salesforce_value: None,
+        genesys_value: None,
+        at: integration.clock.now(),
+    }
 }
 
 /// Stores the watermarks a poll reached (each only moves forward).
@@ -248,7 +382,7 @@ pub async fn advance_watermarks(
 
 async fn read_side(
     integration: &Integration,
-    system: &dyn ContactSystem,
+    system: &dyn ContactReader,
     link_source_id: Option<&str>,
 ) -> Result<SideRead, PipelineError> {
     let side = system.side();
@@ -399,9 +533,11 @@ impl Resolver {
                     pair_id: Some(pair_id.clone()),
                     sf_id: None,
                     gz_id: None,
+                    merged_into: None,
                 });
                 entry.sf_id = entry.sf_id.take().or(r.sf_id);
                 entry.gz_id = entry.gz_id.take().or(r.gz_id);
+                entry.merged_into = entry.merged_into.take().or(r.merged_into);
             }
             None => {
                 self.new_pairs.insert(r);
