@@ -233,6 +233,7 @@ fn record(side: Side, fields: CanonicalContact, stamp_secs: i64) -> SideRecord {
         unmapped: Vec::new(),
         link: None,
         merged_into: None,
+        merged_from: Vec::new(),
         match_emails: Vec::new(),
         match_phones: Vec::new(),
         raw: serde_json::Value::Null,

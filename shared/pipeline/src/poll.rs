@@ -48,6 +48,8 @@ struct SideRead {
     /// The newest change seen.
     newest: Option<Watermark>,
     read: u64,
+    /// Genesys: changed records that others were merged into (`mergedFrom`), by survivor.
+    merged_from: HashMap<String, Vec<String>>,
 }
 
 /// Runs one poll under the integration's run lease (owner: `run_id`).
@@ -97,13 +99,26 @@ async fn poll_under_lease(
     let mut resolver = Resolver::default();
     let mut review: Vec<ConflictRecord> = Vec::new();
 
+    // Salesforce deletes and merges of linked records (held back when they are too many).
+    // The survivor of a merge is not a new record: its pair is the merged record's.
+    let deletions = read_deletions(
+        integration,
+        run_id,
+        genesys.read,
+        &mut resolver,
+        &mut review,
+    )
+    .await?;
+    let sf_survivors = deletions.survivors;
+    let deletions_watermark = deletions.watermark;
+
     // Salesforce changes: linked → their pair; unlinked → matched against every Genesys record.
     let sf_ids: Vec<String> = salesforce.changed.iter().map(|c| c.id.clone()).collect();
     let sf_links = integration.store.links(Side::Salesforce, &sf_ids).await?;
     let unlinked_sf: Vec<Candidate> = salesforce
         .changed
         .iter()
-        .filter(|c| !sf_links.contains_key(&c.id))
+        .filter(|c| !sf_links.contains_key(&c.id) && !sf_survivors.contains(&c.id))
         .cloned()
         .collect();
     for (sf_id, pair_id) in &sf_links {
@@ -150,10 +165,28 @@ async fn poll_under_lease(
             merged_into: None,
         });
     }
+    // A Genesys contact that linked contacts were merged into is not a new record: the merged
+    // contacts' pairs are reconciled (their fetch shows `mergedTo`) and follow it.
+    let merged_away: Vec<String> = genesys.merged_from.values().flatten().cloned().collect();
+    let merged_links = integration.store.links(Side::Genesys, &merged_away).await?;
+    let mut gz_survivors = BTreeSet::new();
+    for (survivor, losers) in &genesys.merged_from {
+        for loser in losers {
+            if let Some(pair_id) = merged_links.get(loser) {
+                gz_survivors.insert(survivor.clone());
+                resolver.add(PairRef {
+                    pair_id: Some(pair_id.clone()),
+                    sf_id: None,
+                    gz_id: Some(loser.clone()),
+                    merged_into: None,
+                });
+            }
+        }
+    }
     let unlinked_gz: Vec<Candidate> = genesys
         .changed
         .iter()
-        .filter(|c| !gz_links.contains_key(&c.id))
+        .filter(|c| !gz_links.contains_key(&c.id) && !gz_survivors.contains(&c.id))
         .cloned()
         .collect();
     let sf_index = unlinked_salesforce_index(integration, &salesforce, &unlinked_gz).await?;
@@ -194,16 +227,6 @@ async fn poll_under_lease(
             merged_into: None,
         });
     }
-
-    // Salesforce deletes and merges of linked records, held back when they are too many.
-    let deletions_watermark = read_deletions(
-        integration,
-        run_id,
-        genesys.read,
-        &mut resolver,
-        &mut review,
-    )
-    .await?;
 
     let (refs, contested) = resolver.finish();
     for (side, id, others) in contested {
@@ -277,14 +300,14 @@ pub async fn advance_deletions_watermark(
 /// (with the merge survivor, if any). When the deletes would trip the circuit breaker
 /// (`population`: the Genesys records scanned, one per linked pair at most) they are not
 /// queued, the watermark does not move (the next run sees them again) and an open review item
-/// says so. Returns the watermark to store.
+/// says so.
 async fn read_deletions(
     integration: &Integration,
     run_id: &str,
     population: u64,
     resolver: &mut Resolver,
     review: &mut Vec<ConflictRecord>,
-) -> Result<Option<Watermark>, PipelineError> {
+) -> Result<DeletionsRead, PipelineError> {
     let key = deletions_key(&integration.name);
     let since = integration.store.watermark(&key, Side::Salesforce).await?;
     let read = integration
@@ -300,7 +323,10 @@ async fn read_deletions(
         );
     }
     if read.deletions.is_empty() {
-        return Ok(read.newest);
+        return Ok(DeletionsRead {
+            watermark: read.newest,
+            survivors: BTreeSet::new(),
+        });
     }
     let ids: Vec<String> = read.deletions.iter().map(|d| d.id.clone()).collect();
     let links = integration.store.links(Side::Salesforce, &ids).await?;
@@ -327,9 +353,14 @@ async fn read_deletions(
             deletes as u64,
             population,
         ));
-        return Ok(None);
+        return Ok(DeletionsRead {
+            watermark: None,
+            survivors: BTreeSet::new(),
+        });
     }
+    let mut survivors = BTreeSet::new();
     for (pair_id, d) in linked {
+        survivors.extend(d.merged_into.clone());
         resolver.add(PairRef {
             pair_id: Some(pair_id.clone()),
             sf_id: Some(d.id.clone()),
@@ -337,7 +368,18 @@ async fn read_deletions(
             merged_into: d.merged_into.clone(),
         });
     }
-    Ok(read.newest)
+    Ok(DeletionsRead {
+        watermark: read.newest,
+        survivors,
+    })
+}
+
+/// What [`read_deletions`] found.
+struct DeletionsRead {
+    /// The watermark to store (`None`: keep the old one).
+    watermark: Option<Watermark>,
+    /// Merge survivors of linked records: not new records.
+    survivors: BTreeSet<String>,
 }
 
 /// The open review item of a tripped delete circuit breaker (one per integration: seeing it
@@ -402,6 +444,7 @@ async fn read_side(
         index: CandidateIndex::new(side),
         newest: stored.clone(),
         read: 0,
+        merged_from: HashMap::new(),
     };
     let mut cursor = None;
     loop {
@@ -433,6 +476,10 @@ async fn read_side(
                 };
                 if out.newest.as_ref().is_none_or(|n| seen > *n) {
                     out.newest = Some(seen);
+                }
+                if !record.merged_from.is_empty() {
+                    out.merged_from
+                        .insert(record.id.clone(), record.merged_from.clone());
                 }
                 out.changed.push(candidate);
             }

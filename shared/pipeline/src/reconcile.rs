@@ -269,9 +269,13 @@ async fn reconcile_leased(
     for w in work.iter_mut() {
         let sf = w.sf_id.as_ref().and_then(|id| sf_records.get(id));
         let gz = w.gz_id.as_ref().and_then(|id| gz_records.get(id));
-        // A Genesys record linked (externalIds) to another Salesforce record is not ours.
+        // A Genesys record linked (externalIds) to another Salesforce record is not ours —
+        // unless the pair already owns it (its link then names the pair's earlier Salesforce
+        // record, e.g. before a merge, and is rewritten by this plan).
+        let owned = |gz: &SideRecord| !w.is_new && w.pair.gz_id.as_deref() == Some(gz.id.as_str());
         if let (Some(sf), Some(gz)) = (sf, gz)
             && gz.link.as_ref().is_some_and(|l| *l != sf.id)
+            && !owned(gz)
         {
             outcome.stats.review += 1;
             let r = PairRef {

@@ -123,6 +123,7 @@ impl Mapping {
             unmapped,
             link: None,
             merged_into: None,
+            merged_from: Vec::new(),
             match_emails,
             match_phones,
             // Salesforce updates carry only the changed fields: the body is not kept.
@@ -176,6 +177,16 @@ impl Mapping {
             .and_then(Value::as_str)
             .filter(|m| *m != id)
             .map(str::to_string);
+        let merged_from = body
+            .get("mergedFrom")
+            .and_then(Value::as_array)
+            .map(|refs| {
+                refs.iter()
+                    .filter_map(|r| r.get("id").and_then(Value::as_str))
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
         SideRecord {
             side: Side::Genesys,
             id: id.to_string(),
@@ -184,6 +195,7 @@ impl Mapping {
             unmapped,
             link,
             merged_into,
+            merged_from,
             match_emails,
             match_phones,
             raw,

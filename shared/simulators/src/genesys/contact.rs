@@ -397,6 +397,13 @@ impl ContactBook {
         self.merged.insert(loser.to_string(), gone);
         if let Some(kept) = self.contacts.get_mut(survivor) {
             kept.insert("modifyDate".into(), Value::String(format_datetime(stamp)));
+            // The survivor lists what was merged into it (`mergedFrom`, read-only).
+            let from = kept
+                .entry("mergedFrom")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = from {
+                list.push(serde_json::json!({ "id": loser, "selfUri": self_uri(loser) }));
+            }
         }
         true
     }
