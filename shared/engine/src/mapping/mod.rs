@@ -465,6 +465,22 @@ mod tests {
             Some("MailingCountry")
         );
         assert_eq!(m.link_source_name, "Salesforce");
+        // Country names in Salesforce, ISO codes in Genesys: one value, no conflict
+        let sf = m.salesforce_record(
+            "003000000000001AAA",
+            Utc::now(),
+            &json!({"MailingCountry": "Ireland"}),
+        );
+        let gz = m.genesys_record(
+            "g1",
+            Utc::now(),
+            json!({"address": {"countryCode": "IE"}}),
+            None,
+        );
+        assert_eq!(
+            sf.fields.get("address.country"),
+            gz.fields.get("address.country")
+        );
         assert_eq!(m.salesforce_email_field(), Some("Email"));
     }
 
