@@ -2,6 +2,7 @@
 //! sObject Collections writes.
 
 mod auth;
+mod budget;
 mod collections;
 mod deletions;
 mod query;
@@ -9,7 +10,7 @@ pub mod soql;
 pub mod wire;
 
 use crate::credentials::Secret;
-use crate::http::{self, Replay, Response, Retrier, TokenCache, build_client};
+use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
 use auth::Session;
 use contact_sync_engine::Side;
@@ -37,12 +38,16 @@ pub struct SalesforceConfig {
     pub email_field: String,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Attempts per request for transient failures (≥ 1).
-    pub max_attempts: u32,
+    /// Retries of transient failures (5xx, 429, timeouts).
+    pub retry: RetryPolicy,
+    /// Share of the org's daily API allocation (`Sforce-Limit-Info: api-usage=N/M`) after which
+    /// calls stop with [`SystemError::Budget`] until the next run; in `(0, 1]`.
+    pub budget_share: f64,
 }
 
 impl SalesforceConfig {
-    /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts.
+    /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts within 2 minutes,
+    /// stop at 80% of the daily API allocation.
     pub fn new(
         login_url: impl Into<String>,
         client_id: impl Into<String>,
@@ -56,7 +61,8 @@ impl SalesforceConfig {
             fields: Vec::new(),
             email_field: "Email".into(),
             timeout: Duration::from_secs(60),
-            max_attempts: 4,
+            retry: RetryPolicy::new(4),
+            budget_share: budget::DEFAULT_SHARE,
         }
     }
 }
@@ -78,6 +84,7 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     retrier: Retrier,
     session: TokenCache<Session>,
+    budget: budget::Budget,
 }
 
 impl std::fmt::Debug for SalesforceSystem {
@@ -144,6 +151,9 @@ impl SalesforceSystem {
                 fields.push(f.clone());
             }
         }
+        if !(config.budget_share > 0.0 && config.budget_share <= 1.0) {
+            return Err(config_error("budget_share must be in (0, 1]"));
+        }
         let http = build_client(SIDE, config.timeout)?;
         Ok(SalesforceSystem {
             inner: Arc::new(Inner {
@@ -154,8 +164,9 @@ impl SalesforceSystem {
                 fields,
                 email_field: config.email_field,
                 http,
-                retrier: Retrier::new(SIDE, config.max_attempts),
+                retrier: Retrier::new(SIDE, config.retry, Gate::new(None)),
                 session: TokenCache::new(),
+                budget: budget::Budget::new(config.budget_share),
             }),
         })
     }
@@ -181,10 +192,6 @@ impl Inner {
         .await
     }
 
-    async fn session(&self) -> SystemResult<Arc<Session>> {
-        self.session.get(|| self.new_session()).await
-    }
-
     fn url(&self, session: &Session, target: &Target<'_>) -> String {
         match target {
             Target::Api(rest) => format!(
@@ -193,6 +200,10 @@ impl Inner {
             ),
             Target::Absolute(path) => format!("{}{}", session.instance_url, path),
         }
+    }
+
+    async fn session(&self) -> SystemResult<Arc<Session>> {
+        self.session.get(SIDE, || self.new_session()).await
     }
 
     /// Sends one API call with the session, re-authenticating once on 401, and classifies
@@ -206,40 +217,44 @@ impl Inner {
         body: Option<&serde_json::Value>,
         replay: Replay,
     ) -> SystemResult<Response> {
-        let mut session = self.session().await?;
-        let mut reauthenticated = false;
-        loop {
-            let url = self.url(&session, &target);
-            let token = session.access_token.expose();
-            let resp = self
-                .retrier
-                .send(what, replay, || {
-                    let mut rb = self.http.request(method.clone(), &url).bearer_auth(token);
-                    if let Some(q) = query {
-                        rb = rb.query(q);
-                    }
-                    if let Some(b) = body {
-                        rb = rb.json(b);
-                    }
-                    rb
-                })
-                .await?;
-            tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "salesforce response");
-            if resp.status == 401 && !reauthenticated {
-                tracing::debug!(side = %SIDE, what, "session refused; re-authenticating once");
-                session = self
-                    .session
-                    .refresh(&session, || self.new_session())
-                    .await?;
-                reauthenticated = true;
-                continue;
-            }
-            return if resp.is_success() {
-                Ok(resp)
-            } else {
-                Err(classify(what, &resp))
-            };
+        self.budget.check()?;
+        let target = &target;
+        let method = &method;
+        let resp = http::send_authorized(
+            SIDE,
+            what,
+            &self.session,
+            || self.new_session(),
+            |session: Arc<Session>| async move {
+                let url = self.url(&session, target);
+                let token = session.access_token.expose();
+                self.retrier
+                    .send(what, replay, || {
+                        let mut rb = self.http.request(method.clone(), &url).bearer_auth(token);
+                        if let Some(q) = query {
+                            rb = rb.query(q);
+                        }
+                        if let Some(b) = body {
+                            rb = rb.json(b);
+                        }
+                        rb
+                    })
+                    .await
+            },
+        )
+        .await?;
+        tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "salesforce response");
+        self.budget.observe(&resp.headers);
+        if resp.is_success() {
+            return Ok(resp);
         }
+        let error = classify(what, &resp);
+        // The only retryable 403 is REQUEST_LIMIT_EXCEEDED: the allocation is spent.
+        Err(if resp.status == 403 && error.is_retryable() {
+            self.budget.exhausted()
+        } else {
+            error
+        })
     }
 }
 
