@@ -949,14 +949,17 @@ fn by_key(
         }
         Err(e) => {
             tracing::warn!(error = %e, records = keys.len(), "bulk write call failed");
+            // A spent API budget is not the records' fault: they stay pending for a later run.
+            let retry_later =
+                e.is_retryable() || matches!(e, crate::system::SystemError::Budget { .. });
             let error = RecordError {
-                code: if e.is_retryable() {
+                code: if retry_later {
                     "CALL_FAILED_RETRYABLE".into()
                 } else {
                     "CALL_FAILED".into()
                 },
                 message: e.to_string(),
-                retryable: e.is_retryable(),
+                retryable: retry_later,
             };
             keys.into_iter().map(|k| (k, Err(error.clone()))).collect()
         }
