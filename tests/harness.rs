@@ -8,7 +8,7 @@ use contact_sync_pipeline::notify::LogAlerter;
 use contact_sync_pipeline::queue::InProcessQueue;
 use contact_sync_pipeline::store::SyncStore;
 use contact_sync_pipeline::store::memory::MemoryStore;
-use contact_sync_pipeline::{Integration, Settings, SystemClock};
+use contact_sync_pipeline::{Integration, PipelineError, Settings, SystemClock};
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
 use serde_json::Value;
 use std::sync::Arc;
@@ -27,27 +27,45 @@ impl World {
     }
 
     pub async fn with(mapping: Mapping, sf_config: SalesforceSimConfig) -> World {
+        // No client-side Genesys rate limit: these tests are about sync behaviour (the limit
+        // has its own tests in faults.rs).
+        World::build(
+            mapping,
+            sf_config,
+            GenesysSimConfig::default(),
+            |_: &mut SalesforceConfig, gz: &mut GenesysConfig| gz.requests_per_minute = None,
+        )
+        .await
+    }
+
+    /// Both simulators with these settings, and the clients' settings adjusted by `tune`.
+    pub async fn build(
+        mapping: Mapping,
+        sf_config: SalesforceSimConfig,
+        gz_config: GenesysSimConfig,
+        tune: impl FnOnce(&mut SalesforceConfig, &mut GenesysConfig),
+    ) -> World {
         let sf = SalesforceSim::start(sf_config)
             .await
             .expect("salesforce simulator");
-        let gz = GenesysSim::start(GenesysSimConfig::default())
+        let gz = GenesysSim::start(gz_config)
             .await
             .expect("genesys simulator");
         let mut sf_cfg = SalesforceConfig::new(sf.url(), sf.client_id(), sf.client_secret());
         sf_cfg.fields = mapping.salesforce_fields();
-        let gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());
+        let mut gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());
+        tune(&mut sf_cfg, &mut gz_cfg);
         let store = Arc::new(MemoryStore::new());
         let queue = Arc::new(InProcessQueue::new());
-        let integration = Integration {
-            name: mapping.integration.clone(),
-            mapping: Arc::new(mapping),
-            salesforce: Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
-            genesys: Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
-            store: store.clone(),
-            queue: queue.clone(),
-            clock: Arc::new(SystemClock),
-            settings: Settings::default(),
-        };
+        let integration = Integration::new(
+            mapping,
+            Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
+            Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
+            store.clone(),
+            queue.clone(),
+            Arc::new(SystemClock),
+            Settings::default(),
+        );
         World {
             sf,
             gz,
@@ -59,9 +77,12 @@ impl World {
 
     /// One `sync --once` cycle.
     pub async fn sync(&self) -> CycleOutcome {
-        run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {})
-            .await
-            .expect("sync cycle")
+        self.try_sync().await.expect("sync cycle")
+    }
+
+    /// One cycle, which may fail as a whole.
+    pub async fn try_sync(&self) -> Result<CycleOutcome, PipelineError> {
+        run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {}).await
     }
 
     /// Resets both simulators' request counters.

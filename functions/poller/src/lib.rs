@@ -17,8 +17,8 @@ use contact_sync_engine::Side;
 use contact_sync_pipeline::poll::{WatermarkAdvance, poll};
 use contact_sync_pipeline::store::RunRecord;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
-    UpdateRequest, Watermark, WriteOutcome,
+    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
+    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
 use contact_sync_pipeline::{Integration, PipelineError};
 use serde::Serialize;
@@ -132,24 +132,28 @@ pub enum PollerError {
 
 const OUT_OF_TIME: &str = "the poller's time budget ran out";
 
-/// The integration with both systems' reads refused once `budget` has passed.
+/// The integration with both systems' reads refused once `budget` has passed (writes, which
+/// the poll does not make, pass through).
 fn within_budget(integration: &Integration, budget: Instant) -> Integration {
-    Integration {
-        salesforce: Arc::new(Budgeted {
-            inner: Arc::clone(&integration.salesforce),
-            budget,
-        }),
-        genesys: Arc::new(Budgeted {
-            inner: Arc::clone(&integration.genesys),
-            budget,
-        }),
-        ..integration.clone()
-    }
+    let mut budgeted = integration.clone();
+    budgeted.salesforce = Arc::new(Budgeted {
+        reader: Arc::clone(&integration.salesforce),
+        writer: None,
+        budget,
+    });
+    let genesys = Arc::clone(&integration.genesys);
+    budgeted.genesys = Arc::new(Budgeted {
+        reader: genesys.clone(),
+        writer: Some(genesys),
+        budget,
+    });
+    budgeted
 }
 
-/// A system whose calls fail (retryably) once the time budget has passed.
+/// A system whose reads fail (retryably) once the time budget has passed.
 struct Budgeted {
-    inner: Arc<dyn ContactSystem>,
+    reader: Arc<dyn ContactReader>,
+    writer: Option<Arc<dyn ContactWriter>>,
     budget: Instant,
 }
 
@@ -157,24 +161,31 @@ impl Budgeted {
     fn check(&self) -> SystemResult<()> {
         if Instant::now() >= self.budget {
             Err(SystemError::Transient {
-                side: self.inner.side(),
+                side: self.reader.side(),
                 message: OUT_OF_TIME.to_string(),
             })
         } else {
             Ok(())
         }
     }
+
+    fn writer(&self) -> SystemResult<&dyn ContactWriter> {
+        self.writer.as_deref().ok_or_else(|| SystemError::Config {
+            side: self.reader.side(),
+            message: "read-only here".into(),
+        })
+    }
 }
 
 #[async_trait]
-impl ContactSystem for Budgeted {
+impl ContactReader for Budgeted {
     fn side(&self) -> Side {
-        self.inner.side()
+        self.reader.side()
     }
 
     async fn prepare(&self) -> SystemResult<SystemFacts> {
         self.check()?;
-        self.inner.prepare().await
+        self.reader.prepare().await
     }
 
     async fn read_changes(
@@ -183,24 +194,36 @@ impl ContactSystem for Budgeted {
         cursor: Option<String>,
     ) -> SystemResult<ChangePage> {
         self.check()?;
-        self.inner.read_changes(since, cursor).await
+        self.reader.read_changes(since, cursor).await
+    }
+
+    async fn read_deletions(&self, since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+        self.check()?;
+        self.reader.read_deletions(since).await
     }
 
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.check()?;
-        self.inner.fetch(ids).await
+        self.reader.fetch(ids).await
     }
 
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.check()?;
-        self.inner.find_by_emails(emails).await
+        self.reader.find_by_emails(emails).await
     }
+}
 
+#[async_trait]
+impl ContactWriter for Budgeted {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
-        self.inner.create(records).await
+        self.writer()?.create(records).await
     }
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
-        self.inner.update(records).await
+        self.writer()?.update(records).await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        self.writer()?.delete(ids).await
     }
 }

@@ -24,6 +24,7 @@ fn batch(n: usize, pairs: usize) -> ReconcileBatch {
                 pair_id: Some(format!("p-{n}-{i:04}-{}", "0".repeat(30))),
                 sf_id: Some(format!("003{n:05}{i:010}")),
                 gz_id: Some(format!("{:036}", i)),
+                merged_into: None,
             })
             .collect(),
     }

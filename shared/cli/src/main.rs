@@ -59,6 +59,25 @@ enum ConflictsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Settle a held field (manual conflict or unmapped value): the choice is stored, the item
+    /// closed, and the next sync writes the chosen value (audited as `chosen`).
+    #[command(group(clap::ArgGroup::new("choice").required(true).args(["side", "value", "clear"])))]
+    Resolve {
+        /// The review item's id (first column of `conflicts list --open`).
+        id: String,
+        /// Keep the value this side holds.
+        #[arg(long, value_parser = ["salesforce", "genesys"])]
+        side: Option<String>,
+        /// Write this value on both sides.
+        #[arg(long)]
+        value: Option<String>,
+        /// Clear the field on both sides.
+        #[arg(long)]
+        clear: bool,
+        /// Use the sandbox's state instead of the real one.
+        #[arg(long)]
+        sandbox: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -108,15 +127,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json,
                 },
         } => {
-            let state = contact_sync_connectors::environment::state_dir_from_env();
-            let file = if sandbox {
-                sandbox::state_file(&state)
-            } else {
-                wiring::state_file(&state)
-            };
-            let mapping = contact_sync_connectors::environment::mapping_from_env()?;
-            let store = contact_sync_pipeline::store::embedded::EmbeddedStore::open(&file)
-                .with_context(|| format!("cannot open the state at {}", file.display()))?;
+            let (store, mapping) = open_state(sandbox)?;
             let conflicts = contact_sync_pipeline::store::SyncStore::conflicts(
                 &store,
                 &mapping.integration,
@@ -126,7 +137,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report::print_conflicts(&conflicts, json)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Conflicts {
+            command:
+                ConflictsCommand::Resolve {
+                    id,
+                    side,
+                    value,
+                    clear,
+                    sandbox,
+                },
+        } => {
+            use contact_sync_pipeline::review::{Decision, resolve};
+            let decision = match (side.as_deref(), value) {
+                (Some("salesforce"), _) => Decision::Side(contact_sync_engine::Side::Salesforce),
+                (Some(_), _) => Decision::Side(contact_sync_engine::Side::Genesys),
+                (None, Some(v)) => Decision::Value(v),
+                (None, None) if clear => Decision::Clear,
+                (None, None) => anyhow::bail!("choose --side, --value or --clear"),
+            };
+            let (store, mapping) = open_state(sandbox)?;
+            let done = resolve(&store, &mapping, &id, decision).await?;
+            println!(
+                "resolved: field `{}` of pair {} will be written by the next sync",
+                done.field, done.pair_id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// The embedded store (the sandbox's or the real one) and the mapping, for commands that only
+/// read or edit the state.
+fn open_state(
+    sandbox: bool,
+) -> anyhow::Result<(
+    contact_sync_pipeline::store::embedded::EmbeddedStore,
+    contact_sync_engine::mapping::Mapping,
+)> {
+    let state = contact_sync_connectors::environment::state_dir_from_env();
+    let file = if sandbox {
+        sandbox::state_file(&state)
+    } else {
+        wiring::state_file(&state)
+    };
+    let mapping = contact_sync_connectors::environment::mapping_from_env()?;
+    let store = contact_sync_pipeline::store::embedded::EmbeddedStore::open(&file)
+        .with_context(|| format!("cannot open the state at {}", file.display()))?;
+    Ok((store, mapping))
 }
 
 /// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). Never values: ids and counts.

@@ -76,8 +76,8 @@ pub fn print_conflicts(conflicts: &[ConflictRecord], json: bool) -> std::io::Res
     }
     writeln!(
         out,
-        "{:<20} {:<6} {:<20} {:<40} {:<18} {:<36} pair",
-        "when", "status", "field", "outcome", "salesforce", "genesys"
+        "{:<20} {:<6} {:<20} {:<40} {:<18} {:<36} {:<40} id",
+        "when", "status", "field", "outcome", "salesforce", "genesys", "pair"
     )?;
     for c in conflicts {
         let outcome = match &c.kind {
@@ -88,10 +88,18 @@ pub fn print_conflicts(conflicts: &[ConflictRecord], json: bool) -> std::io::Res
             }
             ConflictKind::Deleted { side } => format!("deleted on {side}"),
             ConflictKind::Rejected { side, code, .. } => format!("{side} refused: {code}"),
+            ConflictKind::Unmapped { side } => format!("{side} value not in value map"),
+            ConflictKind::Chosen => "chosen by a person".into(),
+            ConflictKind::MergeCollision { side, survivor } => {
+                format!("{side} merged into paired {survivor}")
+            }
+            ConflictKind::DeletesHeld { count, population } => {
+                format!("{count} deletes of {population} held")
+            }
         };
         writeln!(
             out,
-            "{:<20} {:<6} {:<20} {:<40} {:<18} {:<36} {}",
+            "{:<20} {:<6} {:<20} {:<40} {:<18} {:<36} {:<40} {}",
             c.at.format("%Y-%m-%d %H:%M:%S"),
             match c.status {
                 ConflictStatus::Open => "open",
@@ -102,6 +110,7 @@ pub fn print_conflicts(conflicts: &[ConflictRecord], json: bool) -> std::io::Res
             c.sf_id.as_deref().unwrap_or("-"),
             c.gz_id.as_deref().unwrap_or("-"),
             c.pair_id.as_deref().unwrap_or("-"),
+            c.id,
         )?;
     }
     Ok(())

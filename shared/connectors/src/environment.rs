@@ -22,6 +22,10 @@ pub const GENESYS_REGION: &str = "GENESYS_REGION";
 pub const GENESYS_LOGIN_BASE: &str = "GENESYS_LOGIN_BASE";
 pub const GENESYS_CLIENT_ID: &str = "GENESYS_CLIENT_ID";
 pub const GENESYS_CLIENT_SECRET: &str = "GENESYS_CLIENT_SECRET";
+/// Share of the Salesforce daily API allocation after which a run stops (default 0.8).
+pub const SALESFORCE_API_BUDGET_SHARE: &str = "SALESFORCE_API_BUDGET_SHARE";
+/// Genesys API requests per minute the client allows itself (default 300; `0` = no limit).
+pub const GENESYS_REQUESTS_PER_MINUTE: &str = "GENESYS_REQUESTS_PER_MINUTE";
 
 const DEFAULT_SALESFORCE_LOGIN_URL: &str = "https://login.salesforce.com";
 const DEFAULT_GENESYS_REGION: &str = "us_east_1";
@@ -62,6 +66,17 @@ impl ConnectionSettings {
             })
         };
 
+        let parsed = |name: &'static str, what: &str| -> Result<Option<f64>, SettingsError> {
+            get(name)
+                .map(|v| {
+                    v.parse::<f64>().map_err(|_| SettingsError {
+                        variable: name,
+                        problem: format!("`{v}` is not a number ({what})"),
+                    })
+                })
+                .transpose()
+        };
+
         let login_url =
             get(SALESFORCE_LOGIN_URL).unwrap_or_else(|| DEFAULT_SALESFORCE_LOGIN_URL.to_string());
         check_url(SALESFORCE_LOGIN_URL, &login_url)?;
@@ -73,6 +88,17 @@ impl ConnectionSettings {
                 "the connected app's consumer secret",
             )?),
         );
+
+        let mut salesforce = salesforce;
+        if let Some(share) = parsed(SALESFORCE_API_BUDGET_SHARE, "a share such as 0.8")? {
+            if !(share > 0.0 && share <= 1.0) {
+                return Err(SettingsError {
+                    variable: SALESFORCE_API_BUDGET_SHARE,
+                    problem: format!("{share} is not in (0, 1]"),
+                });
+            }
+            salesforce.budget_share = share;
+        }
 
         let api_base = match (get(GENESYS_API_BASE), get(GENESYS_REGION)) {
             (Some(base), _) => base,
@@ -95,6 +121,15 @@ impl ConnectionSettings {
         if let Some(login) = get(GENESYS_LOGIN_BASE) {
             check_url(GENESYS_LOGIN_BASE, &login)?;
             genesys.login_base = login.trim_end_matches('/').to_string();
+        }
+        if let Some(rate) = parsed(GENESYS_REQUESTS_PER_MINUTE, "requests per minute")? {
+            if !(rate >= 0.0 && rate.fract() == 0.0 && rate <= f64::from(u32::MAX)) {
+                return Err(SettingsError {
+                    variable: GENESYS_REQUESTS_PER_MINUTE,
+                    problem: format!("{rate} is not a whole number of requests"),
+                });
+            }
+            genesys.requests_per_minute = std::num::NonZeroU32::new(rate as u32);
         }
         Ok(ConnectionSettings {
             salesforce,
@@ -171,6 +206,36 @@ mod tests {
     }
 
     #[test]
+    fn budget_share_and_genesys_rate_are_read_and_checked() {
+        // GIVEN defaults, then explicit values, then bad ones
+        let defaults = ConnectionSettings::from_vars(&vars(&CREDS)).expect("valid");
+        let mut v = vars(&CREDS);
+        v.insert(SALESFORCE_API_BUDGET_SHARE.into(), "0.5".into());
+        v.insert(GENESYS_REQUESTS_PER_MINUTE.into(), "0".into());
+        let set = ConnectionSettings::from_vars(&v).expect("valid");
+        // THEN the defaults are 0.8 and 300/min, the values are taken, 0 lifts the limit
+        assert_eq!(defaults.salesforce.budget_share, 0.8);
+        assert_eq!(
+            defaults.genesys.requests_per_minute.map(|n| n.get()),
+            Some(300)
+        );
+        assert_eq!(set.salesforce.budget_share, 0.5);
+        assert_eq!(set.genesys.requests_per_minute, None);
+        // AND out-of-range values name their variable
+        for (name, bad) in [
+            (SALESFORCE_API_BUDGET_SHARE, "1.5"),
+            (SALESFORCE_API_BUDGET_SHARE, "most"),
+            (GENESYS_REQUESTS_PER_MINUTE, "2.5"),
+            (GENESYS_REQUESTS_PER_MINUTE, "-1"),
+        ] {
+            let mut v = vars(&CREDS);
+            v.insert(name.into(), bad.into());
+            let e = ConnectionSettings::from_vars(&v).expect_err(bad);
+            assert_eq!(e.variable, name, "{bad}");
+        }
+    }
+
+    #[test]
     fn plain_http_is_refused_except_on_loopback() {
         // GIVEN an http login URL on a real host WHEN read THEN refused
         let mut v = vars(&CREDS);
@@ -240,16 +305,15 @@ pub fn integration(
     }
     let mut genesys = connections.genesys;
     genesys.link_source_name = mapping.link_source_name.clone();
-    Ok(Integration {
-        name: mapping.integration.clone(),
-        salesforce: Arc::new(SalesforceSystem::new(salesforce)?),
-        genesys: Arc::new(GenesysSystem::new(genesys)?),
-        mapping: Arc::new(mapping),
+    Ok(Integration::new(
+        mapping,
+        Arc::new(SalesforceSystem::new(salesforce)?),
+        Arc::new(GenesysSystem::new(genesys)?),
         store,
         queue,
-        clock: Arc::new(SystemClock),
-        settings: Settings::default(),
-    })
+        Arc::new(SystemClock),
+        Settings::default(),
+    ))
 }
 
 /// Why a local (embedded store, in-process queue) integration could not be assembled.

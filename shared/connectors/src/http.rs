@@ -10,15 +10,19 @@ use reqwest::header::HeaderMap;
 use serde::de::DeserializeOwned;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
-/// First backoff delay; doubles per attempt.
+/// First backoff delay; doubles per attempt (before jitter).
 pub(crate) const BASE_DELAY: Duration = Duration::from_millis(200);
-/// Longest backoff delay between two attempts.
+/// Longest backoff delay between two attempts (before jitter).
 pub(crate) const MAX_DELAY: Duration = Duration::from_secs(5);
 /// A `Retry-After` longer than this is not waited for in-process: the call fails as transient.
 pub(crate) const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How long a 429 without `Retry-After` pauses the client (the Genesys SDKs' default).
+pub(crate) const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(3);
+/// How long refused credentials are remembered before the token endpoint is asked again.
+pub(crate) const REFUSAL_MEMORY: Duration = Duration::from_secs(60);
 
 /// Builds the one `reqwest::Client` a system uses.
 pub(crate) fn build_client(side: Side, timeout: Duration) -> Result<reqwest::Client, SystemError> {
@@ -79,40 +83,111 @@ pub(crate) enum Replay {
     OnlyIfUnprocessed,
 }
 
-/// Bounded retries with exponential backoff and full jitter, honouring `Retry-After`.
-#[derive(Debug, Clone)]
-pub(crate) struct Retrier {
-    pub side: Side,
+/// How often and how long a request is retried: exponential backoff with jitter (from
+/// `backon`), at most `max_attempts` sends, and never past `time_limit` since the first send
+/// (waits included), so a run cannot stall on one call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Sends per request (≥ 1).
     pub max_attempts: u32,
-    pub base: Duration,
-    pub cap: Duration,
+    /// First backoff; doubles per attempt, plus a random jitter of up to the same amount.
+    pub min_delay: Duration,
+    /// Largest backoff before jitter.
+    pub max_delay: Duration,
+    /// No retry starts later than this after the first send.
+    pub time_limit: Duration,
 }
 
-impl Retrier {
-    pub fn new(side: Side, max_attempts: u32) -> Self {
-        Retrier {
-            side,
+impl RetryPolicy {
+    /// 4 attempts, 200 ms doubling to 5 s, within 2 minutes.
+    pub fn new(max_attempts: u32) -> Self {
+        RetryPolicy {
             max_attempts: max_attempts.max(1),
-            base: BASE_DELAY,
-            cap: MAX_DELAY,
+            min_delay: BASE_DELAY,
+            max_delay: MAX_DELAY,
+            time_limit: Duration::from_secs(120),
         }
     }
 
-    /// Backoff before attempt `attempt + 1` (attempt counts from 1): a random delay in
-    /// `[d/2, d]` with `d = min(cap, base * 2^(attempt-1))`.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
-        let d = exp.min(self.cap);
-        let half = d / 2;
-        let jitter_ms = rand::random_range(0..=half.as_millis().max(1) as u64);
-        half + Duration::from_millis(jitter_ms)
+    /// The backoffs between attempts: `max_attempts - 1` of them.
+    fn backoffs(&self) -> impl Iterator<Item = Duration> + use<> {
+        use backon::BackoffBuilder as _;
+        backon::ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
+            .build()
+    }
+}
+
+/// Admission of requests to one system, shared by every clone of a client: an optional
+/// client-side rate limit (a GCRA token bucket from `governor`) and a pause that a 429 with
+/// `Retry-After` imposes on every caller, not only the one that got it.
+pub(crate) struct Gate {
+    limiter: Option<governor::DefaultDirectRateLimiter>,
+    paused_until: std::sync::Mutex<Option<tokio::time::Instant>>,
+}
+
+impl Gate {
+    /// `per_minute` requests per minute, evenly spaced (burst of one, so no 60-second window
+    /// ever sees more than `per_minute`); `None` admits everything.
+    pub fn new(per_minute: Option<std::num::NonZeroU32>) -> Self {
+        let limiter = per_minute.map(|n| {
+            let quota = governor::Quota::per_minute(n).allow_burst(std::num::NonZeroU32::MIN);
+            governor::RateLimiter::direct(quota)
+        });
+        Gate {
+            limiter,
+            paused_until: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Waits until a request may be sent.
+    async fn admit(&self) {
+        loop {
+            let until = *self
+                .paused_until
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            match until {
+                Some(at) if at > tokio::time::Instant::now() => tokio::time::sleep_until(at).await,
+                _ => break,
+            }
+        }
+        if let Some(limiter) = &self.limiter {
+            limiter.until_ready().await;
+        }
+    }
+
+    /// Holds every request back for `wait` (a 429's `Retry-After`).
+    fn pause(&self, wait: Duration) {
+        let at = tokio::time::Instant::now() + wait;
+        let mut slot = self
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if slot.is_none_or(|current| current < at) {
+            *slot = Some(at);
+        }
+    }
+}
+
+/// Sends requests through a [`Gate`] with a [`RetryPolicy`], honouring `Retry-After`.
+pub(crate) struct Retrier {
+    pub side: Side,
+    pub policy: RetryPolicy,
+    pub gate: Gate,
+}
+
+impl Retrier {
+    pub fn new(side: Side, policy: RetryPolicy, gate: Gate) -> Self {
+        Retrier { side, policy, gate }
     }
 
     /// Sends the request built by `make` until it gets an answer that is not worth repeating,
-    /// or attempts run out. Returns the last HTTP response whatever its status (the caller
-    /// classifies it), or a `Transient` error when no response arrived at all.
+    /// or attempts or time run out. Returns the last HTTP response whatever its status (the
+    /// caller classifies it), or a `Transient` error when no response arrived at all.
     pub async fn send<F>(
         &self,
         what: &'static str,
@@ -122,24 +197,36 @@ impl Retrier {
     where
         F: Fn() -> reqwest::RequestBuilder,
     {
+        let started = tokio::time::Instant::now();
+        let mut backoffs = self.policy.backoffs();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let last = attempt >= self.max_attempts;
-            match send_once(make()).await {
+            self.gate.admit().await;
+            let sent = send_once(make()).await;
+            let backoff = backoffs.next();
+            let in_time = |wait: Duration| started.elapsed() + wait <= self.policy.time_limit;
+            match sent {
                 Ok(resp) => {
-                    if last || !retryable_status(resp.status, replay) {
-                        return Ok(resp);
+                    let retry_after = (resp.status == 429).then(|| {
+                        resp.retry_after()
+                            .unwrap_or(DEFAULT_RETRY_AFTER)
+                            .min(MAX_RETRY_AFTER + Duration::from_secs(1))
+                    });
+                    if let Some(wait) = retry_after {
+                        // Everyone waits, not just this caller: the limit is per token.
+                        self.gate.pause(wait.min(MAX_RETRY_AFTER));
                     }
-                    let retry_after = resp.retry_after();
-                    if retry_after.is_some_and(|d| d > MAX_RETRY_AFTER) {
+                    let Some(backoff) = backoff.filter(|_| retryable_status(resp.status, replay))
+                    else {
+                        return Ok(resp);
+                    };
+                    let wait = retry_after.unwrap_or(backoff);
+                    if wait > MAX_RETRY_AFTER || !in_time(wait) {
                         // Waiting that long in-process would stall the run: let the caller
                         // retry later.
                         return Ok(resp);
                     }
-                    let wait = retry_after
-                        .map(|ra| ra.max(self.backoff(attempt) / 4))
-                        .unwrap_or_else(|| self.backoff(attempt));
                     tracing::debug!(
                         side = %self.side,
                         what,
@@ -148,20 +235,24 @@ impl Retrier {
                         wait_ms = wait.as_millis() as u64,
                         "retrying after a transient status"
                     );
-                    tokio::time::sleep(wait).await;
+                    if retry_after.is_none() {
+                        tokio::time::sleep(wait).await;
+                    }
                 }
                 Err(failure) => {
                     let repeatable = replay == Replay::Safe || failure.unsent;
-                    if last || !repeatable {
+                    let wait = backoff.filter(|w| repeatable && in_time(*w));
+                    let Some(wait) = wait else {
                         return Err(SystemError::Transient {
                             side: self.side,
                             message: format!(
-                                "{what}: {} (attempt {attempt} of {})",
-                                failure.reason, self.max_attempts
+                                "{what}: {} (attempt {attempt} of {}, {} ms since the first)",
+                                failure.reason,
+                                self.policy.max_attempts,
+                                started.elapsed().as_millis()
                             ),
                         });
-                    }
-                    let wait = self.backoff(attempt);
+                    };
                     tracing::debug!(
                         side = %self.side,
                         what,
@@ -175,6 +266,33 @@ impl Retrier {
             }
         }
     }
+}
+
+/// Sends a call with the cached token; when the system answers 401, fetches a new token once
+/// (shared with concurrent callers, see [`TokenCache::refresh`]) and sends the call once more.
+/// The last answer is returned whatever its status; only token failures are errors.
+pub(crate) async fn send_authorized<T, Fetch, FetchFut, Call, CallFut>(
+    side: Side,
+    what: &'static str,
+    tokens: &TokenCache<T>,
+    fetch: Fetch,
+    send: Call,
+) -> Result<Response, SystemError>
+where
+    T: Expiring,
+    Fetch: Fn() -> FetchFut,
+    FetchFut: Future<Output = Result<T, SystemError>>,
+    Call: Fn(Arc<T>) -> CallFut,
+    CallFut: Future<Output = Result<Response, SystemError>>,
+{
+    let token = tokens.get(side, &fetch).await?;
+    let resp = send(Arc::clone(&token)).await?;
+    if resp.status != 401 {
+        return Ok(resp);
+    }
+    tracing::debug!(side = %side, what, "token refused; re-authenticating once");
+    let token = tokens.refresh(side, &token, &fetch).await?;
+    send(token).await
 }
 
 fn retryable_status(status: u16, replay: Replay) -> bool {
@@ -309,35 +427,64 @@ pub(crate) trait Expiring {
 }
 
 /// One token shared by every clone of a client. Concurrent callers wait for a single fetch, and
-/// a refresh after a 401 happens once however many calls saw the stale token.
+/// a refresh after a 401 happens once however many calls saw the stale token. Credentials the
+/// token endpoint refused are remembered for [`REFUSAL_MEMORY`]: every call in that time fails
+/// at once with the same error instead of asking again (no retry storm on bad credentials).
 pub(crate) struct TokenCache<T> {
-    slot: Mutex<Option<Arc<T>>>,
+    slot: Mutex<Slot<T>>,
+}
+
+enum Slot<T> {
+    Empty,
+    Token(Arc<T>),
+    Refused { message: String, at: Instant },
+}
+
+impl<T> Slot<T> {
+    /// The remembered refusal, while it is remembered.
+    fn still_refused(&self, side: Side) -> Result<(), SystemError> {
+        match self {
+            Slot::Refused { message, at } if at.elapsed() < REFUSAL_MEMORY => {
+                Err(SystemError::Auth {
+                    side,
+                    message: message.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
 impl<T: Expiring> TokenCache<T> {
     pub fn new() -> Self {
         TokenCache {
-            slot: Mutex::new(None),
+            slot: Mutex::new(Slot::Empty),
         }
     }
 
     /// The cached token, fetched first when missing or stale.
-    pub async fn get<Fut>(&self, fetch: impl FnOnce() -> Fut) -> Result<Arc<T>, SystemError>
+    pub async fn get<Fut>(
+        &self,
+        side: Side,
+        fetch: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, SystemError>
     where
         Fut: Future<Output = Result<T, SystemError>>,
     {
         let mut slot = self.slot.lock().await;
-        if let Some(token) = slot.as_ref().filter(|t| t.is_fresh()) {
+        if let Slot::Token(token) = &*slot
+            && token.is_fresh()
+        {
             return Ok(Arc::clone(token));
         }
-        let token = Arc::new(fetch().await?);
-        *slot = Some(Arc::clone(&token));
-        Ok(token)
+        slot.still_refused(side)?;
+        Self::fill(&mut slot, fetch).await
     }
 
     /// A new token after `stale` was refused, unless another caller already replaced it.
     pub async fn refresh<Fut>(
         &self,
+        side: Side,
         stale: &Arc<T>,
         fetch: impl FnOnce() -> Fut,
     ) -> Result<Arc<T>, SystemError>
@@ -345,16 +492,39 @@ impl<T: Expiring> TokenCache<T> {
         Fut: Future<Output = Result<T, SystemError>>,
     {
         let mut slot = self.slot.lock().await;
-        if let Some(current) = slot.as_ref()
+        if let Slot::Token(current) = &*slot
             && !Arc::ptr_eq(current, stale)
             && current.is_fresh()
         {
             return Ok(Arc::clone(current));
         }
-        *slot = None;
-        let token = Arc::new(fetch().await?);
-        *slot = Some(Arc::clone(&token));
-        Ok(token)
+        slot.still_refused(side)?;
+        Self::fill(&mut slot, fetch).await
+    }
+
+    async fn fill<Fut>(
+        slot: &mut Slot<T>,
+        fetch: impl FnOnce() -> Fut,
+    ) -> Result<Arc<T>, SystemError>
+    where
+        Fut: Future<Output = Result<T, SystemError>>,
+    {
+        *slot = Slot::Empty;
+        match fetch().await {
+            Ok(token) => {
+                let token = Arc::new(token);
+                *slot = Slot::Token(Arc::clone(&token));
+                Ok(token)
+            }
+            Err(SystemError::Auth { side, message }) => {
+                *slot = Slot::Refused {
+                    message: message.clone(),
+                    at: Instant::now(),
+                };
+                Err(SystemError::Auth { side, message })
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -380,17 +550,22 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_and_is_capped() {
-        // GIVEN the default policy (200 ms base, 5 s cap)
-        let r = Retrier::new(Side::Genesys, 4);
-        // WHEN backoffs are drawn for successive attempts
+    fn backoffs_grow_with_jitter_and_stop_after_the_attempts() {
+        // GIVEN the default policy (4 attempts, 200 ms base, 5 s cap)
+        let policy = RetryPolicy::new(4);
         for _ in 0..50 {
-            let first = r.backoff(1);
-            let tenth = r.backoff(10);
-            // THEN each lies in [d/2, d] and never exceeds the cap
-            assert!(first >= Duration::from_millis(100) && first <= Duration::from_millis(200));
-            assert!(tenth >= Duration::from_millis(2500) && tenth <= MAX_DELAY);
+            // WHEN its backoffs are drawn
+            let waits: Vec<Duration> = policy.backoffs().collect();
+            // THEN there are three, each in [d, 2d) for d = 200, 400, 800 ms
+            assert_eq!(waits.len(), 3);
+            for (wait, d) in waits.iter().zip([200u64, 400, 800]) {
+                let d = Duration::from_millis(d);
+                assert!(*wait >= d && *wait < d * 2, "{wait:?} for {d:?}");
+            }
         }
+        // AND the cap holds for long series (before jitter)
+        let long = RetryPolicy::new(12);
+        assert!(long.backoffs().all(|w| w < MAX_DELAY * 2));
     }
 
     #[test]

@@ -3,13 +3,16 @@
 //! port.
 //!
 //! - [`salesforce::SalesforceSystem`]: OAuth client credentials, SOQL change reads ordered by
-//!   `(SystemModstamp, Id)`, lookups by id and email, sObject Collections writes.
+//!   `(SystemModstamp, Id)`, deletes and merges through `queryAll`, lookups by id and email,
+//!   sObject Collections writes and deletes, and an API budget guard on `Sforce-Limit-Info`.
 //! - [`genesys::GenesysSystem`]: OAuth client credentials, the "Salesforce" external source,
-//!   scan reads, bulk fetch/add/update with byte-size chunking and 413 splitting.
+//!   scan reads, bulk fetch/add/update/remove with byte-size chunking and 413 splitting, merged
+//!   contacts (`mergedTo`), and a client-side token bucket (300 requests/min by default).
 //!
-//! Both retry transient failures (network, 429, 5xx) with exponential backoff and jitter,
-//! honouring `Retry-After`, re-authenticate once on 401, and never put credentials or field
-//! values into errors or logs.
+//! Both retry transient failures (network, 429, 5xx) with exponential backoff and jitter within
+//! a total time bound, honouring `Retry-After` (which pauses every caller of the client),
+//! re-authenticate once on 401, remember refused credentials instead of asking again, and never
+//! put credentials or field values into errors or logs.
 
 pub mod credentials;
 pub mod environment;
@@ -20,4 +23,5 @@ pub mod salesforce;
 
 pub use credentials::Secret;
 pub use genesys::{GenesysConfig, GenesysSystem, api_base_for_region};
+pub use http::RetryPolicy;
 pub use salesforce::{SalesforceConfig, SalesforceSystem};

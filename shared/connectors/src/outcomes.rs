@@ -1,6 +1,6 @@
 //! Per-record outcomes the adapters synthesise when a batch is cut short.
 
-use contact_sync_pipeline::system::{RecordError, SystemError, WriteOutcome};
+use contact_sync_pipeline::system::{RecordError, SystemError, SystemResult, WriteOutcome};
 
 /// Code for records whose call failed after earlier calls of the same batch succeeded: the
 /// system may or may not have applied them.
@@ -34,4 +34,28 @@ pub(crate) fn not_attempted(keys: impl Iterator<Item = String>) -> Vec<WriteOutc
         }),
     })
     .collect()
+}
+
+/// Settles a batch cut short when the call for `chunks[failed]` returned `error`. A failure of
+/// the first call is returned as the call error (nothing is known). A failure after earlier
+/// calls succeeded keeps the known outcomes: the failed chunk's records get `CALL_FAILED` (their
+/// fate is unknown) and later chunks `NOT_ATTEMPTED`.
+pub(crate) fn cut_short<T, C: AsRef<[T]>>(
+    chunks: &[C],
+    failed: usize,
+    error: SystemError,
+    key: impl Fn(&T) -> String,
+    outcomes: &mut Vec<WriteOutcome>,
+) -> SystemResult<()> {
+    if failed == 0 {
+        return Err(error);
+    }
+    outcomes.extend(after_failed_call(
+        chunks[failed].as_ref().iter().map(&key),
+        &error,
+    ));
+    for rest in &chunks[failed + 1..] {
+        outcomes.extend(not_attempted(rest.as_ref().iter().map(&key)));
+    }
+    Ok(())
 }

@@ -2,7 +2,9 @@
 
 use contact_sync_connectors::genesys::models::external_ids;
 use contact_sync_connectors::{GenesysConfig, GenesysSystem};
-use contact_sync_pipeline::system::{ContactSystem, CreateRequest, RawRecord, UpdateRequest};
+use contact_sync_pipeline::system::{
+    ContactReader, ContactWriter, CreateRequest, RawRecord, UpdateRequest,
+};
 use contact_sync_simulators::{Fault, GenesysSim, GenesysSimConfig};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};

@@ -2,7 +2,7 @@
 
 use contact_sync_connectors::{SalesforceConfig, SalesforceSystem, Secret};
 use contact_sync_pipeline::system::{
-    ContactSystem, CreateRequest, RawRecord, SystemError, UpdateRequest, Watermark,
+    ContactReader, ContactWriter, CreateRequest, RawRecord, SystemError, UpdateRequest, Watermark,
 };
 use contact_sync_simulators::{Fault, SalesforceSim, SalesforceSimConfig};
 use serde_json::json;
@@ -321,7 +321,7 @@ async fn persistent_failures_become_transient_after_max_attempts() {
     // GIVEN an org that keeps answering 503, and a client allowed 3 attempts
     let sim = sim().await;
     let mut cfg = config(&sim);
-    cfg.max_attempts = 3;
+    cfg.retry.max_attempts = 3;
     let sys = SalesforceSystem::new(cfg).expect("config");
     sys.prepare().await.expect("prepare");
     sim.inject(Fault::Status {

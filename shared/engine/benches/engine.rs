@@ -95,6 +95,8 @@ fn engine(c: &mut Criterion) {
                             gz_id: Some(gz_id),
                             salesforce: Some(&sf),
                             genesys: Some(&gz),
+                            salesforce_merged_into: None,
+                            resolutions: None,
                         },
                     );
                     writes += usize::from(plan.salesforce.is_some())

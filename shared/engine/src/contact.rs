@@ -76,6 +76,13 @@ pub struct SideRecord {
     pub modified_at: DateTime<Utc>,
     /// Mapped, normalised values.
     pub fields: CanonicalContact,
+    /// Fields whose value has no entry in their value map (rule `skip` / `review`): the merge
+    /// leaves them alone for this pair.
+    pub unmapped: Vec<String>,
+    /// Genesys: the contact this one was merged into (`mergedTo`), when it was merged away.
+    pub merged_into: Option<String>,
+    /// Genesys: the contacts merged into this one (`mergedFrom`).
+    pub merged_from: Vec<String>,
     /// For a Genesys record: the Salesforce Id it carries in `externalIds` (source "Salesforce").
     pub link: Option<String>,
     /// Every normalised email on the record (Genesys: all email slots), for matching.

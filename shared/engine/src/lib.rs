@@ -5,12 +5,14 @@
 //! [`matching`], and every decision ends in a deterministic [`plan::PairPlan`].
 
 pub mod contact;
+pub mod derivation;
 pub mod mapping;
 pub mod matching;
 pub mod merge;
 pub mod normalise;
 pub mod plan;
 pub mod side;
+pub mod value_map;
 
 pub use contact::{CanonicalContact, SideRecord};
 pub use side::Side;

@@ -9,13 +9,21 @@
 //! - changed on both sides differently → the field's policy decides (`manual` writes nothing
 //!   and holds the field for a person);
 //! - no base yet (a freshly matched pair) → an empty side is filled from the other; two
-//!   different values are settled by the policy.
+//!   different values are settled by the policy;
+//! - `reject_empty` (the default): an empty value never overwrites a non-empty one; the
+//!   non-empty value is kept (and restored on the emptied side when the direction allows);
+//! - a value with no entry in the field's value map → the field is left alone for the pair;
+//! - a person's choice for a held `manual` field → the chosen value is written where it differs;
+//! - derived fields (templates, conditionals) → computed from the merged values and written to
+//!   their one side when it holds something else.
 
 use crate::contact::{CanonicalContact, SideRecord};
 use crate::mapping::{FieldSpec, Mapping, Policy};
 use crate::side::Side;
 use chrono::{DateTime, Duration, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
 
 /// Clock facts the merge needs (the engine has no clock of its own).
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +68,80 @@ pub enum Reason {
     Conflict { policy: Policy, winner: Side },
     /// Changed differently on both sides of a `manual` field: nothing written, held for review.
     HeldForReview,
+    /// An empty value was not allowed to overwrite `kept`'s value (`reject_empty`).
+    EmptyRejected { kept: Side },
+    /// The value on `side` has no entry in the field's value map: the field is left alone.
+    Unmapped { side: Side, review: bool },
+    /// A person chose the value (resolution of a held conflict).
+    ChosenByPerson,
+    /// Computed from other fields (template / conditional) and written to its side.
+    Derived,
 }
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::Unchanged => write!(f, "unchanged"),
+            Reason::SameOnBoth => write!(f, "same value on both sides"),
+            Reason::ChangedOn { side } => {
+                write!(f, "changed on {side}; copied to {}", side.other())
+            }
+            Reason::FilledFrom { side } => {
+                write!(f, "empty on {}; filled from {side}", side.other())
+            }
+            Reason::Drift { owner } => write!(
+                f,
+                "one-way field changed on {}; {owner}'s value restored",
+                owner.other()
+            ),
+            Reason::Conflict { policy, winner } => {
+                write!(
+                    f,
+                    "changed on both sides; {} chose {winner}",
+                    policy.as_str()
+                )
+            }
+            Reason::HeldForReview => write!(f, "changed on both sides; held for review (manual)"),
+            Reason::EmptyRejected { kept } => {
+                write!(
+                    f,
+                    "emptied on {}; {kept}'s value kept (reject_empty)",
+                    kept.other()
+                )
+            }
+            Reason::Unmapped { side, review } => write!(
+                f,
+                "{side} value is not in the value map; left alone{}",
+                if *review { " and held for review" } else { "" }
+            ),
+            Reason::ChosenByPerson => write!(f, "value chosen by a person"),
+            Reason::Derived => write!(f, "derived from other fields"),
+        }
+    }
+}
+
+/// A person's decision for a field held for review.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "choose")]
+pub enum Choice {
+    /// Take the value this side holds at the next run.
+    Side { side: Side },
+    /// Take this value (already normalised, see `Mapping::normalise_choice`); `None` clears.
+    Value { value: Option<String> },
+}
+
+impl fmt::Debug for Choice {
+    // A chosen value is personal data: never print it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Choice::Side { side } => write!(f, "Choice::Side({side})"),
+            Choice::Value { .. } => write!(f, "Choice::Value(..)"),
+        }
+    }
+}
+
+/// Choices made by a person, by canonical field name.
+pub type Resolutions = BTreeMap<String, Choice>;
 
 /// The decision for one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,6 +152,9 @@ pub struct FieldDecision {
     /// The side to write and the value to write there (`None` clears the field).
     #[serde(skip)]
     pub write: Option<(Side, Option<String>)>,
+    /// A second write, when a person's chosen value differs from both sides.
+    #[serde(skip)]
+    pub also: Option<(Side, Option<String>)>,
     /// The base value once the write is done (the held base for a `manual` conflict).
     #[serde(skip)]
     pub new_base: Option<String>,
@@ -79,7 +163,20 @@ pub struct FieldDecision {
 impl FieldDecision {
     /// True for decisions that are conflicts (audit entries / review items).
     pub fn is_conflict(&self) -> bool {
-        matches!(self.reason, Reason::Conflict { .. } | Reason::HeldForReview)
+        matches!(self.reason, Reason::Conflict { .. }) || self.needs_review()
+    }
+
+    /// True for decisions that wait for a person (open review items).
+    pub fn needs_review(&self) -> bool {
+        matches!(
+            self.reason,
+            Reason::HeldForReview | Reason::Unmapped { review: true, .. }
+        )
+    }
+
+    /// The writes of this decision, side by side.
+    pub fn writes(&self) -> impl Iterator<Item = &(Side, Option<String>)> {
+        self.write.iter().chain(self.also.iter())
     }
 }
 
@@ -92,11 +189,52 @@ pub fn merge_field(
     stamps: (DateTime<Utc>, DateTime<Utc>),
     clock: &MergeClock,
 ) -> FieldDecision {
+    let decision = merge_values(spec, base, salesforce, genesys, stamps, clock);
+    if !spec.reject_empty {
+        return decision;
+    }
+    // An empty value never overwrites a non-empty one.
+    let value_on = |side: Side| match side {
+        Side::Salesforce => salesforce,
+        Side::Genesys => genesys,
+    };
+    match &decision.write {
+        Some((to, None)) if value_on(*to).is_some() => {
+            let kept = value_on(*to).map(str::to_string);
+            let emptied = to.other();
+            // Restore the kept value on the emptied side when it may flow there; otherwise the
+            // emptied side owns the field and nothing is written (its empty value is the base).
+            let (write, new_base) = if spec.direction.allows(*to) {
+                (Some((emptied, kept.clone())), kept)
+            } else {
+                (None, None)
+            };
+            FieldDecision {
+                field: decision.field,
+                reason: Reason::EmptyRejected { kept: *to },
+                write,
+                also: None,
+                new_base,
+            }
+        }
+        _ => decision,
+    }
+}
+
+fn merge_values(
+    spec: &FieldSpec,
+    base: Option<Option<&str>>,
+    salesforce: Option<&str>,
+    genesys: Option<&str>,
+    stamps: (DateTime<Utc>, DateTime<Utc>),
+    clock: &MergeClock,
+) -> FieldDecision {
     let decided = |reason: Reason, write: Option<(Side, Option<&str>)>, new_base: Option<&str>| {
         FieldDecision {
             field: spec.name.clone(),
             reason,
             write: write.map(|(side, v)| (side, v.map(str::to_string))),
+            also: None,
             new_base: new_base.map(str::to_string),
         }
     };
@@ -217,9 +355,10 @@ impl PairMerge {
     pub fn changes_for(&self, side: Side) -> Vec<(String, Option<String>)> {
         self.decisions
             .iter()
-            .filter_map(|d| match &d.write {
-                Some((s, v)) if *s == side => Some((d.field.clone(), v.clone())),
-                _ => None,
+            .flat_map(|d| {
+                d.writes()
+                    .filter(|(s, _)| *s == side)
+                    .map(|(_, v)| (d.field.clone(), v.clone()))
             })
             .collect()
     }
@@ -229,31 +368,127 @@ impl PairMerge {
     }
 }
 
-/// Merges two linked records against the pair's base (`None` before the first sync).
+/// Applies a person's choice: the chosen value is written to every side that holds another.
+fn choose(
+    spec: &FieldSpec,
+    salesforce: Option<&str>,
+    genesys: Option<&str>,
+    choice: &Choice,
+) -> FieldDecision {
+    let chosen: Option<String> = match choice {
+        Choice::Side {
+            side: Side::Salesforce,
+        } => salesforce.map(str::to_string),
+        Choice::Side {
+            side: Side::Genesys,
+        } => genesys.map(str::to_string),
+        Choice::Value { value } => value.clone(),
+    };
+    let mut writes = [Side::Salesforce, Side::Genesys]
+        .into_iter()
+        .filter(|side| {
+            let current = match side {
+                Side::Salesforce => salesforce,
+                Side::Genesys => genesys,
+            };
+            // A side receives only what its direction lets flow to it.
+            current != chosen.as_deref()
+                && spec.exists_on(*side)
+                && spec.direction.allows(side.other())
+        })
+        .map(|side| (side, chosen.clone()));
+    FieldDecision {
+        field: spec.name.clone(),
+        reason: Reason::ChosenByPerson,
+        write: writes.next(),
+        also: writes.next(),
+        new_base: chosen,
+    }
+}
+
+/// Computes a derived field from the merged values and writes it to its side when that side
+/// holds something else (an empty result never clears a value under `reject_empty`).
+pub(crate) fn derive(
+    spec: &FieldSpec,
+    merged: &CanonicalContact,
+    current: Option<&str>,
+) -> FieldDecision {
+    let into = spec
+        .derived_into()
+        .expect("derive() is called for derived fields");
+    let value = spec.derive.as_ref().and_then(|d| d.value(merged));
+    let (write, new_base) = if value.as_deref() == current {
+        (None, value)
+    } else if value.is_none() && spec.reject_empty {
+        (None, current.map(str::to_string))
+    } else {
+        (Some((into, value.clone())), value)
+    };
+    FieldDecision {
+        field: spec.name.clone(),
+        reason: if write.is_some() {
+            Reason::Derived
+        } else {
+            Reason::Unchanged
+        },
+        write,
+        also: None,
+        new_base,
+    }
+}
+
+/// Merges two linked records against the pair's base (`None` before the first sync), with
+/// the choices a person made for held fields.
 pub fn merge_pair(
     mapping: &Mapping,
     base: Option<&CanonicalContact>,
     salesforce: &SideRecord,
     genesys: &SideRecord,
     clock: &MergeClock,
+    resolutions: Option<&Resolutions>,
 ) -> PairMerge {
     let mut new_base = CanonicalContact::new();
-    let decisions: Vec<FieldDecision> = mapping
-        .fields
-        .iter()
-        .map(|spec| {
-            let decision = merge_field(
+    let mut decisions = Vec::with_capacity(mapping.fields.len());
+    for spec in &mapping.fields {
+        let name = spec.name.as_str();
+        let (sf, gz) = (salesforce.fields.get(name), genesys.fields.get(name));
+        let decision = if spec.derive.is_some() {
+            let current = match spec.derived_into() {
+                Some(Side::Salesforce) => sf,
+                _ => gz,
+            };
+            derive(spec, &new_base, current)
+        } else if let Some(side) = [salesforce, genesys]
+            .into_iter()
+            .find(|r| r.unmapped.iter().any(|u| u == name))
+            .map(|r| r.side)
+        {
+            let review = spec
+                .values
+                .as_ref()
+                .is_some_and(|m| m.unmapped == crate::value_map::Unmapped::Review);
+            FieldDecision {
+                field: spec.name.clone(),
+                reason: Reason::Unmapped { side, review },
+                write: None,
+                also: None,
+                new_base: base.and_then(|b| b.get(name)).map(str::to_string),
+            }
+        } else if let Some(choice) = resolutions.and_then(|r| r.get(name)) {
+            choose(spec, sf, gz, choice)
+        } else {
+            merge_field(
                 spec,
-                base.map(|b| b.get(&spec.name)),
-                salesforce.fields.get(&spec.name),
-                genesys.fields.get(&spec.name),
+                base.map(|b| b.get(name)),
+                sf,
+                gz,
                 (salesforce.modified_at, genesys.modified_at),
                 clock,
-            );
-            new_base.set(spec.name.clone(), decision.new_base.clone());
-            decision
-        })
-        .collect();
+            )
+        };
+        new_base.set(spec.name.clone(), decision.new_base.clone());
+        decisions.push(decision);
+    }
     PairMerge {
         decisions,
         new_base,

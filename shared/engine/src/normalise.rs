@@ -16,6 +16,43 @@ pub enum FieldKind {
     /// E.164 (`+14155550134`) via libphonenumber's metadata; the default region applies to
     /// numbers written without a country code. Unparseable input is kept trimmed.
     Phone,
+    /// A number (`75`, `75.0` and `7.5e1` are the same value, `75`); written as a JSON number.
+    /// Text that is no number is kept trimmed.
+    Number,
+    /// `true` / `false` (also read from `yes`/`no`, `1`/`0`, any case); written as a JSON bool.
+    Boolean,
+}
+
+/// A case transform for text fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Case {
+    Lower,
+    Upper,
+    /// First letter of each word upper-case, the rest lower-case.
+    Title,
+}
+
+impl Case {
+    pub fn apply(self, value: &str) -> String {
+        match self {
+            Case::Lower => value.to_lowercase(),
+            Case::Upper => value.to_uppercase(),
+            Case::Title => {
+                let mut out = String::with_capacity(value.len());
+                let mut start = true;
+                for c in value.chars() {
+                    if start {
+                        out.extend(c.to_uppercase());
+                    } else {
+                        out.extend(c.to_lowercase());
+                    }
+                    start = c.is_whitespace() || c == '-' || c == '\'';
+                }
+                out
+            }
+        }
+    }
 }
 
 /// A phone region (ISO 3166-1 alpha-2, e.g. `US`, `GB`) for numbers without a country code.
@@ -69,7 +106,34 @@ pub fn normalise(kind: FieldKind, region: PhoneRegion, value: &str) -> Option<St
         FieldKind::Text => trimmed.to_string(),
         FieldKind::Email => trimmed.to_lowercase(),
         FieldKind::Phone => phone_e164(region, trimmed).unwrap_or_else(|| trimmed.to_string()),
+        FieldKind::Number => number(trimmed).unwrap_or_else(|| trimmed.to_string()),
+        FieldKind::Boolean => boolean(trimmed)
+            .map(|b| b.to_string())
+            .unwrap_or_else(|| trimmed.to_string()),
     })
+}
+
+/// The one text form of a number: integers without a fraction, others in Rust's shortest
+/// round-trip form. `None` for text that is no finite number.
+pub fn number(value: &str) -> Option<String> {
+    let n: f64 = value.parse().ok()?;
+    if !n.is_finite() {
+        return None;
+    }
+    Some(if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    })
+}
+
+/// A boolean from the usual spellings.
+pub fn boolean(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "1" => Some(true),
+        "false" | "no" | "0" => Some(false),
+        _ => None,
+    }
 }
 
 /// The E.164 form of a phone number, `None` when it does not parse as one.
@@ -189,6 +253,42 @@ mod tests {
         );
         // GIVEN blanks WHEN normalised THEN no value at all
         assert_eq!(normalise(FieldKind::Text, region, "   "), None);
+    }
+
+    #[test]
+    fn numbers_and_booleans_have_one_form() {
+        // GIVEN spellings of one number and one boolean WHEN normalised THEN one form each
+        let region = PhoneRegion::default();
+        for n in ["75", " 75.0", "7.5e1"] {
+            assert_eq!(
+                normalise(FieldKind::Number, region, n).as_deref(),
+                Some("75")
+            );
+        }
+        assert_eq!(
+            normalise(FieldKind::Number, region, "0.25").as_deref(),
+            Some("0.25")
+        );
+        assert_eq!(
+            normalise(FieldKind::Number, region, "n/a").as_deref(),
+            Some("n/a")
+        );
+        for b in ["TRUE", "yes", "1"] {
+            assert_eq!(
+                normalise(FieldKind::Boolean, region, b).as_deref(),
+                Some("true")
+            );
+        }
+    }
+
+    #[test]
+    fn case_transforms() {
+        assert_eq!(
+            Case::Title.apply("ANA maría o'neil-smith"),
+            "Ana María O'Neil-Smith"
+        );
+        assert_eq!(Case::Upper.apply("ie"), "IE");
+        assert_eq!(Case::Lower.apply("ANA"), "ana");
     }
 
     #[test]

@@ -7,12 +7,17 @@
 //! none) and random values on both sides drawn from a tiny alphabet with "empty" in it, so that
 //! equalities between base and sides happen often.
 //!
+//! Each field also draws `reject_empty` (an empty value never overwrites a non-empty one), and
+//! scenarios may run in `one_way` mode and carry a person's choices for some fields.
+//!
 //! "Applying" a merge is modelled on canonical values: every decision that writes
 //! `(side, value)` sets that side's field to `value`.
 
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::mapping::{Direction, Mapping, Policy};
-use contact_sync_engine::merge::{FieldDecision, MergeClock, PairMerge, Reason, merge_pair};
+use contact_sync_engine::merge::{
+    Choice, FieldDecision, MergeClock, PairMerge, Reason, Resolutions, merge_pair,
+};
 use contact_sync_engine::{CanonicalContact, Side, SideRecord};
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
@@ -64,6 +69,7 @@ struct FieldConf {
     direction: Direction,
     /// As written in the YAML: for one-way fields either absent or the owner's `*_wins`.
     policy: Option<Policy>,
+    reject_empty: bool,
 }
 
 impl FieldConf {
@@ -86,11 +92,12 @@ fn yaml_of(fields: &[FieldConf]) -> String {
     for f in fields {
         write!(
             yaml,
-            "  - name: {}\n    salesforce: {}\n    genesys: {}\n    direction: {}\n",
+            "  - name: {}\n    salesforce: {}\n    genesys: {}\n    direction: {}\n    reject_empty: {}\n",
             f.name,
             f.salesforce,
             f.genesys,
-            direction_name(f.direction)
+            direction_name(f.direction),
+            f.reject_empty
         )
         .expect("write to String");
         if let Some(p) = f.policy {
@@ -123,19 +130,22 @@ fn direction_and_policy() -> impl Strategy<Value = (Direction, Option<Policy>)> 
 fn field_confs() -> impl Strategy<Value = Vec<FieldConf>> {
     (
         subsequence(FIELDS.to_vec(), 1..=FIELDS.len()),
-        proptest::collection::vec(direction_and_policy(), FIELDS.len()),
+        proptest::collection::vec((direction_and_policy(), any::<bool>()), FIELDS.len()),
     )
         .prop_map(|(fields, dps)| {
             fields
                 .into_iter()
                 .zip(dps)
                 .map(
-                    |((name, salesforce, genesys), (direction, policy))| FieldConf {
-                        name,
-                        salesforce,
-                        genesys,
-                        direction,
-                        policy,
+                    |((name, salesforce, genesys), ((direction, policy), reject_empty))| {
+                        FieldConf {
+                            name,
+                            salesforce,
+                            genesys,
+                            direction,
+                            policy,
+                            reject_empty,
+                        }
                     },
                 )
                 .collect()
@@ -220,7 +230,10 @@ fn record(side: Side, fields: CanonicalContact, stamp_secs: i64) -> SideRecord {
         id: format!("{side}-1"),
         modified_at: now() + Duration::seconds(stamp_secs),
         fields,
+        unmapped: Vec::new(),
         link: None,
+        merged_into: None,
+        merged_from: Vec::new(),
         match_emails: Vec::new(),
         match_phones: Vec::new(),
         raw: serde_json::Value::Null,
@@ -253,6 +266,7 @@ impl Scenario {
             &record(Side::Salesforce, sf.clone(), self.sf_stamp),
             &record(Side::Genesys, gz.clone(), self.gz_stamp),
             &clock(),
+            None,
         )
     }
 }
@@ -265,7 +279,7 @@ fn apply(
 ) -> (CanonicalContact, CanonicalContact) {
     let (mut sf, mut gz) = (sf.clone(), gz.clone());
     for d in &merge.decisions {
-        if let Some((side, value)) = &d.write {
+        for (side, value) in d.writes() {
             match side {
                 Side::Salesforce => sf.set(d.field.clone(), value.clone()),
                 Side::Genesys => gz.set(d.field.clone(), value.clone()),
@@ -326,6 +340,7 @@ proptest! {
             &record(Side::Salesforce, sf2, sf_stamp2),
             &record(Side::Genesys, gz2, gz_stamp2),
             &clock(),
+            None,
         );
 
         // THEN nothing is written and the base is a fixed point
@@ -363,7 +378,8 @@ proptest! {
         let (sf2, gz2) = apply(&merge, &sf, &gz);
 
         // THEN every field changed on exactly one side ends with the edit on both sides when the
-        // direction lets that side flow, and with the owner's (untouched) value otherwise
+        // direction lets that side flow, and with the owner's (untouched) value otherwise; an
+        // edit that empties a field loses only to a non-empty value under `reject_empty`
         for f in &s.fields {
             let b = base.get(f.name);
             let edited = match (sf.get(f.name) != b, gz.get(f.name) != b) {
@@ -372,6 +388,17 @@ proptest! {
                 _ => continue,
             };
             let d = decision(&merge, f.name);
+            if let Reason::EmptyRejected { kept } = d.reason {
+                prop_assert!(f.reject_empty, "field {} rejected an empty value", f.name);
+                // Nothing non-empty was lost on either side.
+                for side in [Side::Salesforce, Side::Genesys] {
+                    if let Some(before) = value_on(side, &sf, &gz, f.name) {
+                        prop_assert_eq!(value_on(side, &sf2, &gz2, f.name), Some(before), "{} lost its value of {}", side, f.name);
+                    }
+                }
+                prop_assert!(value_on(kept, &sf, &gz, f.name).is_some());
+                continue;
+            }
             let expected = if f.direction.allows(edited) {
                 prop_assert_eq!(&d.reason, &Reason::ChangedOn { side: edited }, "field {}", f.name);
                 value_on(edited, &sf, &gz, f.name)
@@ -403,9 +430,16 @@ proptest! {
         let (sf2, gz2) = apply(&merge, &sf, &gz);
 
         // THEN every field is equal on both sides and equal to the new base, except manual
-        // conflicts, which keep both values untouched and hold the old base
+        // conflicts, which keep both values untouched and hold the old base, and an emptied
+        // one-way owner whose empty value may not overwrite the other side (reject_empty)
         for f in &s.fields {
             let d = decision(&merge, f.name);
+            if let (Reason::EmptyRejected { kept }, None) = (&d.reason, &d.write) {
+                prop_assert!(f.reject_empty);
+                prop_assert_eq!(f.owner(), Some(kept.other()), "only an owner's empty value is left unrestored ({})", f.name);
+                prop_assert_eq!(value_on(*kept, &sf2, &gz2, f.name), value_on(*kept, &sf, &gz, f.name));
+                continue;
+            }
             if d.reason == Reason::HeldForReview {
                 prop_assert_eq!(f.policy, Some(Policy::Manual), "held on a non-manual field {}", f.name);
                 prop_assert!(d.write.is_none());
@@ -436,7 +470,7 @@ proptest! {
         for f in &s.fields {
             let Some(owner) = f.owner() else { continue };
             let d = decision(&merge, f.name);
-            if let Some((side, _)) = &d.write {
+            for (side, _) in d.writes() {
                 prop_assert_ne!(*side, owner, "field {} ({:?}) wrote its owner", f.name, f.direction);
             }
             prop_assert_eq!(value_on(owner, &sf2, &gz2, f.name), value_on(owner, &sf, &gz, f.name));
@@ -495,6 +529,7 @@ fn newest_wins_conflict(sf_secs: i64, gz_secs: i64, has_base: bool) -> FieldDeci
         genesys: "title",
         direction: Direction::Both,
         policy: Some(Policy::NewestWins),
+        reject_empty: true,
     }];
     let s = Scenario {
         fields: fields.to_vec(),
@@ -585,5 +620,112 @@ proptest! {
 
         // THEN neither implausible stamp is believed: the deterministic tie-break decides
         prop_assert_eq!(winner(&d), Side::Salesforce, "stamps sf={}s gz={}s", sf_secs, gz_secs);
+    }
+}
+
+/// A person's choice for a field: a side, or one of the alphabet's values.
+fn choice() -> impl Strategy<Value = Choice> {
+    prop_oneof![
+        select(vec![Side::Salesforce, Side::Genesys]).prop_map(|side| Choice::Side { side }),
+        val().prop_map(|v| Choice::Value {
+            value: v.map(str::to_string)
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_persons_choice_converges_and_then_stays_quiet(
+        s in scenario(),
+        picks in proptest::collection::vec(proptest::option::of(choice()), FIELDS.len()),
+    ) {
+        // GIVEN any scenario and a person's choice for some of its fields
+        let mapping = mapping_of(&s.fields);
+        let (sf, gz) = (s.salesforce(), s.genesys());
+        let resolutions: Resolutions = s
+            .fields
+            .iter()
+            .zip(picks)
+            .filter_map(|(f, c)| c.map(|c| (f.name.to_string(), c)))
+            .collect();
+
+        // WHEN merged with the choices and applied, then merged again without them
+        let first = merge_pair(
+            &mapping,
+            s.base().as_ref(),
+            &record(Side::Salesforce, sf.clone(), s.sf_stamp),
+            &record(Side::Genesys, gz.clone(), s.gz_stamp),
+            &clock(),
+            Some(&resolutions),
+        );
+        let (sf2, gz2) = apply(&first, &sf, &gz);
+        let second = merge_pair(
+            &mapping,
+            Some(&first.new_base),
+            &record(Side::Salesforce, sf2.clone(), s.sf_stamp),
+            &record(Side::Genesys, gz2.clone(), s.gz_stamp),
+            &clock(),
+            None,
+        );
+
+        // THEN a chosen field of a two-way field holds the chosen value on both sides and in
+        // the base, and the next merge writes that field nowhere
+        for f in s.fields.iter().filter(|f| f.direction == Direction::Both) {
+            let Some(c) = resolutions.get(f.name) else { continue };
+            let chosen = match c {
+                Choice::Side { side } => value_on(*side, &sf, &gz, f.name),
+                Choice::Value { value } => value.clone(),
+            };
+            prop_assert_eq!(&decision(&first, f.name).reason, &Reason::ChosenByPerson);
+            prop_assert_eq!(sf2.get(f.name).map(str::to_string), chosen.clone(), "salesforce {}", f.name);
+            prop_assert_eq!(gz2.get(f.name).map(str::to_string), chosen.clone(), "genesys {}", f.name);
+            prop_assert_eq!(first.new_base.get(f.name).map(str::to_string), chosen);
+            prop_assert!(decision(&second, f.name).write.is_none(), "{} written again", f.name);
+        }
+        // AND a one-way field never has its owner written, choice or not
+        for f in &s.fields {
+            if let Some(owner) = f.owner() {
+                for (side, _) in decision(&first, f.name).writes() {
+                    prop_assert_ne!(*side, owner);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_way_mode_never_writes_salesforce(
+        s in scenario(),
+        picks in proptest::collection::vec(proptest::option::of(choice()), FIELDS.len()),
+    ) {
+        // GIVEN the scenario's fields in a one_way (Salesforce → Genesys mirror) mapping
+        let mut yaml = String::from("version: 1\nmode: one_way\nfields:\n");
+        for f in &s.fields {
+            writeln!(yaml, "  - {{name: {}, salesforce: {}, genesys: {}, reject_empty: {}}}", f.name, f.salesforce, f.genesys, f.reject_empty).expect("write");
+        }
+        let mapping = Mapping::from_yaml(&yaml, "one-way.yaml").unwrap_or_else(|e| panic!("{e}"));
+        let resolutions: Resolutions = s
+            .fields
+            .iter()
+            .zip(picks)
+            .filter_map(|(f, c)| c.map(|c| (f.name.to_string(), c)))
+            .collect();
+        let (sf, gz) = (s.salesforce(), s.genesys());
+
+        // WHEN merged (with or without a person's choices) and applied
+        let merge = merge_pair(
+            &mapping,
+            s.base().as_ref(),
+            &record(Side::Salesforce, sf.clone(), s.sf_stamp),
+            &record(Side::Genesys, gz.clone(), s.gz_stamp),
+            &clock(),
+            Some(&resolutions),
+        );
+        let (sf2, _) = apply(&merge, &sf, &gz);
+
+        // THEN nothing is written to Salesforce and its values are untouched
+        prop_assert!(merge.changes_for(Side::Salesforce).is_empty());
+        prop_assert_eq!(sf2, sf);
     }
 }

@@ -13,6 +13,10 @@
 //! A pair with no base snapshot yet (freshly matched) fills an empty side from the other and
 //! settles two different values like a conflict (one-way: the owner's value, empty or not).
 //!
+//! `reject_empty` (on by default): an empty value never overwrites a non-empty one; the kept
+//! value is restored on the emptied side where the direction allows. The first tables run with
+//! `reject_empty: false` (the plain design rules), the last ones with the default.
+//!
 //! Notation: `A`, `B`, `C` are values, `EMPTY` is an empty field, `NO_BASE` means the pair has
 //! no base snapshot. A write is `(side written, value written)`.
 
@@ -58,6 +62,12 @@ const NO_BASE_GZ_EMPTY: Situation = situation("no base, Genesys empty", NO_BASE,
 const NO_BASE_SF_EMPTY: Situation = situation("no base, Salesforce empty", NO_BASE, EMPTY, A);
 const NO_BASE_DIFFERENT: Situation = situation("no base, both different", NO_BASE, A, B);
 const NO_BASE_SAME: Situation = situation("no base, both the same", NO_BASE, A, A);
+const SF_EMPTIED_GZ_CHANGED: Situation = situation(
+    "emptied on Salesforce, changed on Genesys",
+    Some(A),
+    EMPTY,
+    C,
+);
 
 /// One row: the situation, then the expected reason, write and new base.
 type Row = (Situation, Reason, Option<(Side, Val)>, Val);
@@ -76,18 +86,28 @@ fn drift(owner: Side) -> Reason {
 fn conflict(policy: Policy, winner: Side) -> Reason {
     Reason::Conflict { policy, winner }
 }
+fn kept(side: Side) -> Reason {
+    Reason::EmptyRejected { kept: side }
+}
 use Reason::{HeldForReview, SameOnBoth, Unchanged};
 
 /// One mapped field per configuration under test.
 const MAPPING: &str = "\
 version: 1
+genesys_schema: {id: table-schema, version: 1}
 fields:
-  - {name: sf_wins, salesforce: SfWins__c, genesys: customFields.sf_wins, direction: both, policy: salesforce_wins}
-  - {name: gz_wins, salesforce: GzWins__c, genesys: customFields.gz_wins, direction: both, policy: genesys_wins}
-  - {name: newest, salesforce: Newest__c, genesys: customFields.newest, direction: both, policy: newest_wins}
-  - {name: manual, salesforce: Manual__c, genesys: customFields.manual, direction: both, policy: manual}
-  - {name: sf_to_gz, salesforce: SfToGz__c, genesys: customFields.sf_to_gz, direction: salesforce_to_genesys}
-  - {name: gz_to_sf, salesforce: GzToSf__c, genesys: customFields.gz_to_sf, direction: genesys_to_salesforce}
+  - {name: sf_wins, salesforce: SfWins__c, genesys: customFields.sf_wins, direction: both, policy: salesforce_wins, reject_empty: false}
+  - {name: gz_wins, salesforce: GzWins__c, genesys: customFields.gz_wins, direction: both, policy: genesys_wins, reject_empty: false}
+  - {name: newest, salesforce: Newest__c, genesys: customFields.newest, direction: both, policy: newest_wins, reject_empty: false}
+  - {name: manual, salesforce: Manual__c, genesys: customFields.manual, direction: both, policy: manual, reject_empty: false}
+  - {name: sf_to_gz, salesforce: SfToGz__c, genesys: customFields.sf_to_gz, direction: salesforce_to_genesys, reject_empty: false}
+  - {name: gz_to_sf, salesforce: GzToSf__c, genesys: customFields.gz_to_sf, direction: genesys_to_salesforce, reject_empty: false}
+  - {name: sf_wins_keep, salesforce: SfWinsKeep__c, genesys: customFields.sf_wins_keep, direction: both, policy: salesforce_wins}
+  - {name: gz_wins_keep, salesforce: GzWinsKeep__c, genesys: customFields.gz_wins_keep, direction: both, policy: genesys_wins}
+  - {name: newest_keep, salesforce: NewestKeep__c, genesys: customFields.newest_keep, direction: both, policy: newest_wins}
+  - {name: manual_keep, salesforce: ManualKeep__c, genesys: customFields.manual_keep, direction: both, policy: manual}
+  - {name: sf_to_gz_keep, salesforce: SfToGzKeep__c, genesys: customFields.sf_to_gz_keep, direction: salesforce_to_genesys}
+  - {name: gz_to_sf_keep, salesforce: GzToSfKeep__c, genesys: customFields.gz_to_sf_keep, direction: genesys_to_salesforce}
 ";
 
 fn now() -> DateTime<Utc> {
@@ -325,4 +345,117 @@ fn one_way_genesys_to_salesforce() {
     // WHEN each row is merged
     // THEN each row's reason, write and new base are as listed
     check("gz_to_sf", salesforce_newer(), rows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// reject_empty (the default): the rows where a value is emptied. Every other situation merges
+// exactly as in the tables above (checked by `reject_empty_changes_only_rows_with_an_empty_write`).
+
+#[test]
+fn reject_empty_on_two_way_fields_keeps_and_restores_the_value() {
+    // GIVEN `both` fields of every policy with reject_empty on, Genesys holding the newer stamp
+    for (field, both_changed) in [
+        ("sf_wins_keep", (kept(GZ), Some((SF, C)), C)),
+        (
+            "gz_wins_keep",
+            (conflict(Policy::GenesysWins, GZ), Some((SF, C)), C),
+        ),
+        (
+            "newest_keep",
+            (conflict(Policy::NewestWins, GZ), Some((SF, C)), C),
+        ),
+        ("manual_keep", (HeldForReview, NOTHING, A)),
+    ] {
+        #[rustfmt::skip]
+        let rows: &[Row] = &[
+            // situation             reason      write           new base
+            (SF_EMPTIED,             kept(GZ),   Some((SF, A)),  A),
+            (GZ_EMPTIED,             kept(SF),   Some((GZ, A)),  A),
+            (SF_EMPTIED_GZ_CHANGED,  both_changed.0, both_changed.1, both_changed.2),
+            (NO_BASE_GZ_EMPTY,       filled_from(SF), Some((GZ, A)), A),
+            (NO_BASE_SF_EMPTY,       filled_from(GZ), Some((SF, A)), A),
+        ];
+        // WHEN each row is merged
+        // THEN an emptied side gets the kept value back, a conflict never clears a value
+        check(field, genesys_newer(), rows);
+    }
+}
+
+#[test]
+fn reject_empty_on_one_way_fields_never_clears_the_mirror() {
+    // GIVEN one-way fields with reject_empty on
+    #[rustfmt::skip]
+    let sf_owned: &[Row] = &[
+        // situation             reason        write           new base
+        (SF_EMPTIED,             kept(GZ),     NOTHING,        EMPTY),
+        (GZ_EMPTIED,             drift(SF),    Some((GZ, A)),  A),
+        (SF_EMPTIED_GZ_CHANGED,  kept(GZ),     NOTHING,        EMPTY),
+        (NO_BASE_SF_EMPTY,       kept(GZ),     NOTHING,        EMPTY),
+    ];
+    #[rustfmt::skip]
+    let gz_owned: &[Row] = &[
+        (GZ_EMPTIED,             kept(SF),     NOTHING,        EMPTY),
+        (SF_EMPTIED,             drift(GZ),    Some((SF, A)),  A),
+        (NO_BASE_GZ_EMPTY,       kept(SF),     NOTHING,        EMPTY),
+    ];
+    // WHEN each row is merged
+    // THEN the owner's empty value does not clear the mirror, and the owner is never written
+    check("sf_to_gz_keep", genesys_newer(), sf_owned);
+    check("gz_to_sf_keep", salesforce_newer(), gz_owned);
+}
+
+#[test]
+fn reject_empty_changes_only_rows_with_an_empty_write() {
+    // GIVEN every situation and both variants of every field
+    let mapping = Mapping::from_yaml(MAPPING, "table.yaml").expect("valid");
+    let clock = MergeClock::at(now());
+    let situations = [
+        UNCHANGED,
+        SF_CHANGED,
+        GZ_CHANGED,
+        BOTH_SAME,
+        BOTH_DIFFERENT,
+        SF_EMPTIED,
+        GZ_EMPTIED,
+        NO_BASE_GZ_EMPTY,
+        NO_BASE_SF_EMPTY,
+        NO_BASE_DIFFERENT,
+        NO_BASE_SAME,
+        SF_EMPTIED_GZ_CHANGED,
+    ];
+    for field in [
+        "sf_wins", "gz_wins", "newest", "manual", "sf_to_gz", "gz_to_sf",
+    ] {
+        let plain = mapping.field(field).expect("plain");
+        let keep = mapping.field(&format!("{field}_keep")).expect("keep");
+        for stamps in [salesforce_newer(), genesys_newer(), same_stamp()] {
+            for s in situations {
+                // WHEN merged with and without reject_empty
+                let a = merge_field(plain, s.base, s.sf, s.gz, stamps, &clock);
+                let b = merge_field(keep, s.base, s.sf, s.gz, stamps, &clock);
+                // THEN they differ only where the plain merge would clear a non-empty value
+                let clears = matches!(&a.write, Some((to, None)) if match to { Side::Salesforce => s.sf, Side::Genesys => s.gz }.is_some());
+                if !clears {
+                    assert_eq!(
+                        (&a.reason, &a.write, &a.new_base),
+                        (&b.reason, &b.write, &b.new_base),
+                        "{field} / {}",
+                        s.name
+                    );
+                } else {
+                    assert!(
+                        matches!(b.reason, Reason::EmptyRejected { .. }),
+                        "{field} / {}: {:?}",
+                        s.name,
+                        b.reason
+                    );
+                    assert!(
+                        !matches!(&b.write, Some((_, None))),
+                        "{field} / {} still clears",
+                        s.name
+                    );
+                }
+            }
+        }
+    }
 }

@@ -3,10 +3,14 @@
 
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::mapping::Mapping;
+use contact_sync_engine::merge::Choice;
 use contact_sync_engine::merge::{MergeClock, Reason};
-use contact_sync_engine::plan::{PairAction, PairInput, PlanContext, SideWrite, plan_pair};
+use contact_sync_engine::plan::{
+    PairAction, PairInput, PairPlan, PlanContext, SideWrite, plan_pair,
+};
 use contact_sync_engine::{CanonicalContact, Side, SideRecord};
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
 const SF_ID: &str = "003000000000001AAA";
 const GZ_ID: &str = "6f1e2d3c-0000-4000-8000-000000000001";
@@ -100,6 +104,8 @@ fn matched_pair_differing_only_in_email_case_and_phone_format_writes_only_the_li
             gz_id: Some(GZ_ID),
             salesforce: Some(&sf),
             genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
 
@@ -152,6 +158,8 @@ fn matched_pair_with_the_link_in_place_is_fully_unchanged() {
             gz_id: Some(GZ_ID),
             salesforce: Some(&sf),
             genesys: Some(&first_gz),
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
     let gz = genesys(
@@ -170,6 +178,8 @@ fn matched_pair_with_the_link_in_place_is_fully_unchanged() {
             gz_id: Some(GZ_ID),
             salesforce: Some(&sf),
             genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
 
@@ -198,6 +208,8 @@ fn salesforce_only_record_is_created_in_genesys_with_the_link() {
             gz_id: None,
             salesforce: Some(&sf),
             genesys: None,
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
 
@@ -242,6 +254,8 @@ fn linked_pair_whose_genesys_record_vanished_is_unlinked_without_writes() {
             gz_id: Some(GZ_ID),
             salesforce: Some(&sf),
             genesys: None,
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
 
@@ -281,6 +295,8 @@ fn concurrent_edits_to_different_fields_both_survive() {
             gz_id: Some(GZ_ID),
             salesforce: Some(&sf),
             genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
         },
     );
 
@@ -330,4 +346,294 @@ fn concurrent_edits_to_different_fields_both_survive() {
             ),
         ]
     );
+}
+
+/// A mapping with the given mode and delete policy over the default fields' names and phones.
+fn mapping_with(mode: &str, deletes: &str) -> Mapping {
+    let yaml = format!(
+        "version: 1\nmode: {mode}\ndeletes: {{policy: {deletes}}}\nfields:\n  - {{name: first_name, salesforce: FirstName, genesys: firstName{dir}}}\n  - {{name: email, kind: email, salesforce: Email, genesys: workEmail{dir}}}\n",
+        dir = if mode == "both" {
+            ", direction: both, policy: salesforce_wins"
+        } else {
+            ""
+        }
+    );
+    Mapping::from_yaml(&yaml, "deletes.yaml").expect("valid")
+}
+
+fn gone_plan(mapping: &Mapping, missing: Side, merged_into: Option<&str>) -> PairPlan {
+    let sf = salesforce(mapping, &salesforce_body(), now());
+    let gz = genesys(mapping, &linked(genesys_body()), now());
+    let base = CanonicalContact::new().with("first_name", "Ana");
+    plan_pair(
+        &ctx(mapping),
+        &PairInput {
+            base: Some(&base),
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: (missing != Side::Salesforce).then_some(&sf),
+            genesys: (missing != Side::Genesys).then_some(&gz),
+            salesforce_merged_into: merged_into,
+            resolutions: None,
+        },
+    )
+}
+
+#[test]
+fn a_deleted_record_follows_the_delete_policy_in_every_mode() {
+    // GIVEN a linked pair whose record on one side is gone, for every mode × policy × side
+    #[rustfmt::skip]
+    let table: &[(&str, &str, Side, PairAction, Option<Side>)] = &[
+        // mode     policy      missing          action                                           delete on
+        ("both",    "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys)),
+        ("both",    "propagate", Side::Genesys,    PairAction::Delete { missing: Side::Genesys },    Some(Side::Salesforce)),
+        ("both",    "unlink",    Side::Salesforce, PairAction::Unlink { missing: Side::Salesforce }, None),
+        ("both",    "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
+        ("both",    "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None),
+        ("both",    "ignore",    Side::Genesys,    PairAction::Forget { missing: Side::Genesys },    None),
+        ("one_way", "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys)),
+        // One-way mode never deletes from Salesforce: the pair is unlinked instead.
+        ("one_way", "propagate", Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
+        ("one_way", "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
+        ("one_way", "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None),
+    ];
+    for (mode, policy, missing, action, delete_on) in table {
+        // WHEN planned
+        let plan = gone_plan(&mapping_with(mode, policy), *missing, None);
+        // THEN the action is the policy's, the only write is the propagated delete, and the
+        // base is kept (the pair becomes a tombstone)
+        assert_eq!(&plan.action, action, "{mode} / {policy} / {missing}");
+        let deleted: Vec<Side> = [Side::Salesforce, Side::Genesys]
+            .into_iter()
+            .filter(|side| matches!(plan.write_for(*side), Some(SideWrite::Delete { .. })))
+            .collect();
+        assert_eq!(
+            deleted,
+            delete_on.iter().copied().collect::<Vec<_>>(),
+            "{mode} / {policy} / {missing}"
+        );
+        let other_writes = [Side::Salesforce, Side::Genesys]
+            .into_iter()
+            .filter(|side| {
+                matches!(
+                    plan.write_for(*side),
+                    Some(SideWrite::Create { .. } | SideWrite::Update { .. })
+                )
+            })
+            .count();
+        assert_eq!(other_writes, 0);
+        assert_eq!(plan.new_base.get("first_name"), Some("Ana"));
+    }
+}
+
+#[test]
+fn merged_records_repoint_the_pair_to_the_survivor() {
+    // GIVEN a Salesforce record merged away (MasterRecordId) and a Genesys contact with mergedTo
+    let mapping = mapping_with("both", "propagate");
+    let sf_merged = gone_plan(&mapping, Side::Salesforce, Some("003000000000002AAA"));
+    let sf = salesforce(&mapping, &salesforce_body(), now());
+    let mut gz_body = linked(genesys_body());
+    gz_body["mergedTo"] = json!({"id": "gz-survivor", "selfUri": "/x"});
+    let gz = genesys(&mapping, &gz_body, now());
+    // WHEN planned
+    let gz_merged = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: None,
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: Some(&sf),
+            genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN the pair follows the survivor and nothing is deleted or written, even under propagate
+    assert_eq!(
+        sf_merged.action,
+        PairAction::Repoint {
+            side: Side::Salesforce,
+            into: "003000000000002AAA".into()
+        }
+    );
+    assert_eq!(
+        gz_merged.action,
+        PairAction::Repoint {
+            side: Side::Genesys,
+            into: "gz-survivor".into()
+        }
+    );
+    for plan in [&sf_merged, &gz_merged] {
+        assert!(plan.salesforce.is_none() && plan.genesys.is_none());
+    }
+}
+
+#[test]
+fn one_way_mode_never_creates_or_updates_salesforce() {
+    // GIVEN a one-way mapping, a Genesys-only contact and a linked pair edited in Genesys
+    let mapping = mapping_with("one_way", "unlink");
+    let gz_only = genesys(&mapping, &genesys_body(), now());
+    let sf = salesforce(&mapping, &salesforce_body(), now());
+    let mut edited = linked(genesys_body());
+    edited["firstName"] = json!("Anita");
+    let gz = genesys(&mapping, &edited, now());
+    let base = CanonicalContact::new()
+        .with("first_name", "Ana")
+        .with("email", "ana.lopez@example.com");
+    // WHEN planned
+    let create = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: None,
+            sf_id: None,
+            gz_id: Some(GZ_ID),
+            salesforce: None,
+            genesys: Some(&gz_only),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    let update = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: Some(&base),
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: Some(&sf),
+            genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN the Genesys-only contact is skipped and the drift is overwritten in Genesys
+    assert_eq!(create.action, PairAction::Skip);
+    assert!(create.salesforce.is_none());
+    assert!(update.salesforce.is_none());
+    let (_, body, fields) = update_of(update.genesys.as_ref());
+    assert_eq!(fields, ["first_name".to_string()]);
+    assert_eq!(body["firstName"], "Ana");
+    assert_eq!(
+        update.decisions[0].reason,
+        Reason::Drift {
+            owner: Side::Salesforce
+        }
+    );
+}
+
+#[test]
+fn a_persons_choice_is_applied_and_explained() {
+    // GIVEN a manual field held in review, and a person who chose the Genesys value
+    let yaml = "version: 1\nfields:\n  - {name: title, salesforce: Title, genesys: title, direction: both, policy: manual}\n";
+    let mapping = Mapping::from_yaml(yaml, "manual.yaml").unwrap();
+    let sf = salesforce(&mapping, &salesforce_body(), now());
+    let mut gz_body = linked(genesys_body());
+    gz_body["title"] = json!("Staff Engineer");
+    let gz = genesys(&mapping, &gz_body, now());
+    let base = CanonicalContact::new().with("title", "Intern");
+    let input = |resolutions| PairInput {
+        base: Some(&base),
+        sf_id: Some(SF_ID),
+        gz_id: Some(GZ_ID),
+        salesforce: Some(&sf),
+        genesys: Some(&gz),
+        salesforce_merged_into: None,
+        resolutions,
+    };
+    let held = plan_pair(&ctx(&mapping), &input(None));
+    let choice = BTreeMap::from([(
+        "title".to_string(),
+        Choice::Side {
+            side: Side::Genesys,
+        },
+    )]);
+    // WHEN planned with the choice
+    let chosen = plan_pair(&ctx(&mapping), &input(Some(&choice)));
+    // THEN the held plan writes nothing and says why; the chosen plan writes Salesforce only
+    assert!(held.salesforce.is_none() && held.genesys.is_none());
+    assert_eq!(held.decisions[0].reason, Reason::HeldForReview);
+    let (_, body, _) = update_of(chosen.salesforce.as_ref());
+    assert_eq!(body["Title"], "Staff Engineer");
+    assert!(chosen.genesys.is_none());
+    assert_eq!(chosen.new_base.get("title"), Some("Staff Engineer"));
+    // AND the explanation names the action, the sides and the reason, never a value
+    let text = chosen.explain().to_string();
+    assert_eq!(
+        text,
+        "update; update salesforce\n  title: value chosen by a person"
+    );
+    let json = serde_json::to_value(chosen.explain()).unwrap();
+    assert_eq!(json["action"], "update");
+    assert_eq!(
+        json["fields"][0],
+        json!({"field": "title", "reason": "chosen_by_person", "writes": ["salesforce"]})
+    );
+    assert!(!held.explain().to_string().contains("Staff"));
+}
+
+#[test]
+fn derived_fields_are_written_on_create_and_when_their_inputs_change() {
+    // GIVEN a template into Salesforce and a conditional into Genesys
+    let yaml = r#"
+version: 1
+genesys_schema: {id: s1, version: 1}
+fields:
+  - {name: first_name, salesforce: FirstName, genesys: firstName, direction: both, policy: salesforce_wins}
+  - {name: last_name, salesforce: LastName, genesys: lastName, direction: both, policy: salesforce_wins}
+  - {name: lead_score, kind: number, salesforce: Lead_Score__c, genesys: customFields.lead_score, direction: salesforce_to_genesys}
+  - {name: full_name, salesforce: Full_Name__c, template: "{first_name} {last_name}"}
+  - {name: temperature, genesys: customFields.temperature, when: "lead_score >= 75", then: Hot, else: Warm}
+"#;
+    let mapping = Mapping::from_yaml(yaml, "derived.yaml").unwrap();
+    let mut sf_body = salesforce_body();
+    sf_body["Lead_Score__c"] = json!(80);
+    let sf = salesforce(&mapping, &sf_body, now());
+    // WHEN a Salesforce-only record is planned
+    let create = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: None,
+            sf_id: Some(SF_ID),
+            gz_id: None,
+            salesforce: Some(&sf),
+            genesys: None,
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN Genesys is created with the conditional's value, and Salesforce gets the template
+    let Some(SideWrite::Create { body }) = &create.genesys else {
+        panic!("{:?}", create.genesys)
+    };
+    assert_eq!(body["customFields"]["temperature"], "Hot");
+    assert_eq!(body["customFields"]["lead_score"], 80);
+    let (_, sf_update, fields) = update_of(create.salesforce.as_ref());
+    assert_eq!(sf_update["Full_Name__c"], "Ana Lopez");
+    assert_eq!(fields, ["full_name".to_string()]);
+
+    // WHEN the last name changes in Genesys after the first sync
+    let mut sf_synced = sf_body.clone();
+    sf_synced["Full_Name__c"] = json!("Ana Lopez");
+    let sf = salesforce(&mapping, &sf_synced, now());
+    let mut gz_body = linked(genesys_body());
+    gz_body["lastName"] = json!("Garcia");
+    gz_body["customFields"] = json!({"lead_score": 80, "temperature": "Hot"});
+    let gz = genesys(&mapping, &gz_body, now());
+    let update = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: Some(&create.new_base),
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: Some(&sf),
+            genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN Salesforce gets the new last name and the re-derived full name in one update
+    let (_, body, fields) = update_of(update.salesforce.as_ref());
+    assert_eq!(body["LastName"], "Garcia");
+    assert_eq!(body["Full_Name__c"], "Ana Garcia");
+    assert_eq!(fields, ["last_name".to_string(), "full_name".to_string()]);
+    assert!(update.genesys.is_none());
 }

@@ -3,7 +3,7 @@
 
 use crate::integration::{Integration, PipelineError};
 use crate::notify::{Alerter, notify};
-use crate::poll::{WatermarkAdvance, advance_watermarks, poll};
+use crate::poll::{WatermarkAdvance, advance_deletions_watermark, advance_watermarks, poll};
 use crate::queue::InProcessQueue;
 use crate::reconcile::reconcile;
 use crate::stats::SyncStats;
@@ -53,6 +53,7 @@ pub async fn run_cycle(
         progress(done, total);
     }
     advance_watermarks(integration, &polled.watermarks).await?;
+    advance_deletions_watermark(integration, polled.deletions_watermark.as_ref()).await?;
     let events = queue.drain_conflicts();
     let alert_failures = match notify(&events, alerter).await {
         Ok(_) => 0,

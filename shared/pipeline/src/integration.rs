@@ -4,7 +4,7 @@
 use crate::queue::QueueError;
 use crate::queue::WorkQueue;
 use crate::store::{StoreError, SyncStore};
-use crate::system::{ContactSystem, SystemError, SystemFacts};
+use crate::system::{ContactReader, ContactSystem, ContactWriter, SystemError, SystemFacts};
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::mapping::Mapping;
 use std::sync::Arc;
@@ -50,11 +50,15 @@ impl Default for Settings {
 }
 
 /// The ports of one integration.
+///
+/// Built only by [`Integration::new`]: in one-way mode (`mode: one_way`) it keeps Salesforce
+/// as a reader and holds no Salesforce writer at all, so no code path can write Salesforce.
 #[derive(Clone)]
 pub struct Integration {
     pub name: String,
     pub mapping: Arc<Mapping>,
-    pub salesforce: Arc<dyn ContactSystem>,
+    pub salesforce: Arc<dyn ContactReader>,
+    salesforce_writer: Option<Arc<dyn ContactWriter>>,
     pub genesys: Arc<dyn ContactSystem>,
     pub store: Arc<dyn SyncStore>,
     pub queue: Arc<dyn WorkQueue>,
@@ -70,6 +74,43 @@ pub struct RunFacts {
 }
 
 impl Integration {
+    /// Assembles an integration named after its mapping. In one-way mode the Salesforce
+    /// system is kept only as a [`ContactReader`].
+    pub fn new(
+        mapping: Mapping,
+        salesforce: Arc<dyn ContactSystem>,
+        genesys: Arc<dyn ContactSystem>,
+        store: Arc<dyn SyncStore>,
+        queue: Arc<dyn WorkQueue>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Integration {
+        let salesforce_writer: Option<Arc<dyn ContactWriter>> = if mapping.is_one_way() {
+            None
+        } else {
+            Some(salesforce.clone())
+        };
+        Integration {
+            name: mapping.integration.clone(),
+            mapping: Arc::new(mapping),
+            salesforce,
+            salesforce_writer,
+            genesys,
+            store,
+            queue,
+            clock,
+            settings,
+        }
+    }
+
+    /// The writer of a side; `None` for Salesforce in one-way mode.
+    pub fn writer(&self, side: contact_sync_engine::Side) -> Option<&dyn ContactWriter> {
+        match side {
+            contact_sync_engine::Side::Salesforce => self.salesforce_writer.as_deref(),
+            contact_sync_engine::Side::Genesys => Some(&*self.genesys),
+        }
+    }
+
     /// Authenticates with both systems and gathers the link facts.
     pub async fn prepare(&self) -> Result<RunFacts, PipelineError> {
         let (sf, gz): (SystemFacts, SystemFacts) =

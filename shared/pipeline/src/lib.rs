@@ -1,6 +1,7 @@
 //! Ports, adapters and use cases of contact-sync.
 //!
-//! - Ports: [`store::SyncStore`], [`queue::WorkQueue`], [`system::ContactSystem`],
+//! - Ports: [`store::SyncStore`], [`queue::WorkQueue`], [`system::ContactSystem`] (its halves
+//!   [`system::ContactReader`] and [`system::ContactWriter`]),
 //!   [`integration::Clock`], [`notify::Alerter`].
 //! - Use cases: [`poll`] (changes → pair batches), [`reconcile`] (a batch → merged writes),
 //!   [`notify`] (conflict events → alerts), and [`cycle`] running all three in one process.
@@ -11,6 +12,7 @@ pub mod notify;
 pub mod poll;
 pub mod queue;
 pub mod reconcile;
+pub mod review;
 pub mod stats;
 pub mod store;
 pub mod system;

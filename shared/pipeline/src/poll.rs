@@ -6,7 +6,7 @@ use crate::integration::{Integration, PipelineError};
 use crate::queue::{MESSAGE_VERSION, PairRef, ReconcileBatch};
 use crate::stats::SyncStats;
 use crate::store::ConflictRecord;
-use crate::system::{ContactSystem, Watermark};
+use crate::system::{ContactReader, Watermark};
 use contact_sync_engine::Side;
 use contact_sync_engine::SideRecord;
 use contact_sync_engine::matching::{Candidate, CandidateIndex, MatchOutcome};
@@ -29,6 +29,14 @@ pub struct PollOutcome {
     pub batches: usize,
     /// Watermarks reached by this poll (already stored when `AfterEnqueue`).
     pub watermarks: Vec<(Side, Watermark)>,
+    /// How far the Salesforce delete log was read (already stored when `AfterEnqueue`);
+    /// `None` when it must not move (nothing new, or deletes held by the circuit breaker).
+    pub deletions_watermark: Option<Watermark>,
+}
+
+/// The store key under which an integration's Salesforce delete-log watermark is kept.
+pub fn deletions_key(integration: &str) -> String {
+    format!("{integration}#deletions")
 }
 
 /// Everything read from one side during a poll.
@@ -40,6 +48,8 @@ struct SideRead {
     /// The newest change seen.
     newest: Option<Watermark>,
     read: u64,
+    /// Genesys: changed records that others were merged into (`mergedFrom`), by survivor.
+    merged_from: HashMap<String, Vec<String>>,
 }
 
 /// Runs one poll under the integration's run lease (owner: `run_id`).
@@ -89,13 +99,26 @@ async fn poll_under_lease(
     let mut resolver = Resolver::default();
     let mut review: Vec<ConflictRecord> = Vec::new();
 
+    // Salesforce deletes and merges of linked records (held back when they are too many).
+    // The survivor of a merge is not a new record: its pair is the merged record's.
+    let deletions = read_deletions(
+        integration,
+        run_id,
+        genesys.read,
+        &mut resolver,
+        &mut review,
+    )
+    .await?;
+    let sf_survivors = deletions.survivors;
+    let deletions_watermark = deletions.watermark;
+
     // Salesforce changes: linked → their pair; unlinked → matched against every Genesys record.
     let sf_ids: Vec<String> = salesforce.changed.iter().map(|c| c.id.clone()).collect();
     let sf_links = integration.store.links(Side::Salesforce, &sf_ids).await?;
     let unlinked_sf: Vec<Candidate> = salesforce
         .changed
         .iter()
-        .filter(|c| !sf_links.contains_key(&c.id))
+        .filter(|c| !sf_links.contains_key(&c.id) && !sf_survivors.contains(&c.id))
         .cloned()
         .collect();
     for (sf_id, pair_id) in &sf_links {
@@ -103,6 +126,7 @@ async fn poll_under_lease(
             pair_id: Some(pair_id.clone()),
             sf_id: Some(sf_id.clone()),
             gz_id: None,
+            merged_into: None,
         });
     }
     for (sf_id, outcome) in genesys.index.match_batch(&unlinked_sf) {
@@ -111,11 +135,13 @@ async fn poll_under_lease(
                 pair_id: None,
                 sf_id: Some(sf_id),
                 gz_id: Some(other_id),
+                merged_into: None,
             }),
             MatchOutcome::NoMatch => resolver.add(PairRef {
                 pair_id: None,
                 sf_id: Some(sf_id),
                 gz_id: None,
+                merged_into: None,
             }),
             MatchOutcome::Ambiguous { candidates, .. } => review.push(ambiguous(
                 integration,
@@ -136,12 +162,31 @@ async fn poll_under_lease(
             pair_id: Some(pair_id.clone()),
             sf_id: None,
             gz_id: Some(gz_id.clone()),
+            merged_into: None,
         });
+    }
+    // A Genesys contact that linked contacts were merged into is not a new record: the merged
+    // contacts' pairs are reconciled (their fetch shows `mergedTo`) and follow it.
+    let merged_away: Vec<String> = genesys.merged_from.values().flatten().cloned().collect();
+    let merged_links = integration.store.links(Side::Genesys, &merged_away).await?;
+    let mut gz_survivors = BTreeSet::new();
+    for (survivor, losers) in &genesys.merged_from {
+        for loser in losers {
+            if let Some(pair_id) = merged_links.get(loser) {
+                gz_survivors.insert(survivor.clone());
+                resolver.add(PairRef {
+                    pair_id: Some(pair_id.clone()),
+                    sf_id: None,
+                    gz_id: Some(loser.clone()),
+                    merged_into: None,
+                });
+            }
+        }
     }
     let unlinked_gz: Vec<Candidate> = genesys
         .changed
         .iter()
-        .filter(|c| !gz_links.contains_key(&c.id))
+        .filter(|c| !gz_links.contains_key(&c.id) && !gz_survivors.contains(&c.id))
         .cloned()
         .collect();
     let sf_index = unlinked_salesforce_index(integration, &salesforce, &unlinked_gz).await?;
@@ -151,11 +196,13 @@ async fn poll_under_lease(
                 pair_id: None,
                 sf_id: Some(other_id),
                 gz_id: Some(gz_id),
+                merged_into: None,
             }),
             MatchOutcome::NoMatch => resolver.add(PairRef {
                 pair_id: None,
                 sf_id: None,
                 gz_id: Some(gz_id),
+                merged_into: None,
             }),
             MatchOutcome::Ambiguous { candidates, .. } => review.push(ambiguous(
                 integration,
@@ -177,6 +224,7 @@ async fn poll_under_lease(
             pair_id: Some(pair.pair_id),
             sf_id: None,
             gz_id: None,
+            merged_into: None,
         });
     }
 
@@ -214,6 +262,7 @@ async fn poll_under_lease(
     .collect();
     if advance == WatermarkAdvance::AfterEnqueue {
         advance_watermarks(integration, &watermarks).await?;
+        advance_deletions_watermark(integration, deletions_watermark.as_ref()).await?;
     }
     tracing::info!(
         run_id,
@@ -229,7 +278,134 @@ async fn poll_under_lease(
         stats,
         batches: batch_count,
         watermarks,
+        deletions_watermark,
     })
+}
+
+/// Stores how far the Salesforce delete log was read (only forward).
+pub async fn advance_deletions_watermark(
+    integration: &Integration,
+    watermark: Option<&Watermark>,
+) -> Result<(), PipelineError> {
+    if let Some(wm) = watermark {
+        integration
+            .store
+            .advance_watermark(&deletions_key(&integration.name), Side::Salesforce, wm)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Reads the Salesforce delete log since its watermark and queues the linked pairs it names
+/// (with the merge survivor, if any). When the deletes would trip the circuit breaker
+/// (`population`: the Genesys records scanned, one per linked pair at most) they are not
+/// queued, the watermark does not move (the next run sees them again) and an open review item
+/// says so.
+async fn read_deletions(
+    integration: &Integration,
+    run_id: &str,
+    population: u64,
+    resolver: &mut Resolver,
+    review: &mut Vec<ConflictRecord>,
+) -> Result<DeletionsRead, PipelineError> {
+    let key = deletions_key(&integration.name);
+    let since = integration.store.watermark(&key, Side::Salesforce).await?;
+    let read = integration
+        .salesforce
+        .read_deletions(since.as_ref())
+        .await?;
+    if !read.complete {
+        // Deletes older than the log may have been missed; linked pairs whose Salesforce record
+        // is gone are still found (and unlinked) whenever a pair is reconciled.
+        tracing::warn!(
+            integration = %integration.name,
+            "the Salesforce delete log no longer covers the last run; some deletes may surface late"
+        );
+    }
+    if read.deletions.is_empty() {
+        return Ok(DeletionsRead {
+            watermark: read.newest,
+            survivors: BTreeSet::new(),
+        });
+    }
+    let ids: Vec<String> = read.deletions.iter().map(|d| d.id.clone()).collect();
+    let links = integration.store.links(Side::Salesforce, &ids).await?;
+    let linked: Vec<_> = read
+        .deletions
+        .iter()
+        .filter_map(|d| links.get(&d.id).map(|pair_id| (pair_id, d)))
+        .collect();
+    let deletes = linked
+        .iter()
+        .filter(|(_, d)| d.merged_into.is_none())
+        .count();
+    let breaker = integration.mapping.delete_breaker;
+    if breaker.trips(deletes, population as usize) {
+        tracing::warn!(
+            integration = %integration.name,
+            deletes,
+            population,
+            "delete circuit breaker tripped: deletes held for review"
+        );
+        review.push(deletes_held(
+            integration,
+            run_id,
+            deletes as u64,
+            population,
+        ));
+        return Ok(DeletionsRead {
+            watermark: None,
+            survivors: BTreeSet::new(),
+        });
+    }
+    let mut survivors = BTreeSet::new();
+    for (pair_id, d) in linked {
+        survivors.extend(d.merged_into.clone());
+        resolver.add(PairRef {
+            pair_id: Some(pair_id.clone()),
+            sf_id: Some(d.id.clone()),
+            gz_id: None,
+            merged_into: d.merged_into.clone(),
+        });
+    }
+    Ok(DeletionsRead {
+        watermark: read.newest,
+        survivors,
+    })
+}
+
+/// What [`read_deletions`] found.
+struct DeletionsRead {
+    /// The watermark to store (`None`: keep the old one).
+    watermark: Option<Watermark>,
+    /// Merge survivors of linked records: not new records.
+    survivors: BTreeSet<String>,
+}
+
+/// The open review item of a tripped delete circuit breaker (one per integration: seeing it
+/// again is a no-op until a person closes it).
+pub fn deletes_held(
+    integration: &Integration,
+    run_id: &str,
+    count: u64,
+    population: u64,
+) -> ConflictRecord {
+    ConflictRecord {
+        id: format!("deletes-held#{}#open", integration.name),
+        integration: integration.name.clone(),
+        run_id: run_id.to_string(),
+        pair_id: None,
+        sf_id: None,
+        gz_id: None,
+        field: "record".into(),
+        policy: "delete_breaker".into(),
+        kind: crate::store::ConflictKind::DeletesHeld { count, population },
+        status: crate::store::ConflictStatus::Open,
+        base_value: None,
+        salesforce_value: None,
+        genesys_value: None,
+        at: integration.clock.now(),
+    }
 }
 
 /// Stores the watermarks a poll reached (each only moves forward).
@@ -248,7 +424,7 @@ pub async fn advance_watermarks(
 
 async fn read_side(
     integration: &Integration,
-    system: &dyn ContactSystem,
+    system: &dyn ContactReader,
     link_source_id: Option<&str>,
 ) -> Result<SideRead, PipelineError> {
     let side = system.side();
@@ -268,6 +444,7 @@ async fn read_side(
         index: CandidateIndex::new(side),
         newest: stored.clone(),
         read: 0,
+        merged_from: HashMap::new(),
     };
     let mut cursor = None;
     loop {
@@ -299,6 +476,10 @@ async fn read_side(
                 };
                 if out.newest.as_ref().is_none_or(|n| seen > *n) {
                     out.newest = Some(seen);
+                }
+                if !record.merged_from.is_empty() {
+                    out.merged_from
+                        .insert(record.id.clone(), record.merged_from.clone());
                 }
                 out.changed.push(candidate);
             }
@@ -399,9 +580,11 @@ impl Resolver {
                     pair_id: Some(pair_id.clone()),
                     sf_id: None,
                     gz_id: None,
+                    merged_into: None,
                 });
                 entry.sf_id = entry.sf_id.take().or(r.sf_id);
                 entry.gz_id = entry.gz_id.take().or(r.gz_id);
+                entry.merged_into = entry.merged_into.take().or(r.merged_into);
             }
             None => {
                 self.new_pairs.insert(r);

@@ -13,7 +13,7 @@ pub const MESSAGE_VERSION: u32 = 1;
 
 /// A reference to one pair to reconcile: the pair id when linked, otherwise the record id(s)
 /// known on each side (a proposed match carries both).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct PairRef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pair_id: Option<String>,
@@ -21,6 +21,20 @@ pub struct PairRef {
     pub sf_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gz_id: Option<String>,
+    /// Set when the poll saw the Salesforce record deleted by a merge: the surviving record
+    /// (`MasterRecordId`), so the pair follows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
+}
+
+impl PairRef {
+    /// A reference by pair id.
+    pub fn to_pair(pair_id: String) -> PairRef {
+        PairRef {
+            pair_id: Some(pair_id),
+            ..PairRef::default()
+        }
+    }
 }
 
 /// One unit of reconcile work.

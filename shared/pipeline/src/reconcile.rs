@@ -38,6 +38,8 @@ struct Work {
     is_new: bool,
     sf_id: Option<String>,
     gz_id: Option<String>,
+    /// The Salesforce merge survivor the poll saw in the delete log, if any.
+    merged_into: Option<String>,
     plan: Option<PairPlan>,
     /// Set when any write for this pair failed: the side and the system's answer.
     error: Option<(Side, RecordError)>,
@@ -82,6 +84,7 @@ pub async fn reconcile(
                 pair_id: Some(w.pair.pair_id.clone()),
                 sf_id: w.sf_id.clone(),
                 gz_id: w.gz_id.clone(),
+                merged_into: None,
             });
         }
     }
@@ -178,9 +181,13 @@ async fn resolve(
                     is_new: false,
                     sf_id: pair.sf_id.clone(),
                     gz_id: pair.gz_id.clone(),
+                    merged_into: None,
                     plan: None,
                     error: None,
                 });
+                if r.merged_into.is_some() {
+                    w.merged_into = r.merged_into.clone();
+                }
                 // Adopt an id the pair does not have yet (e.g. a record created by a run that
                 // crashed before linking it); refuse one that contradicts the pair.
                 let contradicts = |have: &Option<String>, offered: &Option<String>| matches!((have, offered), (Some(a), Some(b)) if a != b);
@@ -207,19 +214,11 @@ async fn resolve(
                 fresh
                     .entry((r.sf_id.clone(), r.gz_id.clone()))
                     .or_insert_with(|| Work {
-                        pair: Pair {
-                            pair_id: format!("p-{}", uuid::Uuid::new_v4()),
-                            sf_id: None,
-                            gz_id: None,
-                            base: None,
-                            version: 1,
-                            status: PairStatus::Pending,
-                            last_error: None,
-                            synced_at: None,
-                        },
+                        pair: Pair::new(format!("p-{}", uuid::Uuid::new_v4()), None, None),
                         is_new: true,
                         sf_id: r.sf_id.clone(),
                         gz_id: r.gz_id.clone(),
+                        merged_into: None,
                         plan: None,
                         error: None,
                     });
@@ -270,15 +269,20 @@ async fn reconcile_leased(
     for w in work.iter_mut() {
         let sf = w.sf_id.as_ref().and_then(|id| sf_records.get(id));
         let gz = w.gz_id.as_ref().and_then(|id| gz_records.get(id));
-        // A Genesys record linked (externalIds) to another Salesforce record is not ours.
+        // A Genesys record linked (externalIds) to another Salesforce record is not ours —
+        // unless the pair already owns it (its link then names the pair's earlier Salesforce
+        // record, e.g. before a merge, and is rewritten by this plan).
+        let owned = |gz: &SideRecord| !w.is_new && w.pair.gz_id.as_deref() == Some(gz.id.as_str());
         if let (Some(sf), Some(gz)) = (sf, gz)
             && gz.link.as_ref().is_some_and(|l| *l != sf.id)
+            && !owned(gz)
         {
             outcome.stats.review += 1;
             let r = PairRef {
                 pair_id: (!w.is_new).then(|| w.pair.pair_id.clone()),
                 sf_id: Some(sf.id.clone()),
                 gz_id: Some(gz.id.clone()),
+                merged_into: None,
             };
             record_review(
                 integration,
@@ -309,14 +313,17 @@ async fn reconcile_leased(
             gz_id: w.pair.gz_id.as_deref(),
             salesforce: sf,
             genesys: gz,
+            salesforce_merged_into: w.merged_into.as_deref(),
+            resolutions: Some(&w.pair.resolutions),
         };
         w.plan = Some(plan_pair(&ctx, &input));
     }
+    hold_deletes_over_the_breaker(integration, batch, work, outcome).await?;
 
     // Reserve new pairs before creating anything: the conditional link put is what stops two
     // workers from creating the same record twice.
     for w in work.iter_mut().filter(|w| w.is_new && w.plan.is_some()) {
-        let plan = w.plan.as_ref().map(|p| p.action);
+        let plan = w.plan.as_ref().map(|p| p.action.clone());
         if matches!(plan, Some(PairAction::Skip)) {
             outcome.stats.skipped += 1;
             w.plan = None;
@@ -339,82 +346,108 @@ async fn reconcile_leased(
         }
     }
 
-    apply_salesforce(integration, work, outcome).await;
-    apply_genesys(integration, facts, work, &gz_records, outcome).await;
+    apply(integration, Side::Salesforce, work, Vec::new(), outcome).await;
+    let links = link_write_backs(integration, facts, work, &gz_records);
+    apply(integration, Side::Genesys, work, links, outcome).await;
     commit(integration, batch, work, &sf_records, &gz_records, outcome).await
 }
 
-/// Sends every Salesforce create and update of the batch in bulk.
-async fn apply_salesforce(
+/// Holds every delete of the batch when there are too many (the delete circuit breaker): the
+/// pairs stay pending with a `DELETE_BREAKER` error, an open review item and an alert say why,
+/// and the next run holds them again until a person raises the limit or restores the records.
+async fn hold_deletes_over_the_breaker(
     integration: &Integration,
+    batch: &ReconcileBatch,
     work: &mut [Work],
     outcome: &mut ReconcileOutcome,
-) {
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    for w in work.iter() {
-        match w.plan.as_ref().and_then(|p| p.salesforce.as_ref()) {
-            Some(SideWrite::Create { body }) => creates.push(CreateRequest {
-                key: w.pair.pair_id.clone(),
-                body: body.clone(),
-            }),
-            Some(SideWrite::Update { id, body, .. }) => updates.push(UpdateRequest {
-                id: id.clone(),
-                body: body.clone(),
-            }),
-            None => {}
+) -> Result<(), PipelineError> {
+    let is_delete = |w: &Work| {
+        matches!(
+            w.plan.as_ref().map(|p| &p.action),
+            Some(PairAction::Delete { .. } | PairAction::Unlink { .. } | PairAction::Forget { .. })
+        )
+    };
+    let deletes = work.iter().filter(|w| is_delete(w)).count();
+    let population = work.len();
+    if deletes == 0
+        || !integration
+            .mapping
+            .delete_breaker
+            .trips(deletes, population)
+    {
+        return Ok(());
+    }
+    tracing::warn!(run_id = %batch.run_id, deletes, population, "delete circuit breaker tripped: deletes held for review");
+    for w in work.iter_mut().filter(|w| is_delete(w)) {
+        w.plan = None;
+        if w.is_new {
+            continue;
         }
+        let mut held = w.pair.clone();
+        held.status = PairStatus::Pending;
+        held.last_error = Some(RecordError {
+            code: "DELETE_BREAKER".into(),
+            message: "delete held by the circuit breaker".into(),
+            retryable: true,
+        });
+        if integration.store.save_pair(&held, w.pair.version).await? != SaveOutcome::Saved {
+            outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
+        }
+        outcome.stats.failed += 1;
     }
-    if !creates.is_empty() {
-        let keys = creates.iter().map(|c| c.key.clone()).collect();
-        let results = integration.salesforce.create(creates).await;
-        settle(
-            work,
-            Side::Salesforce,
-            keys,
-            results,
-            |w| Some(&w.pair.pair_id),
-            |w, id| {
-                outcome.stats.created.add(Side::Salesforce, 1);
-                w.sf_id = Some(id);
-            },
-        );
-    }
-    if !updates.is_empty() {
-        let keys = updates.iter().map(|u| u.id.clone()).collect();
-        let results = integration.salesforce.update(updates).await;
-        settle(
-            work,
-            Side::Salesforce,
-            keys,
-            results,
-            |w| w.sf_id.as_deref(),
-            |_, _| {
-                outcome.stats.updated.add(Side::Salesforce, 1);
-            },
-        );
-    }
+    let item = crate::poll::deletes_held(
+        integration,
+        &batch.run_id,
+        deletes as u64,
+        population as u64,
+    );
+    integration.store.record_conflict(&item).await?;
+    outcome.stats.review += 1;
+    integration
+        .queue
+        .send_conflicts(vec![conflict_event(integration, batch, &item)])
+        .await?;
+    outcome.conflicts_sent += 1;
+    Ok(())
 }
 
-/// Sends every Genesys create and update in bulk, including the link write-back for records
-/// just created in Salesforce.
-async fn apply_genesys(
+/// Sends every create, update and delete the batch plans on `side` in bulk (`extra`: updates
+/// that belong to no plan, the link write-backs). A side without a writer (Salesforce in
+/// one-way mode) cannot be written: the engine never plans such writes, and if one appeared the
+/// pair would fail for good rather than reach the system.
+async fn apply(
     integration: &Integration,
-    facts: &RunFacts,
+    side: Side,
     work: &mut [Work],
-    gz_records: &HashMap<String, SideRecord>,
+    extra: Vec<UpdateRequest>,
     outcome: &mut ReconcileOutcome,
 ) {
-    let mapping = &integration.mapping;
     let mut creates = Vec::new();
-    let mut updates = Vec::new();
+    let mut updates = extra;
+    let mut deletes = Vec::new();
     for w in work.iter() {
         let Some(plan) = &w.plan else { continue };
-        match plan.genesys.as_ref() {
+        // A Genesys record just created in Salesforce gets its link (and any derived fields)
+        // in one write-back update, built after the Salesforce create.
+        if side == Side::Genesys
+            && plan.action
+                == (PairAction::Create {
+                    on: Side::Salesforce,
+                })
+        {
+            continue;
+        }
+        match plan.write_for(side) {
             Some(SideWrite::Create { body }) => {
-                if let Some(sf_id) = &w.sf_id {
+                // Salesforce results come back in request order under our key; Genesys results
+                // are matched by the Salesforce Id the new contact carries.
+                let key = match side {
+                    Side::Salesforce => Some(w.pair.pair_id.clone()),
+                    Side::Genesys => w.sf_id.clone(),
+                };
+                if let Some(key) = key {
                     creates.push(CreateRequest {
-                        key: sf_id.clone(),
+                        key,
                         body: body.clone(),
                     });
                 }
@@ -423,61 +456,112 @@ async fn apply_genesys(
                 id: id.clone(),
                 body: body.clone(),
             }),
-            None => {
-                // Created in Salesforce just now: write the new Id back to the Genesys record.
-                let created_sf = matches!(
-                    plan.action,
-                    PairAction::Create {
-                        on: Side::Salesforce
-                    }
-                );
-                if created_sf
-                    && w.error.is_none()
-                    && let (Some(sf_id), Some(gz)) =
-                        (&w.sf_id, w.gz_id.as_ref().and_then(|id| gz_records.get(id)))
-                {
-                    let link = GenesysLink::new(
-                        &facts.link_source_id,
-                        sf_id,
-                        facts.instance_url.as_deref(),
-                    );
-                    updates.push(UpdateRequest {
-                        id: gz.id.clone(),
-                        body: mapping.genesys_update_body(&gz.raw, &[], Some(&link)),
-                    });
-                }
-            }
+            Some(SideWrite::Delete { id }) => deletes.push(id.clone()),
+            None => {}
         }
     }
+    if creates.is_empty() && updates.is_empty() && deletes.is_empty() {
+        return;
+    }
+    let own_id = move |w: &Work| -> Option<String> {
+        match side {
+            Side::Salesforce => w.sf_id.clone(),
+            Side::Genesys => w.gz_id.clone(),
+        }
+    };
+    let Some(writer) = integration.writer(side) else {
+        tracing::error!(%side, "a write was planned for a read-only side; refused");
+        let refused = RecordError {
+            code: "READ_ONLY_SIDE".into(),
+            message: format!("{side} is read-only in this integration's mode"),
+            retryable: false,
+        };
+        for w in work.iter_mut() {
+            if w.plan.as_ref().and_then(|p| p.write_for(side)).is_some() {
+                fail(w, side, refused.clone());
+            }
+        }
+        return;
+    };
     if !creates.is_empty() {
         let keys = creates.iter().map(|c| c.key.clone()).collect();
-        let results = integration.genesys.create(creates).await;
+        let results = writer.create(creates).await;
         settle(
             work,
-            Side::Genesys,
+            side,
             keys,
             results,
-            |w| w.sf_id.as_deref(),
+            |w| match side {
+                Side::Salesforce => Some(w.pair.pair_id.clone()),
+                Side::Genesys => w.sf_id.clone(),
+            },
             |w, id| {
-                outcome.stats.created.add(Side::Genesys, 1);
-                w.gz_id = Some(id);
+                outcome.stats.created.add(side, 1);
+                match side {
+                    Side::Salesforce => w.sf_id = Some(id),
+                    Side::Genesys => w.gz_id = Some(id),
+                }
             },
         );
     }
     if !updates.is_empty() {
         let keys = updates.iter().map(|u| u.id.clone()).collect();
-        let results = integration.genesys.update(updates).await;
-        settle(
-            work,
-            Side::Genesys,
-            keys,
-            results,
-            |w| w.gz_id.as_deref(),
-            |_, _| {
-                outcome.stats.updated.add(Side::Genesys, 1);
-            },
-        );
+        let results = writer.update(updates).await;
+        settle(work, side, keys, results, own_id, |_, _| {
+            outcome.stats.updated.add(side, 1);
+        });
     }
+    if !deletes.is_empty() {
+        let keys = deletes.clone();
+        let results = writer.delete(deletes).await;
+        settle(work, side, keys, results, own_id, |_, _| {
+            outcome.stats.deleted.add(side, 1);
+        });
+    }
+}
+
+/// Genesys link write-backs for records just created in Salesforce from a Genesys record.
+fn link_write_backs(
+    integration: &Integration,
+    facts: &RunFacts,
+    work: &[Work],
+    gz_records: &HashMap<String, SideRecord>,
+) -> Vec<UpdateRequest> {
+    let mut updates = Vec::new();
+    for w in work {
+        let Some(plan) = &w.plan else { continue };
+        let created_sf = matches!(
+            plan.action,
+            PairAction::Create {
+                on: Side::Salesforce
+            }
+        );
+        if created_sf
+            && w.error.is_none()
+            && let (Some(sf_id), Some(gz)) =
+                (&w.sf_id, w.gz_id.as_ref().and_then(|id| gz_records.get(id)))
+        {
+            let link =
+                GenesysLink::new(&facts.link_source_id, sf_id, facts.instance_url.as_deref());
+            // The derived-field update of the source record, if any, goes in the same body.
+            let changes: Vec<(String, Option<String>)> = plan
+                .decisions
+                .iter()
+                .flat_map(|d| {
+                    d.writes()
+                        .filter(|(s, _)| *s == Side::Genesys)
+                        .map(|(_, v)| (d.field.clone(), v.clone()))
+                })
+                .collect();
+            updates.push(UpdateRequest {
+                id: gz.id.clone(),
+                body: integration
+                    .mapping
+                    .genesys_update_body(&gz.raw, &changes, Some(&link)),
+            });
+        }
+    }
+    updates
 }
 
 /// Stores each pair's outcome: the new base when every write landed, otherwise `pending` with
@@ -500,7 +584,20 @@ async fn commit(
         next.sf_id = w.sf_id.clone();
         next.gz_id = w.gz_id.clone();
         let mut conflicts = Vec::new();
-        match (&w.error, plan.action) {
+        let record = |next: &Pair, field: &str, policy: &str, kind, status, values| {
+            conflict_record(
+                integration,
+                batch,
+                next,
+                field,
+                policy,
+                kind,
+                status,
+                values,
+                now,
+            )
+        };
+        match (&w.error, &plan.action) {
             (Some((_, error)), _) if error.retryable => {
                 outcome.stats.failed += 1;
                 tracing::warn!(pair_id = %w.pair.pair_id, code = %error.code, "pair failed; pending for the next run");
@@ -517,34 +614,76 @@ async fn commit(
                     code: error.code.clone(),
                     message: error.message.clone(),
                 };
-                conflicts.push(conflict_record(
-                    integration,
-                    batch,
+                conflicts.push(record(
                     &next,
                     "record",
                     "write",
                     kind,
                     ConflictStatus::Open,
-                    (None, None, None),
-                    now,
+                    NO_VALUES,
                 ));
             }
-            (None, PairAction::Unlink { missing }) => {
+            (None, PairAction::Unlink { missing } | PairAction::Delete { missing }) => {
+                let propagated = matches!(plan.action, PairAction::Delete { .. });
                 outcome.stats.unlinked += 1;
-                outcome.stats.review += 1;
                 next.status = PairStatus::Unlinked;
                 next.last_error = None;
-                conflicts.push(conflict_record(
-                    integration,
-                    batch,
-                    &next,
-                    "record",
-                    "unlink",
-                    ConflictKind::Deleted { side: missing },
-                    ConflictStatus::Open,
-                    (None, None, None),
-                    now,
-                ));
+                // Unlink: a person decides what to do with the record left behind. Propagate:
+                // both records are gone; the audit says so.
+                let (policy, status) = if propagated {
+                    ("propagate", ConflictStatus::Closed)
+                } else {
+                    outcome.stats.review += 1;
+                    ("unlink", ConflictStatus::Open)
+                };
+                let kind = ConflictKind::Deleted { side: *missing };
+                conflicts.push(record(&next, "record", policy, kind, status, NO_VALUES));
+            }
+            (None, PairAction::Forget { .. }) => {
+                outcome.stats.unlinked += 1;
+                next.status = PairStatus::Unlinked;
+                next.last_error = None;
+            }
+            (None, PairAction::Repoint { side, into }) => {
+                // Follow the merge: the pair now stands for the surviving record; it is synced
+                // against it on the next run (pending). If the survivor has a pair of its own,
+                // the two need a person.
+                let mut moved = next.clone();
+                match side {
+                    Side::Salesforce => moved.sf_id = Some(into.clone()),
+                    Side::Genesys => moved.gz_id = Some(into.clone()),
+                }
+                moved.status = PairStatus::Pending;
+                match integration.store.save_pair(&moved, expected).await? {
+                    SaveOutcome::Saved => {
+                        tracing::info!(pair_id = %w.pair.pair_id, %side, "pair follows a merge");
+                        outcome.stats.skipped += 1;
+                        continue;
+                    }
+                    SaveOutcome::LinkTaken { .. } => {
+                        outcome.stats.unlinked += 1;
+                        outcome.stats.review += 1;
+                        next.status = PairStatus::Unlinked;
+                        let kind = ConflictKind::MergeCollision {
+                            side: *side,
+                            survivor: into.clone(),
+                        };
+                        conflicts.push(record(
+                            &next,
+                            "record",
+                            "merge",
+                            kind,
+                            ConflictStatus::Open,
+                            NO_VALUES,
+                        ));
+                    }
+                    other => {
+                        tracing::warn!(pair_id = %w.pair.pair_id, outcome = ?other, "pair commit lost a race");
+                        outcome.stats.failed += 1;
+                        outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
+                        continue;
+                    }
+                }
             }
             (None, action) => {
                 match action {
@@ -556,9 +695,35 @@ async fn commit(
                 next.last_error = None;
                 next.base = Some(plan.new_base.clone());
                 next.synced_at = Some(now);
+                // Choices were applied by this plan.
+                next.resolutions.clear();
                 let sf = next.sf_id.as_ref().and_then(|id| sf_records.get(id));
                 let gz = next.gz_id.as_ref().and_then(|id| gz_records.get(id));
-                for d in plan.conflicts() {
+                for d in &plan.decisions {
+                    let (kind, status, policy) = match &d.reason {
+                        Reason::Conflict { policy, winner } => (
+                            ConflictKind::Resolved { winner: *winner },
+                            ConflictStatus::Closed,
+                            policy.as_str(),
+                        ),
+                        Reason::HeldForReview => {
+                            (ConflictKind::Manual, ConflictStatus::Open, "manual")
+                        }
+                        Reason::Unmapped { side, review: true } => (
+                            ConflictKind::Unmapped { side: *side },
+                            ConflictStatus::Open,
+                            "value_map",
+                        ),
+                        Reason::ChosenByPerson => {
+                            (ConflictKind::Chosen, ConflictStatus::Closed, "person")
+                        }
+                        _ => continue,
+                    };
+                    if status == ConflictStatus::Open {
+                        outcome.stats.review += 1;
+                    } else {
+                        outcome.stats.conflicts += 1;
+                    }
                     let values = (
                         w.pair
                             .base
@@ -568,30 +733,7 @@ async fn commit(
                         sf.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
                         gz.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
                     );
-                    let (kind, status, policy) = match &d.reason {
-                        Reason::Conflict { policy, winner } => (
-                            ConflictKind::Resolved { winner: *winner },
-                            ConflictStatus::Closed,
-                            policy.as_str(),
-                        ),
-                        _ => (ConflictKind::Manual, ConflictStatus::Open, "manual"),
-                    };
-                    if status == ConflictStatus::Open {
-                        outcome.stats.review += 1;
-                    } else {
-                        outcome.stats.conflicts += 1;
-                    }
-                    conflicts.push(conflict_record(
-                        integration,
-                        batch,
-                        &next,
-                        &d.field,
-                        policy,
-                        kind,
-                        status,
-                        values,
-                        now,
-                    ));
+                    conflicts.push(record(&next, &d.field, policy, kind, status, values));
                 }
             }
         }
@@ -599,38 +741,73 @@ async fn commit(
             SaveOutcome::Saved => {
                 for c in conflicts {
                     integration.store.record_conflict(&c).await?;
-                    events.push(ConflictEvent {
-                        v: MESSAGE_VERSION,
-                        integration: integration.name.clone(),
-                        run_id: batch.run_id.clone(),
-                        conflict_id: c.id.clone(),
-                        pair_id: c.pair_id.clone(),
-                        sf_id: c.sf_id.clone(),
-                        gz_id: c.gz_id.clone(),
-                        field: c.field.clone(),
-                        policy: c.policy.clone(),
-                        outcome: outcome_name(&c.kind),
-                        at: c.at,
-                    });
+                    events.push(conflict_event(integration, batch, &c));
                 }
             }
             other => {
                 // Writes may have landed; the pair is re-planned next time and converges.
                 tracing::warn!(pair_id = %w.pair.pair_id, outcome = ?other, "pair commit lost a race");
                 outcome.stats.failed += 1;
-                outcome.retry.push(PairRef {
-                    pair_id: Some(w.pair.pair_id.clone()),
-                    sf_id: None,
-                    gz_id: None,
-                });
+                outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
             }
         }
     }
-    outcome.conflicts_sent = events.len();
+    outcome.conflicts_sent += events.len();
     if !events.is_empty() {
         integration.queue.send_conflicts(events).await?;
     }
     Ok(())
+}
+
+/// Values of an audit entry that is about a record, not a field.
+const NO_VALUES: (Option<String>, Option<String>, Option<String>) = (None, None, None);
+
+/// The id of an open review item: stable for the same pair, field, kind and values (seeing
+/// the same situation again — a redelivery, the next run — is a no-op), new when any of them
+/// changes (a new conflict after a person closed the last one opens a new item). The values
+/// enter only through a hash: ids reach logs and queue messages, values never do.
+fn open_item_id(
+    pair: &Pair,
+    field: &str,
+    kind: &ConflictKind,
+    values: &(Option<String>, Option<String>, Option<String>),
+) -> String {
+    // FNV-1a: tiny, and stable across builds (std's hasher is not).
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        hash ^= 0xff;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    };
+    feed(outcome_name(kind).as_bytes());
+    for v in [&values.0, &values.1, &values.2] {
+        feed(v.as_deref().unwrap_or("\u{0}").as_bytes());
+    }
+    format!("{}#{field}#open-{hash:016x}", pair.pair_id)
+}
+
+/// The notifier's event for a conflict record (ids only, never values).
+fn conflict_event(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    c: &ConflictRecord,
+) -> ConflictEvent {
+    ConflictEvent {
+        v: MESSAGE_VERSION,
+        integration: integration.name.clone(),
+        run_id: batch.run_id.clone(),
+        conflict_id: c.id.clone(),
+        pair_id: c.pair_id.clone(),
+        sf_id: c.sf_id.clone(),
+        gz_id: c.gz_id.clone(),
+        field: c.field.clone(),
+        policy: c.policy.clone(),
+        outcome: outcome_name(&c.kind),
+        at: c.at,
+    }
 }
 
 fn outcome_name(kind: &ConflictKind) -> String {
@@ -640,6 +817,10 @@ fn outcome_name(kind: &ConflictKind) -> String {
         ConflictKind::AmbiguousMatch { .. } => "ambiguous_match".into(),
         ConflictKind::Deleted { side } => format!("deleted_on_{side}"),
         ConflictKind::Rejected { side, .. } => format!("rejected_by_{side}"),
+        ConflictKind::Unmapped { side } => format!("unmapped_on_{side}"),
+        ConflictKind::Chosen => "chosen_by_person".into(),
+        ConflictKind::MergeCollision { side, .. } => format!("merge_collision_on_{side}"),
+        ConflictKind::DeletesHeld { .. } => "deletes_held".into(),
     }
 }
 
@@ -656,8 +837,9 @@ fn conflict_record(
     at: chrono::DateTime<chrono::Utc>,
 ) -> ConflictRecord {
     // Open items are one per pair and field (seen again → no-op); audit entries one per run.
+    let values = (base_value, salesforce_value, genesys_value);
     let id = match status {
-        ConflictStatus::Open => format!("{}#{field}#open", pair.pair_id),
+        ConflictStatus::Open => open_item_id(pair, field, &kind, &values),
         ConflictStatus::Closed => format!("{}#{field}#{}", pair.pair_id, batch.run_id),
     };
     ConflictRecord {
@@ -671,9 +853,9 @@ fn conflict_record(
         policy: policy.to_string(),
         kind,
         status,
-        base_value,
-        salesforce_value,
-        genesys_value,
+        base_value: values.0,
+        salesforce_value: values.1,
+        genesys_value: values.2,
         at,
     }
 }
@@ -716,14 +898,14 @@ fn settle(
     side: Side,
     keys: Vec<String>,
     results: Result<Vec<WriteOutcome>, crate::system::SystemError>,
-    key_of: impl Fn(&Work) -> Option<&str>,
+    key_of: impl Fn(&Work) -> Option<String>,
     mut on_ok: impl FnMut(&mut Work, String),
 ) {
     // The first item with a key answers for it (as a linear search would).
     let mut index: HashMap<String, usize> = HashMap::new();
     for (i, w) in work.iter().enumerate() {
         if let Some(k) = key_of(w) {
-            index.entry(k.to_string()).or_insert(i);
+            index.entry(k).or_insert(i);
         }
     }
     for (key, result) in by_key(keys, results) {
@@ -767,14 +949,17 @@ fn by_key(
         }
         Err(e) => {
             tracing::warn!(error = %e, records = keys.len(), "bulk write call failed");
+            // A spent API budget is not the records' fault: they stay pending for a later run.
+            let retry_later =
+                e.is_retryable() || matches!(e, crate::system::SystemError::Budget { .. });
             let error = RecordError {
-                code: if e.is_retryable() {
+                code: if retry_later {
                     "CALL_FAILED_RETRYABLE".into()
                 } else {
                     "CALL_FAILED".into()
                 },
                 message: e.to_string(),
-                retryable: e.is_retryable(),
+                retryable: retry_later,
             };
             keys.into_iter().map(|k| (k, Err(error.clone()))).collect()
         }

@@ -52,6 +52,9 @@ pub struct SyncStats {
     pub created: PerSide,
     /// Records updated on each side (link-only Genesys updates included).
     pub updated: PerSide,
+    /// Records deleted on each side (delete policy `propagate`).
+    #[serde(default)]
+    pub deleted: PerSide,
     /// Pairs found already in sync.
     pub unchanged: u64,
     /// Fields decided by policy after changing on both sides (audit entries).
@@ -73,6 +76,7 @@ impl AddAssign for SyncStats {
         self.pairs_enqueued += o.pairs_enqueued;
         self.created += o.created;
         self.updated += o.updated;
+        self.deleted += o.deleted;
         self.unchanged += o.unchanged;
         self.conflicts += o.conflicts;
         self.review += o.review;

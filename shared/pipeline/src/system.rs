@@ -1,4 +1,5 @@
-//! The `ContactSystem` port: one implementation per CRM (Salesforce REST, Genesys Cloud).
+//! The `ContactSystem` port: one implementation per CRM (Salesforce REST, Genesys Cloud), in a
+//! read half ([`ContactReader`]) and a write half ([`ContactWriter`]).
 //!
 //! Bodies travel in each system's own JSON shape; the engine's mapping turns them into
 //! canonical contacts and builds write bodies, so adapters stay thin and never interpret fields.
@@ -118,32 +119,76 @@ pub enum SystemError {
     /// Bad configuration (URL, missing setting): permanent.
     #[error("{side}: configuration: {message}")]
     Config { side: Side, message: String },
+    /// The share of the daily API allocation this sync may use is spent (Salesforce
+    /// `Sforce-Limit-Info`). Not retryable within a run: the run stops cleanly and the next
+    /// run resumes once the rolling 24-hour usage has dropped.
+    #[error(
+        "{side}: API budget reached: {used} of {max} daily requests used; stopping until the next run"
+    )]
+    Budget { side: Side, used: u64, max: u64 },
 }
 
 impl SystemError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, SystemError::Transient { .. })
     }
+
+    /// The side that failed.
+    pub fn side(&self) -> Side {
+        match self {
+            SystemError::Auth { side, .. }
+            | SystemError::Transient { side, .. }
+            | SystemError::Rejected { side, .. }
+            | SystemError::Protocol { side, .. }
+            | SystemError::Config { side, .. }
+            | SystemError::Budget { side, .. } => *side,
+        }
+    }
 }
 
 pub type SystemResult<T> = Result<T, SystemError>;
 
-/// One CRM, as the pipeline sees it.
+/// A record that no longer exists on its side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deletion {
+    pub id: String,
+    /// When it was deleted (Salesforce: the deleted row's `SystemModstamp`).
+    pub deleted_at: DateTime<Utc>,
+    /// The surviving record when it was merged away (Salesforce `MasterRecordId`).
+    pub merged_into: Option<String>,
+}
+
+/// The result of [`ContactReader::read_deletions`].
+#[derive(Debug, Clone, Default)]
+pub struct DeletionRead {
+    /// Ordered by `(deleted_at, id)`.
+    pub deletions: Vec<Deletion>,
+    /// The newest deletion seen; pass it back as `since` next time. `None` when nothing was
+    /// deleted after `since` (keep the old watermark).
+    pub newest: Option<Watermark>,
+    /// False when the system's delete log no longer reaches back to `since` (Recycle Bin
+    /// emptied / `getDeleted` `earliestDateAvailable` later than `since`): deletes may have been
+    /// missed and the caller must check its linked records by fetching them.
+    pub complete: bool,
+}
+
+/// Reading one CRM.
 ///
 /// Contract:
 /// - Reads are safe to repeat. `read_changes` returns *at least* every record whose
 ///   `(modified_at, id)` is after `since` (all records when `since` is `None`); it may return
 ///   more (Genesys has no modified-since filter: it returns every record and the caller filters).
 ///   Records are never silently dropped: a page that cannot be read is an error.
-/// - `fetch` returns the records that exist among `ids`; ids that do not exist (deleted, merged
-///   away) are simply absent from the result. Any number of ids: the adapter batches.
-/// - `create` / `update` send as few calls as the API allows (Salesforce sObject Collections
-///   ≤200, Genesys bulk endpoints under the byte limit) and return one outcome per request;
-///   a record refused by the system is an `Err` outcome, not a call failure, and never fails its
-///   neighbours. A call failure (`SystemError`) means the outcome of that call is unknown.
+/// - `fetch` returns the records that exist among `ids`; ids that do not exist (deleted) are
+///   simply absent from the result. A record merged into another (Genesys `mergedTo`) is
+///   returned under the requested id with its body as the system gives it (carrying
+///   `mergedTo`). Any number of ids: the adapter batches.
+/// - `read_deletions` returns every record deleted (or merged away) after `since` that the
+///   system still knows of, in `(deleted_at, id)` order, and says whether its log reaches back
+///   to `since`.
 /// - Neither reads nor writes log field values.
 #[async_trait]
-pub trait ContactSystem: Send + Sync {
+pub trait ContactReader: Send + Sync {
     fn side(&self) -> Side;
 
     /// Authenticates and gathers the facts the engine needs (see [`SystemFacts`]). Idempotent.
@@ -156,6 +201,12 @@ pub trait ContactSystem: Send + Sync {
         cursor: Option<String>,
     ) -> SystemResult<ChangePage>;
 
+    /// Records deleted (or merged away) after `since`. Salesforce: `queryAll` on
+    /// `IsDeleted = TRUE` ordered by `(SystemModstamp, Id)` selecting `MasterRecordId`.
+    /// Genesys has no delete log: an empty, complete read (its deletes show up when `fetch`
+    /// no longer returns a linked id; its merges when `fetch` returns the id with `mergedTo`).
+    async fn read_deletions(&self, since: Option<&Watermark>) -> SystemResult<DeletionRead>;
+
     /// Records with these ids that still exist.
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>>;
 
@@ -163,8 +214,116 @@ pub trait ContactSystem: Send + Sync {
     /// records of the other side. Systems whose change read already returns everything
     /// (Genesys) may return an empty list.
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>>;
+}
 
+/// Writing one CRM.
+///
+/// Contract:
+/// - Every method sends as few calls as the API allows (Salesforce sObject Collections ≤200,
+///   Genesys bulk endpoints under the byte limit) and returns one outcome per request; a record
+///   refused by the system is an `Err` outcome, not a call failure, and never fails its
+///   neighbours. A call failure (`SystemError`) means the outcome of that call is unknown.
+#[async_trait]
+pub trait ContactWriter: Send + Sync {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>>;
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>>;
+
+    /// Deletes records by id, batched (Salesforce collections DELETE ≤200 with
+    /// `allOrNone=false`, Genesys bulk remove); one outcome per id, keyed by id. Deleting a
+    /// record that is already gone is a success (idempotent under redelivery).
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>>;
+}
+
+/// A CRM the sync may read and write. `Arc<dyn ContactSystem>` upcasts to
+/// `Arc<dyn ContactReader>` / `Arc<dyn ContactWriter>`.
+pub trait ContactSystem: ContactReader + ContactWriter {}
+
+impl<T: ContactReader + ContactWriter + ?Sized> ContactSystem for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    struct Nothing;
+
+    #[async_trait]
+    impl ContactReader for Nothing {
+        fn side(&self) -> Side {
+            Side::Genesys
+        }
+        async fn prepare(&self) -> SystemResult<SystemFacts> {
+            Ok(SystemFacts::default())
+        }
+        async fn read_changes(
+            &self,
+            _since: Option<&Watermark>,
+            _cursor: Option<String>,
+        ) -> SystemResult<ChangePage> {
+            Ok(ChangePage::default())
+        }
+        async fn read_deletions(&self, _since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+            Ok(DeletionRead {
+                complete: true,
+                ..DeletionRead::default()
+            })
+        }
+        async fn fetch(&self, _ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+            Ok(Vec::new())
+        }
+        async fn find_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[async_trait]
+    impl ContactWriter for Nothing {
+        async fn create(&self, _records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+            Ok(Vec::new())
+        }
+        async fn update(&self, _records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+            Ok(Vec::new())
+        }
+        async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+            Ok(ids
+                .into_iter()
+                .map(|id| WriteOutcome {
+                    result: Ok(id.clone()),
+                    key: id,
+                })
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_system_upcasts_to_its_reader_and_writer_halves() {
+        // GIVEN a system behind the full port
+        let system: Arc<dyn ContactSystem> = Arc::new(Nothing);
+        // WHEN it is upcast to each half
+        let reader: Arc<dyn ContactReader> = system.clone();
+        let writer: Arc<dyn ContactWriter> = system;
+        // THEN both halves answer through the same object
+        assert_eq!(reader.side(), Side::Genesys);
+        let read = reader.read_deletions(None).await.expect("read");
+        assert!(read.complete && read.deletions.is_empty());
+        let out = writer.delete(vec!["a".into()]).await.expect("delete");
+        assert_eq!(out[0].result, Ok("a".to_owned()));
+    }
+
+    #[test]
+    fn budget_errors_stop_the_run_and_show_only_counts() {
+        // GIVEN a budget error
+        let e = SystemError::Budget {
+            side: Side::Salesforce,
+            used: 80_001,
+            max: 100_000,
+        };
+        // WHEN classified and shown
+        // THEN it is not retryable in this run, and its text carries only the counts
+        assert!(!e.is_retryable());
+        assert_eq!(e.side(), Side::Salesforce);
+        let text = e.to_string();
+        assert!(text.contains("80001 of 100000"), "{text}");
+    }
 }

@@ -25,6 +25,8 @@ pub struct Counters {
     pub by_route: BTreeMap<String, u64>,
     /// Records carried by processed write requests.
     pub records_written: u64,
+    /// Requests answered 429 (rate limit or an injected fault).
+    pub rate_limited: u64,
 }
 
 /// How a request is classified in [`Counters`].
@@ -52,6 +54,12 @@ impl CounterBook {
             RequestKind::Other => {}
         }
         *counters.by_route.entry(route.to_string()).or_insert(0) += 1;
+    }
+
+    pub(crate) fn record_status(&self, status: u16) {
+        if status == 429 {
+            self.lock().rate_limited += 1;
+        }
     }
 
     pub(crate) fn record_written(&self, records: usize) {

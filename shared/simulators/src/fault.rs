@@ -18,8 +18,16 @@ pub enum Fault {
     },
     /// Expire every issued token now (the next API call gets the real 401 body).
     ExpireTokens,
-    /// Delay the next `times` matching responses by `millis`.
+    /// Delay the next `times` matching requests by `millis` before they are processed (a
+    /// client that gives up first leaves nothing done).
     Delay {
+        path_contains: String,
+        millis: u64,
+        times: u32,
+    },
+    /// Process the next `times` matching requests at once, then hold their answers for
+    /// `millis` (a client that gives up first does not learn that its write happened).
+    SlowAnswer {
         path_contains: String,
         millis: u64,
         times: u32,
@@ -47,6 +55,7 @@ pub(crate) struct FaultBook {
 struct FaultState {
     statuses: Vec<(String, StatusFault, u32)>,
     delays: Vec<(String, u64, u32)>,
+    slow_answers: Vec<(String, u64, u32)>,
     rejected: BTreeSet<String>,
 }
 
@@ -73,10 +82,18 @@ impl FaultBook {
                 millis,
                 times,
             } if times > 0 => state.delays.push((path_contains, millis, times)),
+            Fault::SlowAnswer {
+                path_contains,
+                millis,
+                times,
+            } if times > 0 => state.slow_answers.push((path_contains, millis, times)),
             Fault::RejectRecord { id } => {
                 state.rejected.insert(id);
             }
-            Fault::Status { .. } | Fault::Delay { .. } | Fault::ExpireTokens => {}
+            Fault::Status { .. }
+            | Fault::Delay { .. }
+            | Fault::SlowAnswer { .. }
+            | Fault::ExpireTokens => {}
         }
     }
 
@@ -84,19 +101,14 @@ impl FaultBook {
         *self.lock() = FaultState::default();
     }
 
-    /// Consume the first delay matching `path`.
+    /// Consume the first delay (before processing) matching `path`.
     pub(crate) fn take_delay(&self, path: &str) -> Option<Duration> {
-        let mut state = self.lock();
-        let index = state
-            .delays
-            .iter()
-            .position(|(needle, _, _)| path.contains(needle.as_str()))?;
-        let millis = state.delays[index].1;
-        state.delays[index].2 -= 1;
-        if state.delays[index].2 == 0 {
-            state.delays.remove(index);
-        }
-        Some(Duration::from_millis(millis))
+        take_first(&mut self.lock().delays, path)
+    }
+
+    /// Consume the first slow answer (after processing) matching `path`.
+    pub(crate) fn take_slow_answer(&self, path: &str) -> Option<Duration> {
+        take_first(&mut self.lock().slow_answers, path)
     }
 
     /// Consume the first status fault matching `path`.
@@ -127,6 +139,18 @@ impl FaultBook {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn take_first(delays: &mut Vec<(String, u64, u32)>, path: &str) -> Option<Duration> {
+    let index = delays
+        .iter()
+        .position(|(needle, _, _)| path.contains(needle.as_str()))?;
+    let millis = delays[index].1;
+    delays[index].2 -= 1;
+    if delays[index].2 == 0 {
+        delays.remove(index);
+    }
+    Some(Duration::from_millis(millis))
 }
 
 #[cfg(test)]

@@ -5,9 +5,10 @@
 //! used by unit and end-to-end tests, by benchmarks and by the CLI's `--sandbox` mode.
 //!
 //! * [`SalesforceSim`]: OAuth client credentials, SOQL `query`/`queryAll` with paging,
-//!   sObject Collections create/update/delete and single-record sObject calls.
+//!   sObject Collections create/update/delete, single-record sObject calls and merges
+//!   (`MasterRecordId`).
 //! * [`GenesysSim`]: OAuth client credentials, External Contacts CRUD, scan, bulk
-//!   fetch/add/update/remove and external sources.
+//!   fetch/add/update/remove, external sources and merges (`mergedTo`).
 //! * [`sandbox::seed`]: deterministic demo data for both systems.
 //!
 //! Each simulator keeps a virtual clock (real time plus an offset set with

@@ -520,3 +520,39 @@ async fn user_edits_bump_modify_date_and_normalise() {
     assert!(after.get("title").is_none());
     assert_eq!(sim.all(), vec![after]);
 }
+
+#[tokio::test]
+async fn a_merged_contact_leaves_the_scan_and_reads_with_merged_to() {
+    // GIVEN two contacts, the first merged into the second
+    let (sim, client, token) = start(default_sim()).await;
+    let loser = sim.insert(json!({"lastName": "Loser"}));
+    let survivor = sim.insert(json!({"lastName": "Survivor"}));
+    let before = sim.get(&survivor).expect("survivor")["modifyDate"].clone();
+    sim.merge(&loser, &survivor);
+    // WHEN the loser is read by id, and the org is scanned
+    let (get_status, got) = send(
+        client
+            .get(format!("{}{API}/contacts/{loser}", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    let (_, scan) = send(
+        client
+            .get(format!("{}{API}/scan/contacts?limit=10", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+    // THEN the loser answers with its own id and mergedTo naming the survivor
+    assert_eq!(get_status, StatusCode::OK);
+    assert_eq!(got["id"], json!(loser));
+    assert_eq!(got["mergedTo"]["id"], json!(survivor));
+    // AND only the survivor is scanned, with a newer modifyDate
+    let scanned: Vec<&Value> = scan["entities"]
+        .as_array()
+        .expect("entities")
+        .iter()
+        .map(|c| &c["id"])
+        .collect();
+    assert_eq!(scanned, vec![&json!(survivor)]);
+    assert_ne!(sim.get(&survivor).expect("survivor")["modifyDate"], before);
+}

@@ -1,12 +1,12 @@
-//! Bulk endpoints (API-NOTES B.1): fetch by ids, add, update. Results are NOT in request
-//! order: fetch and update results are matched by contact id, add results by the Salesforce id
-//! each request carries in `externalIds`.
+//! Bulk endpoints (API-NOTES B.1): fetch by ids, add, update, remove. Results are NOT in
+//! request order: fetch, update and remove results are matched by contact id, add results by
+//! the Salesforce id each request carries in `externalIds`.
 
 use super::models::{BulkResult, contact_id, external_ids, parse_bulk_response};
 use super::scan::contact_to_raw;
 use super::{Inner, SIDE};
 use crate::http::{Replay, protocol};
-use crate::outcomes::{after_failed_call, not_attempted};
+use crate::outcomes::{after_failed_call, cut_short};
 use contact_sync_pipeline::system::{
     CreateRequest, RawRecord, RecordError, SystemError, SystemResult, UpdateRequest, WriteOutcome,
 };
@@ -18,6 +18,7 @@ use std::pin::Pin;
 const FETCH: &str = "/api/v2/externalcontacts/bulk/contacts";
 const ADD: &str = "/api/v2/externalcontacts/bulk/contacts/add";
 const UPDATE: &str = "/api/v2/externalcontacts/bulk/contacts/update";
+const REMOVE: &str = "/api/v2/externalcontacts/bulk/contacts/remove";
 
 /// Ids per bulk fetch.
 pub(crate) const IDS_PER_FETCH: usize = 100;
@@ -36,6 +37,8 @@ pub const MISSING_LINK: &str = "request.missing.link";
 pub const DUPLICATE_KEY: &str = "request.duplicate.key";
 /// An update whose body names another contact than the request.
 pub const ID_MISMATCH: &str = "request.id.mismatch";
+/// An id that is not a contact id (a UUID): never sent.
+pub const NOT_A_CONTACT_ID: &str = "request.not.a.contact.id";
 
 /// One serialised entity of a bulk write and the key its outcome is reported under.
 struct Item {
@@ -242,8 +245,10 @@ impl Inner {
         if wanted.len() < ids.len() {
             tracing::debug!(side = %SIDE, skipped = ids.len() - wanted.len(), "fetch: ids that are not contact ids or repeated are skipped");
         }
+        let wanted_set: HashSet<&str> = wanted.iter().copied().collect();
         let mut out = Vec::with_capacity(wanted.len());
         let mut absent = 0usize;
+        let mut merged = 0usize;
         for chunk in wanted.chunks(IDS_PER_FETCH) {
             let body = json!({ "entities": chunk.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>() })
                 .to_string();
@@ -269,10 +274,22 @@ impl Inner {
                     let entity = result.entity.ok_or_else(|| {
                         protocol(SIDE, resp.status, "bulk fetch", "success without entity")
                     })?;
-                    out.push(
-                        contact_to_raw(entity)
-                            .map_err(|e| protocol(SIDE, resp.status, "bulk fetch", e))?,
-                    );
+                    let mut raw = contact_to_raw(entity)
+                        .map_err(|e| protocol(SIDE, resp.status, "bulk fetch", e))?;
+                    let requested = result.id.as_deref().filter(|id| wanted_set.contains(id));
+                    if let Some(requested) = requested.filter(|id| *id != raw.id) {
+                        // The requested id now resolves to another contact (merged away):
+                        // report it under the requested id, marked with where it went.
+                        if let Value::Object(body) = &mut raw.body {
+                            body.entry("mergedTo")
+                                .or_insert_with(|| json!({ "id": raw.id }));
+                        }
+                        raw.id = requested.to_owned();
+                    }
+                    if raw.body.get("mergedTo").is_some_and(|m| !m.is_null()) {
+                        merged += 1;
+                    }
+                    out.push(raw);
                     continue;
                 }
                 let code = result
@@ -314,7 +331,7 @@ impl Inner {
                 });
             }
         }
-        tracing::debug!(side = %SIDE, requested = wanted.len(), found = out.len(), absent, "genesys bulk fetch");
+        tracing::debug!(side = %SIDE, requested = wanted.len(), found = out.len(), absent, merged, "genesys bulk fetch");
         Ok(out)
     }
 
@@ -425,6 +442,45 @@ impl Inner {
         .await
     }
 
+    /// Bulk remove by id. Ids that are not contact ids are refused without a call; repeated
+    /// ids are sent once. A contact that is already gone (404 for its entry) counts as removed.
+    pub(crate) async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        let mut early = Vec::new();
+        let mut items = Vec::with_capacity(ids.len());
+        let mut seen = HashSet::new();
+        for id in ids {
+            if !looks_like_uuid(&id) {
+                early.push(refused(
+                    id,
+                    NOT_A_CONTACT_ID,
+                    "not a Genesys contact id; not sent",
+                    false,
+                ));
+            } else if seen.insert(id.clone()) {
+                let bytes = json!({ "id": id }).to_string().into_bytes();
+                items.push(Item { key: id, bytes });
+            }
+        }
+        let mut outcomes = self
+            .write(
+                "bulk remove",
+                REMOVE,
+                Replay::Safe,
+                items,
+                MatchBy::Id,
+                early,
+            )
+            .await?;
+        for outcome in &mut outcomes {
+            if let Err(e) = &outcome.result
+                && (e.code.contains("not.found") || e.code == "http.404")
+            {
+                outcome.result = Ok(outcome.key.clone());
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Packs the items under the byte and count limits and sends the chunks. When a call fails
     /// after an earlier one succeeded, known outcomes are kept (see `outcomes`).
     async fn write(
@@ -449,19 +505,11 @@ impl Inner {
             ));
         }
         let chunks = pack(items, max, ENTITIES_PER_WRITE);
-        let mut calls_ok = 0usize;
         for (index, chunk) in chunks.iter().enumerate() {
             match self.write_chunk(what, path, replay, chunk, by).await {
-                Ok(done) => {
-                    outcomes.extend(done);
-                    calls_ok += 1;
-                }
-                Err(e) if calls_ok == 0 => return Err(e),
+                Ok(done) => outcomes.extend(done),
                 Err(e) => {
-                    outcomes.extend(after_failed_call(chunk.iter().map(|i| i.key.clone()), &e));
-                    for rest in &chunks[index + 1..] {
-                        outcomes.extend(not_attempted(rest.iter().map(|i| i.key.clone())));
-                    }
+                    cut_short(&chunks, index, e, |i: &Item| i.key.clone(), &mut outcomes)?;
                     break;
                 }
             }

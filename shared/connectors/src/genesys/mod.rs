@@ -12,19 +12,23 @@ pub use region::{api_base_for_region, login_base_for};
 pub use scan::contact_to_raw;
 
 use crate::credentials::Secret;
-use crate::http::{self, Replay, Response, Retrier, TokenCache, build_client};
+use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
 use auth::Token;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
-    UpdateRequest, Watermark, WriteOutcome,
+    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
+    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
 const SIDE: Side = Side::Genesys;
+
+/// `client.credentials.token.rate.per.minute` (API-NOTES B.4).
+pub const DEFAULT_REQUESTS_PER_MINUTE: u32 = 300;
 
 /// Settings of a [`GenesysSystem`].
 #[derive(Debug, Clone)]
@@ -43,13 +47,16 @@ pub struct GenesysConfig {
     pub link_source_name: String,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Attempts per request for transient failures (≥ 1).
-    pub max_attempts: u32,
+    /// Retries of transient failures (5xx, 429, timeouts).
+    pub retry: RetryPolicy,
+    /// Client-side limit on API requests per minute, shared by every clone of the system (the
+    /// platform allows 300 per token); `None` sends as fast as answers come.
+    pub requests_per_minute: Option<NonZeroU32>,
 }
 
 impl GenesysConfig {
     /// Defaults: login base derived from `api_base`, 200 per page, 500,000 bytes per bulk call,
-    /// source "Salesforce", 30 s timeout, 4 attempts.
+    /// source "Salesforce", 30 s timeout, 4 attempts within 2 minutes, 300 requests per minute.
     pub fn new(
         api_base: impl Into<String>,
         client_id: impl Into<String>,
@@ -65,7 +72,8 @@ impl GenesysConfig {
             max_request_bytes: 500_000,
             link_source_name: "Salesforce".into(),
             timeout: Duration::from_secs(30),
-            max_attempts: 4,
+            retry: RetryPolicy::new(4),
+            requests_per_minute: NonZeroU32::new(DEFAULT_REQUESTS_PER_MINUTE),
         }
     }
 
@@ -75,7 +83,7 @@ impl GenesysConfig {
     }
 }
 
-/// Genesys Cloud as a [`ContactSystem`]. Clones share the HTTP client, token and source id.
+/// Genesys Cloud as a [`ContactSystem`](contact_sync_pipeline::system::ContactSystem). Clones share the HTTP client, token and source id.
 #[derive(Clone)]
 pub struct GenesysSystem {
     inner: Arc<Inner>,
@@ -148,7 +156,7 @@ impl GenesysSystem {
                 max_request_bytes: config.max_request_bytes,
                 link_source_name: config.link_source_name,
                 http,
-                retrier: Retrier::new(SIDE, config.max_attempts),
+                retrier: Retrier::new(SIDE, config.retry, Gate::new(config.requests_per_minute)),
                 token: TokenCache::new(),
                 link_source_id: Mutex::new(None),
             }),
@@ -179,38 +187,37 @@ impl Inner {
         body: Option<&[u8]>,
         replay: Replay,
     ) -> SystemResult<Response> {
-        let url = format!("{}{}", self.api_base, path);
-        let mut token = self.token.get(|| self.new_token()).await?;
-        let mut reauthenticated = false;
-        loop {
-            let bearer = token.access_token.expose();
-            let resp = self
-                .retrier
-                .send(what, replay, || {
-                    let mut rb = self.http.request(method.clone(), &url).bearer_auth(bearer);
-                    if !query.is_empty() {
-                        rb = rb.query(query);
-                    }
-                    if let Some(b) = body {
-                        rb = rb
-                            .header(reqwest::header::CONTENT_TYPE, "application/json")
-                            .body(b.to_vec());
-                    }
-                    rb
-                })
-                .await?;
-            tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "genesys response");
-            if resp.status == 401 && !reauthenticated {
-                tracing::debug!(side = %SIDE, what, "token refused; re-authenticating once");
-                token = self.token.refresh(&token, || self.new_token()).await?;
-                reauthenticated = true;
-                continue;
-            }
-            return if resp.is_success() {
-                Ok(resp)
-            } else {
-                Err(classify(what, &resp))
-            };
+        let url = &format!("{}{}", self.api_base, path);
+        let method = &method;
+        let resp = http::send_authorized(
+            SIDE,
+            what,
+            &self.token,
+            || self.new_token(),
+            |token: Arc<Token>| async move {
+                let bearer = token.access_token.expose();
+                self.retrier
+                    .send(what, replay, || {
+                        let mut rb = self.http.request(method.clone(), url).bearer_auth(bearer);
+                        if !query.is_empty() {
+                            rb = rb.query(query);
+                        }
+                        if let Some(b) = body {
+                            rb = rb
+                                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                                .body(b.to_vec());
+                        }
+                        rb
+                    })
+                    .await
+            },
+        )
+        .await?;
+        tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "genesys response");
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(classify(what, &resp))
         }
     }
 }
@@ -228,7 +235,7 @@ pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
 }
 
 #[async_trait]
-impl ContactSystem for GenesysSystem {
+impl ContactReader for GenesysSystem {
     fn side(&self) -> Side {
         SIDE
     }
@@ -249,6 +256,16 @@ impl ContactSystem for GenesysSystem {
         self.inner.scan(cursor).await
     }
 
+    async fn read_deletions(&self, _since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+        // Genesys keeps no delete log: deletes show when `fetch` no longer returns a linked id,
+        // merges when it returns the id with `mergedTo`.
+        Ok(DeletionRead {
+            deletions: Vec::new(),
+            newest: None,
+            complete: true,
+        })
+    }
+
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.fetch(ids).await
     }
@@ -257,13 +274,20 @@ impl ContactSystem for GenesysSystem {
         // The scan already returns every contact.
         Ok(Vec::new())
     }
+}
 
+#[async_trait]
+impl ContactWriter for GenesysSystem {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.create(records).await
     }
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.update(records).await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.delete(ids).await
     }
 }
 

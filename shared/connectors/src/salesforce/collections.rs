@@ -1,15 +1,37 @@
-//! sObject Collections writes (API-NOTES A.2): ≤200 records per call, `allOrNone:false`,
+//! sObject Collections writes and deletes (API-NOTES A.2): ≤200 records per call, `allOrNone:false`,
 //! results in request order, per-record errors with `statusCode`.
 
-use super::wire::{parse_save_results, save_result_outcome};
-use super::{Inner, SIDE, Target};
-use crate::http::{Replay, protocol};
-use crate::outcomes::{after_failed_call, not_attempted};
-use contact_sync_pipeline::system::{CreateRequest, SystemResult, UpdateRequest, WriteOutcome};
+use super::wire::{SaveResult, parse_save_results, save_result_outcome};
+use super::{Inner, SIDE, Target, soql};
+use crate::http::{Replay, Response, protocol};
+use crate::outcomes::cut_short;
+use contact_sync_pipeline::system::{
+    CreateRequest, RecordError, SystemResult, UpdateRequest, WriteOutcome,
+};
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 /// Records per sObject Collections call.
 pub(crate) const RECORDS_PER_CALL: usize = 200;
+
+/// The SaveResults of a collections call: one per record sent, in request order.
+fn save_results_in_order(
+    what: &str,
+    resp: &Response,
+    sent: usize,
+) -> SystemResult<Vec<SaveResult>> {
+    let results =
+        parse_save_results(&resp.body).map_err(|e| protocol(SIDE, resp.status, what, e))?;
+    if results.len() != sent {
+        return Err(protocol(
+            SIDE,
+            resp.status,
+            what,
+            format!("{} results for {sent} records", results.len()),
+        ));
+    }
+    Ok(results)
+}
 
 impl Inner {
     pub(crate) async fn create(
@@ -50,10 +72,7 @@ impl Inner {
         .await
     }
 
-    /// Sends the records in chunks. When a chunk's call fails after earlier chunks succeeded,
-    /// the known outcomes are kept: the failed chunk's records get a `CALL_FAILED` error (their
-    /// fate is unknown) and later chunks `NOT_ATTEMPTED`. A failure of the first chunk is
-    /// returned as the call error.
+    /// Sends the records in chunks of [`RECORDS_PER_CALL`] (see [`cut_short`]).
     async fn write_all(
         &self,
         what: &'static str,
@@ -61,17 +80,13 @@ impl Inner {
         replay: Replay,
         items: Vec<(String, Value)>,
     ) -> SystemResult<Vec<WriteOutcome>> {
-        let mut outcomes = Vec::with_capacity(items.len());
         let chunks: Vec<&[(String, Value)]> = items.chunks(RECORDS_PER_CALL).collect();
+        let mut outcomes = Vec::with_capacity(items.len());
         for (index, chunk) in chunks.iter().enumerate() {
             match self.write_chunk(what, method.clone(), replay, chunk).await {
-                Ok(mut done) => outcomes.append(&mut done),
-                Err(e) if index == 0 => return Err(e),
+                Ok(done) => outcomes.extend(done),
                 Err(e) => {
-                    outcomes.extend(after_failed_call(chunk.iter().map(|(k, _)| k.clone()), &e));
-                    for rest in &chunks[index + 1..] {
-                        outcomes.extend(not_attempted(rest.iter().map(|(k, _)| k.clone())));
-                    }
+                    cut_short(&chunks, index, e, |(key, _)| key.clone(), &mut outcomes)?;
                     break;
                 }
             }
@@ -79,6 +94,80 @@ impl Inner {
         let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
         tracing::debug!(side = %SIDE, what, records = outcomes.len(), failed, calls = chunks.len(), "salesforce write");
         Ok(outcomes)
+    }
+
+    /// Deletes by id, ≤200 per call, `allOrNone=false`. Ids that are not Salesforce ids are
+    /// refused without a call (they would go into the URL); repeated ids are sent once.
+    /// `ENTITY_IS_DELETED` and unknown ids count as success: the record is gone either way.
+    pub(crate) async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        let mut seen = HashSet::new();
+        let mut refused = Vec::new();
+        let mut valid = Vec::with_capacity(ids.len());
+        for id in ids {
+            if !soql::is_valid_id(&id) {
+                refused.push(WriteOutcome {
+                    result: Err(RecordError {
+                        code: "MALFORMED_ID".into(),
+                        message: "not a 15- or 18-character Salesforce id; not sent".into(),
+                        retryable: false,
+                    }),
+                    key: id,
+                });
+            } else if seen.insert(id.clone()) {
+                valid.push(id);
+            }
+        }
+        let chunks: Vec<&[String]> = valid.chunks(RECORDS_PER_CALL).collect();
+        let mut outcomes = Vec::with_capacity(valid.len() + refused.len());
+        for (index, chunk) in chunks.iter().enumerate() {
+            match self.delete_chunk(chunk).await {
+                Ok(done) => outcomes.extend(done),
+                Err(e) => {
+                    cut_short(&chunks, index, e, String::clone, &mut outcomes)?;
+                    break;
+                }
+            }
+        }
+        let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+        tracing::debug!(side = %SIDE, records = outcomes.len(), refused = refused.len(), failed, calls = chunks.len(), "salesforce delete");
+        outcomes.append(&mut refused);
+        Ok(outcomes)
+    }
+
+    async fn delete_chunk(&self, chunk: &[String]) -> SystemResult<Vec<WriteOutcome>> {
+        let what = "collections delete";
+        let ids = chunk.join(",");
+        let resp = self
+            .call(
+                what,
+                reqwest::Method::DELETE,
+                Target::Api("composite/sobjects"),
+                Some(&[("ids", ids.as_str()), ("allOrNone", "false")]),
+                None,
+                Replay::Safe,
+            )
+            .await?;
+        let results = save_results_in_order(what, &resp, chunk.len())?;
+        Ok(chunk
+            .iter()
+            .zip(results)
+            .map(|(id, result)| {
+                let gone = result.errors.iter().any(|e| {
+                    matches!(
+                        e.status_code.as_deref(),
+                        Some("ENTITY_IS_DELETED" | "INVALID_CROSS_REFERENCE_KEY" | "NOT_FOUND")
+                    )
+                });
+                WriteOutcome {
+                    key: id.clone(),
+                    result: if gone && !result.success {
+                        Ok(id.clone())
+                    } else {
+                        save_result_outcome(result)
+                    },
+                }
+            })
+            .collect())
     }
 
     async fn write_chunk(
@@ -102,16 +191,7 @@ impl Inner {
                 replay,
             )
             .await?;
-        let results =
-            parse_save_results(&resp.body).map_err(|e| protocol(SIDE, resp.status, what, e))?;
-        if results.len() != chunk.len() {
-            return Err(protocol(
-                SIDE,
-                resp.status,
-                what,
-                format!("{} results for {} records", results.len(), chunk.len()),
-            ));
-        }
+        let results = save_results_in_order(what, &resp, chunk.len())?;
         Ok(chunk
             .iter()
             .zip(results)

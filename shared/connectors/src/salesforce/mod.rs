@@ -2,19 +2,21 @@
 //! sObject Collections writes.
 
 mod auth;
+mod budget;
 mod collections;
+mod deletions;
 mod query;
 pub mod soql;
 pub mod wire;
 
 use crate::credentials::Secret;
-use crate::http::{self, Replay, Response, Retrier, TokenCache, build_client};
+use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
 use auth::Session;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactSystem, CreateRequest, RawRecord, SystemError, SystemFacts, SystemResult,
-    UpdateRequest, Watermark, WriteOutcome,
+    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
+    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,12 +38,16 @@ pub struct SalesforceConfig {
     pub email_field: String,
     /// Per-request timeout.
     pub timeout: Duration,
-    /// Attempts per request for transient failures (≥ 1).
-    pub max_attempts: u32,
+    /// Retries of transient failures (5xx, 429, timeouts).
+    pub retry: RetryPolicy,
+    /// Share of the org's daily API allocation (`Sforce-Limit-Info: api-usage=N/M`) after which
+    /// calls stop with [`SystemError::Budget`] until the next run; in `(0, 1]`.
+    pub budget_share: f64,
 }
 
 impl SalesforceConfig {
-    /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts.
+    /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts within 2 minutes,
+    /// stop at 80% of the daily API allocation.
     pub fn new(
         login_url: impl Into<String>,
         client_id: impl Into<String>,
@@ -55,12 +61,13 @@ impl SalesforceConfig {
             fields: Vec::new(),
             email_field: "Email".into(),
             timeout: Duration::from_secs(60),
-            max_attempts: 4,
+            retry: RetryPolicy::new(4),
+            budget_share: budget::DEFAULT_SHARE,
         }
     }
 }
 
-/// Salesforce as a [`ContactSystem`]. Clones share the HTTP client and the session.
+/// Salesforce as a [`ContactSystem`](contact_sync_pipeline::system::ContactSystem). Clones share the HTTP client and the session.
 #[derive(Clone)]
 pub struct SalesforceSystem {
     inner: Arc<Inner>,
@@ -77,6 +84,7 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     retrier: Retrier,
     session: TokenCache<Session>,
+    budget: budget::Budget,
 }
 
 impl std::fmt::Debug for SalesforceSystem {
@@ -111,7 +119,7 @@ fn is_valid_api_version(v: &str) -> bool {
 
 impl SalesforceSystem {
     /// Validates the configuration (URL, API version, every field name) and builds the client.
-    /// No network call: authentication happens on first use or in [`ContactSystem::prepare`].
+    /// No network call: authentication happens on first use or in [`ContactReader::prepare`].
     pub fn new(config: SalesforceConfig) -> SystemResult<Self> {
         let login_url = config.login_url.trim_end_matches('/').to_owned();
         match url::Url::parse(&login_url) {
@@ -143,6 +151,9 @@ impl SalesforceSystem {
                 fields.push(f.clone());
             }
         }
+        if !(config.budget_share > 0.0 && config.budget_share <= 1.0) {
+            return Err(config_error("budget_share must be in (0, 1]"));
+        }
         let http = build_client(SIDE, config.timeout)?;
         Ok(SalesforceSystem {
             inner: Arc::new(Inner {
@@ -153,8 +164,9 @@ impl SalesforceSystem {
                 fields,
                 email_field: config.email_field,
                 http,
-                retrier: Retrier::new(SIDE, config.max_attempts),
+                retrier: Retrier::new(SIDE, config.retry, Gate::new(None)),
                 session: TokenCache::new(),
+                budget: budget::Budget::new(config.budget_share),
             }),
         })
     }
@@ -180,10 +192,6 @@ impl Inner {
         .await
     }
 
-    async fn session(&self) -> SystemResult<Arc<Session>> {
-        self.session.get(|| self.new_session()).await
-    }
-
     fn url(&self, session: &Session, target: &Target<'_>) -> String {
         match target {
             Target::Api(rest) => format!(
@@ -192,6 +200,10 @@ impl Inner {
             ),
             Target::Absolute(path) => format!("{}{}", session.instance_url, path),
         }
+    }
+
+    async fn session(&self) -> SystemResult<Arc<Session>> {
+        self.session.get(SIDE, || self.new_session()).await
     }
 
     /// Sends one API call with the session, re-authenticating once on 401, and classifies
@@ -205,40 +217,44 @@ impl Inner {
         body: Option<&serde_json::Value>,
         replay: Replay,
     ) -> SystemResult<Response> {
-        let mut session = self.session().await?;
-        let mut reauthenticated = false;
-        loop {
-            let url = self.url(&session, &target);
-            let token = session.access_token.expose();
-            let resp = self
-                .retrier
-                .send(what, replay, || {
-                    let mut rb = self.http.request(method.clone(), &url).bearer_auth(token);
-                    if let Some(q) = query {
-                        rb = rb.query(q);
-                    }
-                    if let Some(b) = body {
-                        rb = rb.json(b);
-                    }
-                    rb
-                })
-                .await?;
-            tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "salesforce response");
-            if resp.status == 401 && !reauthenticated {
-                tracing::debug!(side = %SIDE, what, "session refused; re-authenticating once");
-                session = self
-                    .session
-                    .refresh(&session, || self.new_session())
-                    .await?;
-                reauthenticated = true;
-                continue;
-            }
-            return if resp.is_success() {
-                Ok(resp)
-            } else {
-                Err(classify(what, &resp))
-            };
+        self.budget.check()?;
+        let target = &target;
+        let method = &method;
+        let resp = http::send_authorized(
+            SIDE,
+            what,
+            &self.session,
+            || self.new_session(),
+            |session: Arc<Session>| async move {
+                let url = self.url(&session, target);
+                let token = session.access_token.expose();
+                self.retrier
+                    .send(what, replay, || {
+                        let mut rb = self.http.request(method.clone(), &url).bearer_auth(token);
+                        if let Some(q) = query {
+                            rb = rb.query(q);
+                        }
+                        if let Some(b) = body {
+                            rb = rb.json(b);
+                        }
+                        rb
+                    })
+                    .await
+            },
+        )
+        .await?;
+        tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "salesforce response");
+        self.budget.observe(&resp.headers);
+        if resp.is_success() {
+            return Ok(resp);
         }
+        let error = classify(what, &resp);
+        // The only retryable 403 is REQUEST_LIMIT_EXCEEDED: the allocation is spent.
+        Err(if resp.status == 403 && error.is_retryable() {
+            self.budget.exhausted()
+        } else {
+            error
+        })
     }
 }
 
@@ -254,7 +270,7 @@ pub(crate) fn classify(what: &str, resp: &Response) -> SystemError {
 }
 
 #[async_trait]
-impl ContactSystem for SalesforceSystem {
+impl ContactReader for SalesforceSystem {
     fn side(&self) -> Side {
         SIDE
     }
@@ -275,6 +291,10 @@ impl ContactSystem for SalesforceSystem {
         self.inner.read_changes(since, cursor).await
     }
 
+    async fn read_deletions(&self, since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+        self.inner.read_deletions(since).await
+    }
+
     async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.fetch(ids).await
     }
@@ -282,13 +302,20 @@ impl ContactSystem for SalesforceSystem {
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.find_by_emails(emails).await
     }
+}
 
+#[async_trait]
+impl ContactWriter for SalesforceSystem {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.create(records).await
     }
 
     async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.update(records).await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+        self.inner.delete(ids).await
     }
 }
 

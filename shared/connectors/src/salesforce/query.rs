@@ -13,9 +13,17 @@ pub(crate) const EMAILS_PER_QUERY: usize = 100;
 /// Upper bound on the characters of one IN list (keeps URLs well under the 414 limit).
 const MAX_IN_LIST_CHARS: usize = 8_000;
 
+/// `query` leaves deleted rows out; `queryAll` includes them (API-NOTES A.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Query,
+    QueryAll,
+}
+
 impl Inner {
-    async fn query_page(
+    pub(crate) async fn query_page(
         &self,
+        endpoint: Endpoint,
         soql: Option<&str>,
         cursor: Option<&str>,
     ) -> SystemResult<QueryPage> {
@@ -35,10 +43,14 @@ impl Inner {
                 .await?
             }
             (Some(q), None) => {
+                let (what, path) = match endpoint {
+                    Endpoint::Query => ("query", "query"),
+                    Endpoint::QueryAll => ("query all", "queryAll"),
+                };
                 self.call(
-                    "query",
+                    what,
                     reqwest::Method::GET,
-                    Target::Api("query"),
+                    Target::Api(path),
                     Some(&[("q", q)]),
                     None,
                     Replay::Safe,
@@ -60,11 +72,26 @@ impl Inner {
     /// Every record of a query, following `nextRecordsUrl`.
     async fn query_all(&self, soql: &str) -> SystemResult<Vec<RawRecord>> {
         let mut out = Vec::new();
-        let mut page = self.query_page(Some(soql), None).await?;
+        self.query_pages(Endpoint::Query, soql, |page| {
+            out.extend(self.page_records(page, 200)?);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    /// Runs a query and hands every page to `each`, following `nextRecordsUrl`.
+    pub(crate) async fn query_pages(
+        &self,
+        endpoint: Endpoint,
+        soql: &str,
+        mut each: impl FnMut(&mut QueryPage) -> SystemResult<()>,
+    ) -> SystemResult<()> {
+        let mut page = self.query_page(endpoint, Some(soql), None).await?;
         loop {
-            out.extend(self.page_records(&mut page, 200)?);
+            each(&mut page)?;
             match (page.done, page.next_records_url.take()) {
-                (false, Some(next)) => page = self.query_page(None, Some(&next)).await?,
+                (false, Some(next)) => page = self.query_page(endpoint, None, Some(&next)).await?,
                 (false, None) => {
                     return Err(protocol(
                         SIDE,
@@ -73,7 +100,7 @@ impl Inner {
                         "done=false without nextRecordsUrl",
                     ));
                 }
-                (true, _) => return Ok(out),
+                (true, _) => return Ok(()),
             }
         }
     }
@@ -84,11 +111,11 @@ impl Inner {
         cursor: Option<String>,
     ) -> SystemResult<ChangePage> {
         let mut page = match cursor {
-            Some(next) => self.query_page(None, Some(&next)).await?,
+            Some(next) => self.query_page(Endpoint::Query, None, Some(&next)).await?,
             None => {
                 let soql = soql::changes_query(&self.fields, since)
                     .ok_or_else(|| config_error("watermark id is not a Salesforce id"))?;
-                self.query_page(Some(&soql), None).await?
+                self.query_page(Endpoint::Query, Some(&soql), None).await?
             }
         };
         let records = self.page_records(&mut page, 200)?;

@@ -56,23 +56,43 @@ pub fn select_clause(fields: &[String]) -> String {
     soql
 }
 
+/// `(SystemModstamp, Id)` strictly after the watermark, as a parenthesised condition.
+/// `None` when the watermark's id is not a Salesforce id.
+fn after_watermark(mark: &Watermark) -> Option<String> {
+    let ts = datetime_literal(mark.stamp);
+    if mark.last_id.is_empty() {
+        return Some(format!("(SystemModstamp > {ts})"));
+    }
+    if !is_valid_id(&mark.last_id) {
+        return None;
+    }
+    Some(format!(
+        "(SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{}'))",
+        mark.last_id
+    ))
+}
+
 /// The change query: everything after the watermark `(stamp, id)` in that order.
 /// `None` when the watermark's id is not a Salesforce id.
 pub fn changes_query(fields: &[String], since: Option<&Watermark>) -> Option<String> {
     let mut soql = select_clause(fields);
     if let Some(mark) = since {
-        let ts = datetime_literal(mark.stamp);
-        if mark.last_id.is_empty() {
-            soql.push_str(&format!(" WHERE SystemModstamp > {ts}"));
-        } else {
-            if !is_valid_id(&mark.last_id) {
-                return None;
-            }
-            soql.push_str(&format!(
-                " WHERE SystemModstamp > {ts} OR (SystemModstamp = {ts} AND Id > '{}')",
-                mark.last_id
-            ));
-        }
+        soql.push_str(" WHERE ");
+        soql.push_str(&after_watermark(mark)?);
+    }
+    soql.push_str(" ORDER BY SystemModstamp, Id");
+    Some(soql)
+}
+
+/// The deletions query (for `queryAll`): deleted rows after the watermark, with the merge
+/// survivor. `None` when the watermark's id is not a Salesforce id.
+pub fn deletions_query(since: Option<&Watermark>) -> Option<String> {
+    let mut soql = String::from(
+        "SELECT Id, SystemModstamp, MasterRecordId FROM Contact WHERE IsDeleted = TRUE",
+    );
+    if let Some(mark) = since {
+        soql.push_str(" AND ");
+        soql.push_str(&after_watermark(mark)?);
     }
     soql.push_str(" ORDER BY SystemModstamp, Id");
     Some(soql)
@@ -192,9 +212,9 @@ mod tests {
         );
         assert_eq!(
             after,
-            "SELECT Id, SystemModstamp, FirstName, Email FROM Contact WHERE SystemModstamp > \
+            "SELECT Id, SystemModstamp, FirstName, Email FROM Contact WHERE (SystemModstamp > \
              2024-01-01T00:00:00.000Z OR (SystemModstamp = 2024-01-01T00:00:00.000Z AND Id > \
-             '003000000000001AAA') ORDER BY SystemModstamp, Id"
+             '003000000000001AAA')) ORDER BY SystemModstamp, Id"
         );
         // AND a watermark id that is not an id is refused
         let bad = Watermark {
@@ -202,6 +222,28 @@ mod tests {
             ..mark
         };
         assert_eq!(changes_query(&fields, Some(&bad)), None);
+        assert_eq!(deletions_query(Some(&bad)), None);
+    }
+
+    #[test]
+    fn deletions_query_keeps_the_deleted_filter_outside_the_watermark_or() {
+        // GIVEN a watermark
+        let mark = Watermark {
+            stamp: DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+                .map(|d| d.with_timezone(&Utc))
+                .expect("date"),
+            last_id: "003000000000001AAA".into(),
+        };
+        // WHEN the deletions query is built
+        let q = deletions_query(Some(&mark)).expect("query");
+        // THEN IsDeleted applies to both branches of the watermark condition
+        assert_eq!(
+            q,
+            "SELECT Id, SystemModstamp, MasterRecordId FROM Contact WHERE IsDeleted = TRUE AND \
+             (SystemModstamp > 2024-01-01T00:00:00.000Z OR (SystemModstamp = \
+             2024-01-01T00:00:00.000Z AND Id > '003000000000001AAA')) ORDER BY SystemModstamp, Id"
+        );
+        assert!(deletions_query(None).is_some_and(|q| !q.contains(" AND ")));
     }
 
     #[test]

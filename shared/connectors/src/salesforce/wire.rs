@@ -4,7 +4,7 @@
 use crate::credentials::Secret;
 use crate::http::{DecodeError, decode, describe_json_error};
 use chrono::{DateTime, Utc};
-use contact_sync_pipeline::system::{RawRecord, RecordError};
+use contact_sync_pipeline::system::{Deletion, RawRecord, RecordError};
 use serde::Deserialize;
 
 /// `POST /services/oauth2/token` → 200. There is no `expires_in`: a 401 `INVALID_SESSION_ID`
@@ -119,24 +119,55 @@ pub fn parse_datetime(value: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// A query record as a [`RawRecord`]: `Id`, `SystemModstamp`, and the record object as returned.
-pub fn record_to_raw(
-    record: serde_json::Map<String, serde_json::Value>,
-) -> Result<RawRecord, DecodeError> {
+/// A query record's `Id` and `SystemModstamp`.
+fn id_and_stamp(
+    record: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, DateTime<Utc>), DecodeError> {
     let id = record
         .get("Id")
         .and_then(|v| v.as_str())
         .ok_or_else(|| DecodeError("record without an Id".into()))?
         .to_owned();
-    let modified_at = record
+    let stamp = record
         .get("SystemModstamp")
         .and_then(|v| v.as_str())
         .and_then(parse_datetime)
         .ok_or_else(|| DecodeError(format!("record {id} without a readable SystemModstamp")))?;
+    Ok((id, stamp))
+}
+
+/// A query record as a [`RawRecord`]: `Id`, `SystemModstamp`, and the record object as returned.
+pub fn record_to_raw(
+    record: serde_json::Map<String, serde_json::Value>,
+) -> Result<RawRecord, DecodeError> {
+    let (id, modified_at) = id_and_stamp(&record)?;
     Ok(RawRecord {
         id,
         modified_at,
         body: serde_json::Value::Object(record),
+    })
+}
+
+/// A deleted row of a `queryAll` as a [`Deletion`]: `Id`, `SystemModstamp` (when it was
+/// deleted) and `MasterRecordId` (the survivor of a merge, null otherwise).
+pub fn record_to_deletion(
+    record: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Deletion, DecodeError> {
+    let (id, deleted_at) = id_and_stamp(record)?;
+    let merged_into = match record.get("MasterRecordId") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(master)) if !master.is_empty() => Some(master.clone()),
+        Some(serde_json::Value::String(_)) => None,
+        Some(_) => {
+            return Err(DecodeError(format!(
+                "deleted record {id}: MasterRecordId is not a string"
+            )));
+        }
+    };
+    Ok(Deletion {
+        id,
+        deleted_at,
+        merged_into,
     })
 }
 

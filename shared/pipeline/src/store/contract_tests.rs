@@ -121,6 +121,7 @@ fn pair(pair_id: &str, sf_id: Option<&str>, gz_id: Option<&str>) -> Pair {
         status: PairStatus::Synced,
         last_error: None,
         synced_at: Some(at(0)),
+        resolutions: Default::default(),
     }
 }
 

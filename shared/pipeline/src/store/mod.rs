@@ -13,6 +13,7 @@ mod rules;
 use crate::system::{RecordError, Watermark};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use contact_sync_engine::merge::Resolutions;
 use contact_sync_engine::{CanonicalContact, Side};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -26,7 +27,8 @@ pub enum PairStatus {
     /// The last reconcile could not finish (a record failed); the base is the last agreed one
     /// and the pair is retried on the next run.
     Pending,
-    /// One side's record is gone; the pair is kept as a tombstone so it is never re-created.
+    /// One side's record is gone (deleted, or the pair was unlinked by the delete policy); the
+    /// pair is kept as a tombstone so neither record is ever re-created or re-matched.
     Unlinked,
     /// A system refused a write for good (validation); parked with an open review item and
     /// retried only when one of its records changes.
@@ -47,6 +49,26 @@ pub struct Pair {
     pub status: PairStatus,
     pub last_error: Option<RecordError>,
     pub synced_at: Option<DateTime<Utc>>,
+    /// Choices a person made for held fields, applied (and cleared) by the next reconcile.
+    #[serde(default, skip_serializing_if = "Resolutions::is_empty")]
+    pub resolutions: Resolutions,
+}
+
+impl Pair {
+    /// A new pair (version 1, pending its first sync).
+    pub fn new(pair_id: String, sf_id: Option<String>, gz_id: Option<String>) -> Pair {
+        Pair {
+            pair_id,
+            sf_id,
+            gz_id,
+            base: None,
+            version: 1,
+            status: PairStatus::Pending,
+            last_error: None,
+            synced_at: None,
+            resolutions: Resolutions::new(),
+        }
+    }
 }
 
 /// Result of [`SyncStore::create_pair`] and [`SyncStore::save_pair`].
@@ -76,8 +98,19 @@ pub enum ConflictKind {
     /// An unlinked record matched several candidates (or several records matched one): nothing
     /// linked or created, waiting for a person.
     AmbiguousMatch { candidates: Vec<String> },
-    /// A linked record disappeared from one side; the pair was unlinked (delete policy `unlink`).
+    /// A linked record disappeared from one side; the pair was unlinked (`policy` says how the
+    /// other record was treated: `unlink` kept it, `propagate` deleted it).
     Deleted { side: Side },
+    /// A value has no entry in the field's value map (rule `review`): the field is left alone
+    /// for this pair until a person chooses a value or the value changes.
+    Unmapped { side: Side },
+    /// A person's choice was applied (audit).
+    Chosen,
+    /// A linked record was merged into a record that already has its own pair: the merged
+    /// pair is unlinked and the two pairs need a person.
+    MergeCollision { side: Side, survivor: String },
+    /// The delete circuit breaker held `count` deletes of `population` records.
+    DeletesHeld { count: u64, population: u64 },
     /// A system refused to write the record (`code` is the system's error code; `message` may
     /// quote a value, so it lives here and never in logs).
     Rejected {

@@ -151,7 +151,7 @@ pub(crate) fn fetch(org: &Org, request: &IncomingRequest) -> Response {
         .iter()
         .map(|entity| match entity_id(entity) {
             None => missing_id(entity),
-            Some(id) => match state.contacts.get(id) {
+            Some(id) => match state.contacts.read(id) {
                 Some(contact) => success(id, Some(contact.clone())),
                 None => not_found(id, entity),
             },

@@ -347,11 +347,13 @@ pub(crate) fn external_id_values(contact: &Map<String, Value>) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// The contacts of one org, with their scan order `(createDate, id)`.
+/// The contacts of one org, with their scan order `(createDate, id)`, and the contacts merged
+/// away (out of the scan, still readable by id with `mergedTo`).
 #[derive(Debug)]
 pub(crate) struct ContactBook {
     contacts: BTreeMap<String, Map<String, Value>>,
     order: BTreeSet<(String, String)>,
+    merged: BTreeMap<String, Map<String, Value>>,
     ids: EntityIds,
 }
 
@@ -360,14 +362,50 @@ impl Default for ContactBook {
         Self {
             contacts: BTreeMap::new(),
             order: BTreeSet::new(),
+            merged: BTreeMap::new(),
             ids: EntityIds::seeded(0x6e6e_7973_6573_0001),
         }
     }
 }
 
 impl ContactBook {
+    /// A live contact (the scan's view; writes go here).
     pub(crate) fn get(&self, id: &str) -> Option<&Map<String, Value>> {
         self.contacts.get(id)
+    }
+
+    /// What a read by id returns: a live contact, or a merged-away one carrying `mergedTo`.
+    pub(crate) fn read(&self, id: &str) -> Option<&Map<String, Value>> {
+        self.contacts.get(id).or_else(|| self.merged.get(id))
+    }
+
+    /// Merge `loser` into `survivor`: the loser leaves the scan and reads of its id return it
+    /// with `mergedTo: {id, selfUri}`; the survivor's `modifyDate` moves. False when either is
+    /// not a live contact or they are the same.
+    pub(crate) fn merge(&mut self, loser: &str, survivor: &str, stamp: DateTime<Utc>) -> bool {
+        if loser == survivor || !self.contacts.contains_key(survivor) {
+            return false;
+        }
+        let Some(mut gone) = self.contacts.get(loser).cloned() else {
+            return false;
+        };
+        self.remove(loser);
+        gone.insert(
+            "mergedTo".into(),
+            serde_json::json!({ "id": survivor, "selfUri": self_uri(survivor) }),
+        );
+        self.merged.insert(loser.to_string(), gone);
+        if let Some(kept) = self.contacts.get_mut(survivor) {
+            kept.insert("modifyDate".into(), Value::String(format_datetime(stamp)));
+            // The survivor lists what was merged into it (`mergedFrom`, read-only).
+            let from = kept
+                .entry("mergedFrom")
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(list) = from {
+                list.push(serde_json::json!({ "id": loser, "selfUri": self_uri(loser) }));
+            }
+        }
+        true
     }
 
     /// Store a new contact from prepared fields, filling the server fields.

@@ -90,7 +90,7 @@ pub(crate) fn create(org: &Org, request: &IncomingRequest) -> Response {
 
 pub(crate) fn get(org: &Org, id: &str) -> Response {
     let state = org.lock();
-    match state.contacts.get(id) {
+    match state.contacts.read(id) {
         Some(contact) => Json(Value::Object(contact.clone())).into_response(),
         None => not_found(&contact_not_found(id)),
     }

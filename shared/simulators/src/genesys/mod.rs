@@ -206,12 +206,27 @@ impl GenesysSim {
         assert!(removed, "GenesysSim::delete({id}): no such contact");
     }
 
-    /// The contact as the API returns it, or `None`.
+    /// Merge `loser` into `survivor`, as identity resolution or an agent would: the loser
+    /// leaves the scan, and `GET`/bulk fetch of its id return it with `mergedTo: {id: survivor}`;
+    /// the survivor's `modifyDate` moves.
+    ///
+    /// # Panics
+    /// If either is not a live contact, or they are the same.
+    pub fn merge(&self, loser: &str, survivor: &str) {
+        let stamp = self.org.clock.next_stamp();
+        let merged = self.org.lock().contacts.merge(loser, survivor, stamp);
+        assert!(
+            merged,
+            "GenesysSim::merge({loser}, {survivor}): both must be distinct live contacts"
+        );
+    }
+
+    /// The contact as the API returns it by id (a merged-away one with `mergedTo`), or `None`.
     pub fn get(&self, id: &str) -> Option<Value> {
         let state = self.org.lock();
         state
             .contacts
-            .get(id)
+            .read(id)
             .map(|contact| Value::Object(contact.clone()))
     }
 

@@ -110,9 +110,16 @@ impl Route {
 async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let mut response = match IncomingRequest::read(request).await {
-        Ok(request) => respond(&org, &request).await,
+        Ok(request) => {
+            let response = respond(&org, &request).await;
+            if let Some(delay) = org.faults.take_slow_answer(&request.path) {
+                tokio::time::sleep(delay).await;
+            }
+            response
+        }
         Err(_) => error_body::malformed_body(),
     };
+    org.counters.record_status(response.status().as_u16());
     if let Ok(value) = HeaderValue::from_str(&correlation_id) {
         response.headers_mut().insert(CORRELATION_ID, value);
     }

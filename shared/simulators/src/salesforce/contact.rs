@@ -316,6 +316,16 @@ impl ContactStore {
         }
     }
 
+    /// Merge a live `loser` into a live `master`: the loser is soft-deleted with
+    /// `MasterRecordId = master`, and the master's stamps move (`merge` edits the master).
+    pub(crate) fn merge_away(&mut self, loser: &str, master: &str, stamps: [DateTime<Utc>; 2]) {
+        self.soft_delete(loser, stamps[0]);
+        if let Some(record) = self.records.get_mut(loser) {
+            record.insert("MasterRecordId".into(), Value::String(master.to_string()));
+        }
+        self.update(master, Vec::new(), stamps[1]);
+    }
+
     fn apply(&mut self, record: &mut Map<String, Value>, fields: Vec<(String, Value)>) {
         for (name, value) in fields {
             if !STANDARD_FIELDS.contains(&name.as_str()) {

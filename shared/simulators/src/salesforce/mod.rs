@@ -199,6 +199,23 @@ impl SalesforceSim {
         }
     }
 
+    /// Merge `loser` into `master`, as a user would in the UI: the loser is soft-deleted with
+    /// `MasterRecordId = master` (visible to `queryAll`), and the master's SystemModstamp moves.
+    ///
+    /// # Panics
+    /// If either is not a live record, or they are the same.
+    pub fn merge(&self, master: &str, loser: &str) {
+        let mut state = self.org.lock();
+        let master = record_id::to_18(master).unwrap_or_else(|| master.to_string());
+        let loser = record_id::to_18(loser).unwrap_or_else(|| loser.to_string());
+        assert!(
+            master != loser && state.contacts.is_live(&master) && state.contacts.is_live(&loser),
+            "SalesforceSim::merge({master}, {loser}): both must be distinct live records"
+        );
+        let stamps = [self.org.clock.next_stamp(), self.org.clock.next_stamp()];
+        state.contacts.merge_away(&loser, &master, stamps);
+    }
+
     /// The full record (every standard field, null when empty, plus custom fields), or `None`
     /// if it never existed. Deleted records come back with `IsDeleted: true`.
     pub fn get(&self, id: &str) -> Option<Value> {

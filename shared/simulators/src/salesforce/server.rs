@@ -156,6 +156,10 @@ async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
     } else {
         api_call(&org, &route, &request)
     };
+    org.counters.record_status(response.status().as_u16());
+    if let Some(delay) = org.faults.take_slow_answer(&request.path) {
+        tokio::time::sleep(delay).await;
+    }
     let usage = org.lock().api_usage;
     let limit_info = format!("api-usage={usage}/{}", org.config.daily_api_limit);
     if let Ok(value) = HeaderValue::from_str(&limit_info) {
