@@ -12,6 +12,7 @@ pub mod wire;
 use crate::credentials::Secret;
 use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
+pub use auth::JwtBearer;
 use auth::Session;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
@@ -40,6 +41,9 @@ pub struct SalesforceConfig {
     pub timeout: Duration,
     /// Retries of transient failures (5xx, 429, timeouts).
     pub retry: RetryPolicy,
+    /// When set, sessions come from the JWT bearer flow (the client secret is not used);
+    /// otherwise from client credentials.
+    pub jwt: Option<JwtBearer>,
     /// Share of the org's daily API allocation (`Sforce-Limit-Info: api-usage=N/M`) after which
     /// calls stop with [`SystemError::Budget`] until the next run; in `(0, 1]`.
     pub budget_share: f64,
@@ -63,6 +67,7 @@ impl SalesforceConfig {
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::new(4),
             budget_share: budget::DEFAULT_SHARE,
+            jwt: None,
         }
     }
 }
@@ -77,6 +82,7 @@ pub(crate) struct Inner {
     login_url: String,
     client_id: String,
     client_secret: Secret,
+    jwt: Option<JwtBearer>,
     api_version: String,
     /// Validated, without `Id`/`SystemModstamp`, deduplicated.
     fields: Vec<String>,
@@ -126,8 +132,20 @@ impl SalesforceSystem {
             Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
             _ => return Err(config_error("login_url must be an http(s) URL")),
         }
-        if config.client_id.is_empty() || config.client_secret.is_empty() {
-            return Err(config_error("client_id and client_secret are required"));
+        match &config.jwt {
+            None if config.client_id.is_empty() || config.client_secret.is_empty() => {
+                return Err(config_error("client_id and client_secret are required"));
+            }
+            Some(jwt) => {
+                if config.client_id.is_empty() || jwt.username.is_empty() {
+                    return Err(config_error(
+                        "the JWT bearer flow needs client_id (the consumer key) and a username",
+                    ));
+                }
+                // Fails now, not at the first call, when the key is not usable.
+                auth::assertion(&config.client_id, jwt)?;
+            }
+            None => {}
         }
         if !is_valid_api_version(&config.api_version) {
             return Err(config_error(format!(
@@ -160,6 +178,7 @@ impl SalesforceSystem {
                 login_url,
                 client_id: config.client_id,
                 client_secret: config.client_secret,
+                jwt: config.jwt,
                 api_version: config.api_version,
                 fields,
                 email_field: config.email_field,
@@ -188,6 +207,7 @@ impl Inner {
             &self.login_url,
             &self.client_id,
             &self.client_secret,
+            self.jwt.as_ref(),
         )
         .await
     }

@@ -45,7 +45,18 @@ pub struct SalesforceSimConfig {
     /// Daily API request allocation reported in `Sforce-Limit-Info`; beyond it API calls get
     /// 403 `REQUEST_LIMIT_EXCEEDED`.
     pub daily_api_limit: u64,
+    /// The connected app's certificate (public key, PEM) that JWT bearer assertions must be
+    /// signed for; `None` refuses the JWT bearer flow.
+    pub jwt_public_key_pem: Option<String>,
+    /// The integration user a JWT bearer assertion must name in `sub`.
+    pub jwt_username: String,
 }
+
+/// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
+/// simulator trusts the public half by default.
+pub const SANDBOX_JWT_PRIVATE_KEY_PEM: &str = include_str!("sandbox_jwt_key.pem");
+/// The public half of [`SANDBOX_JWT_PRIVATE_KEY_PEM`].
+pub const SANDBOX_JWT_PUBLIC_KEY_PEM: &str = include_str!("sandbox_jwt_key.pub.pem");
 
 impl Default for SalesforceSimConfig {
     fn default() -> Self {
@@ -54,6 +65,8 @@ impl Default for SalesforceSimConfig {
             client_secret: "sandbox-sf-secret".into(),
             query_batch_size: 2000,
             daily_api_limit: 100_000,
+            jwt_public_key_pem: Some(SANDBOX_JWT_PUBLIC_KEY_PEM.into()),
+            jwt_username: "integration@sandbox.example".into(),
         }
     }
 }
