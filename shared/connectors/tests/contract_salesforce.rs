@@ -2,8 +2,8 @@
 //! through the client's own parsing functions.
 
 use contact_sync_connectors::salesforce::wire::{
-    SaveResult, parse_datetime, parse_oauth_error, parse_query_page, parse_rest_errors,
-    parse_save_results, parse_token, record_to_raw, save_result_outcome,
+    SaveResult, parse_datetime, parse_deleted, parse_oauth_error, parse_query_page,
+    parse_rest_errors, parse_save_results, parse_token, record_to_raw, save_result_outcome,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -185,6 +185,14 @@ fn check(name: &str, body: &[u8], status: Option<u16>) -> &'static str {
                 for d in deleted {
                     assert!(parse_datetime(d["deletedDate"].as_str().unwrap_or("")).is_some());
                 }
+            }
+            if name == "get_deleted__restforce.json" {
+                let (parsed, earliest) = parse_deleted(body).expect("getDeleted parses");
+                assert_eq!(parsed.deleted_records.len(), 1);
+                assert_eq!(parsed.deleted_records[0].id, "a00D0000008pQRAIA2");
+                assert!(parse_datetime(&parsed.deleted_records[0].deleted_date).is_some());
+                assert_eq!(earliest.to_rfc3339(), "2013-05-03T15:57:00+00:00");
+                return "getDeleted (coverage dates)";
             }
             "replication (datetimes)"
         }

@@ -14,6 +14,7 @@
 
 mod collections;
 mod contact;
+mod deleted;
 mod oauth;
 mod query;
 mod record_id;
@@ -104,6 +105,9 @@ pub(crate) struct OrgState {
     tokens: HashSet<String>,
     cursors: QueryCursors,
     api_usage: u64,
+    /// Since when the Recycle Bin holds every delete (`getDeleted` `earliestDateAvailable`);
+    /// moves when it is purged.
+    earliest_deleted_available: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Org {
@@ -227,6 +231,16 @@ impl SalesforceSim {
         );
         let stamps = [self.org.clock.next_stamp(), self.org.clock.next_stamp()];
         state.contacts.merge_away(&loser, &master, stamps);
+    }
+
+    /// Empty the Recycle Bin, as Salesforce does on its own when it fills up: deleted records
+    /// vanish from `queryAll`, and `getDeleted` reports `earliestDateAvailable` = now, so a
+    /// client whose watermark is older knows it may have missed deletes. Returns the count.
+    pub fn purge_recycle_bin(&self) -> usize {
+        let now = self.org.clock.next_stamp();
+        let mut state = self.org.lock();
+        state.earliest_deleted_available = Some(now);
+        state.contacts.purge_deleted()
     }
 
     /// The full record (every standard field, null when empty, plus custom fields), or `None`

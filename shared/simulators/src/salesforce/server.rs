@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::{Org, collections, oauth, query, rest_error, sobject};
+use super::{Org, collections, deleted, oauth, query, rest_error, sobject};
 use crate::counters::RequestKind;
 use crate::http_server::IncomingRequest;
 
@@ -27,6 +27,7 @@ pub(crate) enum Route {
     CollectionUpdate,
     CollectionDelete,
     ContactCreate,
+    ContactDeleted,
     ContactGet { version: String, id: String },
     ContactUpdate { id: String },
     ContactDelete { id: String },
@@ -69,6 +70,7 @@ impl Route {
             ("PATCH", ["composite", "sobjects"]) => Route::CollectionUpdate,
             ("DELETE", ["composite", "sobjects"]) => Route::CollectionDelete,
             ("POST", ["sobjects", object]) if is_contact(object) => Route::ContactCreate,
+            ("GET", ["sobjects", object, "deleted"]) if is_contact(object) => Route::ContactDeleted,
             ("GET", ["sobjects", object, id]) if is_contact(object) => Route::ContactGet {
                 version,
                 id: (*id).to_string(),
@@ -94,6 +96,7 @@ impl Route {
                 "/composite/sobjects"
             }
             Route::ContactCreate => "/sobjects/Contact",
+            Route::ContactDeleted => "/sobjects/Contact/deleted",
             Route::ContactGet { .. }
             | Route::ContactUpdate { .. }
             | Route::ContactDelete { .. } => "/sobjects/Contact/{id}",
@@ -105,9 +108,10 @@ impl Route {
     fn kind(&self) -> RequestKind {
         match self {
             Route::Token => RequestKind::Auth,
-            Route::Query { .. } | Route::QueryMore { .. } | Route::ContactGet { .. } => {
-                RequestKind::Read
-            }
+            Route::Query { .. }
+            | Route::QueryMore { .. }
+            | Route::ContactGet { .. }
+            | Route::ContactDeleted => RequestKind::Read,
             Route::CollectionCreate
             | Route::CollectionUpdate
             | Route::CollectionDelete
@@ -189,6 +193,7 @@ fn api_call(org: &Org, route: &Route, request: &IncomingRequest) -> Response {
         Route::CollectionUpdate => collections::update(org, request),
         Route::CollectionDelete => collections::delete(org, request),
         Route::ContactCreate => sobject::create(org, request),
+        Route::ContactDeleted => deleted::get_deleted(org, request),
         Route::ContactGet { version, id } => sobject::get(org, request, version, id),
         Route::ContactUpdate { id } => sobject::update(org, request, id),
         Route::ContactDelete { id } => sobject::delete(org, id),
