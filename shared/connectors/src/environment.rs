@@ -30,6 +30,8 @@ pub const SALESFORCE_JWT_USERNAME: &str = "SALESFORCE_JWT_USERNAME";
 pub const SALESFORCE_JWT_PRIVATE_KEY: &str = "SALESFORCE_JWT_PRIVATE_KEY";
 /// JWT bearer: the assertion's audience (default `https://login.salesforce.com`).
 pub const SALESFORCE_JWT_AUDIENCE: &str = "SALESFORCE_JWT_AUDIENCE";
+/// Full reads above this many Contacts use Bulk API 2.0 (default 10000; `off` = never).
+pub const SALESFORCE_BULK_THRESHOLD: &str = "SALESFORCE_BULK_THRESHOLD";
 /// Share of the Salesforce daily API allocation after which a run stops (default 0.8).
 pub const SALESFORCE_API_BUDGET_SHARE: &str = "SALESFORCE_API_BUDGET_SHARE";
 /// Genesys API requests per minute the client allows itself (default 300; `0` = no limit).
@@ -129,6 +131,16 @@ impl ConnectionSettings {
                 });
             }
             salesforce.budget_share = share;
+        }
+        match get(SALESFORCE_BULK_THRESHOLD).as_deref() {
+            None => {}
+            Some("off") => salesforce.bulk_threshold = None,
+            Some(n) => {
+                salesforce.bulk_threshold = Some(n.parse::<u64>().map_err(|_| SettingsError {
+                    variable: SALESFORCE_BULK_THRESHOLD,
+                    problem: format!("`{n}` is not a number of records or `off`"),
+                })?);
+            }
         }
 
         let api_base = match (get(GENESYS_API_BASE), get(GENESYS_REGION)) {
@@ -252,12 +264,18 @@ mod tests {
         );
         assert_eq!(set.salesforce.budget_share, 0.5);
         assert_eq!(set.genesys.requests_per_minute, None);
+        assert_eq!(defaults.salesforce.bulk_threshold, Some(10_000));
+        let mut off = vars(&CREDS);
+        off.insert(SALESFORCE_BULK_THRESHOLD.into(), "off".into());
+        let off = ConnectionSettings::from_vars(&off).expect("valid");
+        assert_eq!(off.salesforce.bulk_threshold, None);
         // AND out-of-range values name their variable
         for (name, bad) in [
             (SALESFORCE_API_BUDGET_SHARE, "1.5"),
             (SALESFORCE_API_BUDGET_SHARE, "most"),
             (GENESYS_REQUESTS_PER_MINUTE, "2.5"),
             (GENESYS_REQUESTS_PER_MINUTE, "-1"),
+            (SALESFORCE_BULK_THRESHOLD, "many"),
         ] {
             let mut v = vars(&CREDS);
             v.insert(name.into(), bad.into());

@@ -3,6 +3,7 @@
 
 mod auth;
 mod budget;
+pub mod bulk;
 mod collections;
 mod deletions;
 mod query;
@@ -24,6 +25,9 @@ use std::time::Duration;
 
 const SIDE: Side = Side::Salesforce;
 
+/// Full reads of more Contacts than this use Bulk API 2.0.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 10_000;
+
 /// Settings of a [`SalesforceSystem`].
 #[derive(Debug, Clone)]
 pub struct SalesforceConfig {
@@ -44,6 +48,11 @@ pub struct SalesforceConfig {
     /// When set, sessions come from the JWT bearer flow (the client secret is not used);
     /// otherwise from client credentials.
     pub jwt: Option<JwtBearer>,
+    /// A full read (`since = None`) of more Contacts than this goes through one Bulk API 2.0
+    /// query job instead of REST query pages; `None` never uses Bulk.
+    pub bulk_threshold: Option<u64>,
+    /// How long a Bulk API 2.0 job may take before the read fails as transient.
+    pub bulk_timeout: Duration,
     /// Share of the org's daily API allocation (`Sforce-Limit-Info: api-usage=N/M`) after which
     /// calls stop with [`SystemError::Budget`] until the next run; in `(0, 1]`.
     pub budget_share: f64,
@@ -51,7 +60,8 @@ pub struct SalesforceConfig {
 
 impl SalesforceConfig {
     /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts within 2 minutes,
-    /// stop at 80% of the daily API allocation.
+    /// stop at 80% of the daily API allocation, Bulk API 2.0 for full reads above 10,000
+    /// Contacts.
     pub fn new(
         login_url: impl Into<String>,
         client_id: impl Into<String>,
@@ -68,6 +78,8 @@ impl SalesforceConfig {
             retry: RetryPolicy::new(4),
             budget_share: budget::DEFAULT_SHARE,
             jwt: None,
+            bulk_threshold: Some(DEFAULT_BULK_THRESHOLD),
+            bulk_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -87,6 +99,8 @@ pub(crate) struct Inner {
     /// Validated, without `Id`/`SystemModstamp`, deduplicated.
     fields: Vec<String>,
     email_field: String,
+    bulk_threshold: Option<u64>,
+    bulk_timeout: Duration,
     http: reqwest::Client,
     retrier: Retrier,
     session: TokenCache<Session>,
@@ -182,6 +196,8 @@ impl SalesforceSystem {
                 api_version: config.api_version,
                 fields,
                 email_field: config.email_field,
+                bulk_threshold: config.bulk_threshold,
+                bulk_timeout: config.bulk_timeout,
                 http,
                 retrier: Retrier::new(SIDE, config.retry, Gate::new(None)),
                 session: TokenCache::new(),

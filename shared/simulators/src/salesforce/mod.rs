@@ -12,6 +12,7 @@
 //! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
 //! | `GET/PATCH/DELETE .../sobjects/Contact/{id}` | `GET /sobjects/Contact/{id}`, ... | read / write |
 
+mod bulk_query;
 mod collections;
 mod contact;
 mod deleted;
@@ -51,6 +52,12 @@ pub struct SalesforceSimConfig {
     pub jwt_public_key_pem: Option<String>,
     /// The integration user a JWT bearer assertion must name in `sub`.
     pub jwt_username: String,
+    /// Bulk API 2.0 query jobs answer `InProgress` to this many status requests before
+    /// `JobComplete`.
+    pub bulk_polls_until_complete: u32,
+    /// Most records per Bulk API 2.0 results page (fewer when the client's `maxRecords` is
+    /// lower).
+    pub bulk_results_page_size: usize,
 }
 
 /// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
@@ -68,6 +75,8 @@ impl Default for SalesforceSimConfig {
             daily_api_limit: 100_000,
             jwt_public_key_pem: Some(SANDBOX_JWT_PUBLIC_KEY_PEM.into()),
             jwt_username: "integration@sandbox.example".into(),
+            bulk_polls_until_complete: 1,
+            bulk_results_page_size: 10_000,
         }
     }
 }
@@ -108,6 +117,7 @@ pub(crate) struct OrgState {
     /// Since when the Recycle Bin holds every delete (`getDeleted` `earliestDateAvailable`);
     /// moves when it is purged.
     earliest_deleted_available: Option<chrono::DateTime<chrono::Utc>>,
+    bulk_jobs: bulk_query::BulkJobs,
 }
 
 impl Org {

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::{Org, collections, deleted, oauth, query, rest_error, sobject};
+use super::{Org, bulk_query, collections, deleted, oauth, query, rest_error, sobject};
 use crate::counters::RequestKind;
 use crate::http_server::IncomingRequest;
 
@@ -28,6 +28,9 @@ pub(crate) enum Route {
     CollectionDelete,
     ContactCreate,
     ContactDeleted,
+    BulkQueryCreate { version: String },
+    BulkQueryGet { id: String },
+    BulkQueryResults { id: String },
     ContactGet { version: String, id: String },
     ContactUpdate { id: String },
     ContactDelete { id: String },
@@ -66,6 +69,13 @@ impl Route {
                 version,
                 locator: (*locator).to_string(),
             },
+            ("POST", ["jobs", "query"]) => Route::BulkQueryCreate { version },
+            ("GET", ["jobs", "query", id]) => Route::BulkQueryGet {
+                id: (*id).to_string(),
+            },
+            ("GET", ["jobs", "query", id, "results"]) => Route::BulkQueryResults {
+                id: (*id).to_string(),
+            },
             ("POST", ["composite", "sobjects"]) => Route::CollectionCreate,
             ("PATCH", ["composite", "sobjects"]) => Route::CollectionUpdate,
             ("DELETE", ["composite", "sobjects"]) => Route::CollectionDelete,
@@ -97,6 +107,9 @@ impl Route {
             }
             Route::ContactCreate => "/sobjects/Contact",
             Route::ContactDeleted => "/sobjects/Contact/deleted",
+            Route::BulkQueryCreate { .. } => "/jobs/query",
+            Route::BulkQueryGet { .. } => "/jobs/query/{id}",
+            Route::BulkQueryResults { .. } => "/jobs/query/{id}/results",
             Route::ContactGet { .. }
             | Route::ContactUpdate { .. }
             | Route::ContactDelete { .. } => "/sobjects/Contact/{id}",
@@ -111,7 +124,10 @@ impl Route {
             Route::Query { .. }
             | Route::QueryMore { .. }
             | Route::ContactGet { .. }
-            | Route::ContactDeleted => RequestKind::Read,
+            | Route::ContactDeleted
+            | Route::BulkQueryCreate { .. }
+            | Route::BulkQueryGet { .. }
+            | Route::BulkQueryResults { .. } => RequestKind::Read,
             Route::CollectionCreate
             | Route::CollectionUpdate
             | Route::CollectionDelete
@@ -194,6 +210,9 @@ fn api_call(org: &Org, route: &Route, request: &IncomingRequest) -> Response {
         Route::CollectionDelete => collections::delete(org, request),
         Route::ContactCreate => sobject::create(org, request),
         Route::ContactDeleted => deleted::get_deleted(org, request),
+        Route::BulkQueryCreate { version } => bulk_query::create(org, request, version),
+        Route::BulkQueryGet { id } => bulk_query::status(org, id),
+        Route::BulkQueryResults { id } => bulk_query::results(org, request, id),
         Route::ContactGet { version, id } => sobject::get(org, request, version, id),
         Route::ContactUpdate { id } => sobject::update(org, request, id),
         Route::ContactDelete { id } => sobject::delete(org, id),
