@@ -4,7 +4,7 @@
 
 use crate::credentials::Secret;
 use crate::genesys::{GenesysConfig, GenesysSystem, api_base_for_region};
-use crate::salesforce::{SalesforceConfig, SalesforceSystem};
+use crate::salesforce::{JwtBearer, SalesforceConfig, SalesforceSystem};
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::queue::{InProcessQueue, WorkQueue};
 use contact_sync_pipeline::store::SyncStore;
@@ -22,6 +22,16 @@ pub const GENESYS_REGION: &str = "GENESYS_REGION";
 pub const GENESYS_LOGIN_BASE: &str = "GENESYS_LOGIN_BASE";
 pub const GENESYS_CLIENT_ID: &str = "GENESYS_CLIENT_ID";
 pub const GENESYS_CLIENT_SECRET: &str = "GENESYS_CLIENT_SECRET";
+/// `client_credentials` (default) or `jwt_bearer`.
+pub const SALESFORCE_AUTH: &str = "SALESFORCE_AUTH";
+/// JWT bearer: the integration user (`sub`).
+pub const SALESFORCE_JWT_USERNAME: &str = "SALESFORCE_JWT_USERNAME";
+/// JWT bearer: the connected app's RSA private key, PEM text.
+pub const SALESFORCE_JWT_PRIVATE_KEY: &str = "SALESFORCE_JWT_PRIVATE_KEY";
+/// JWT bearer: the assertion's audience (default `https://login.salesforce.com`).
+pub const SALESFORCE_JWT_AUDIENCE: &str = "SALESFORCE_JWT_AUDIENCE";
+/// Full reads above this many Contacts use Bulk API 2.0 (default 10000; `off` = never).
+pub const SALESFORCE_BULK_THRESHOLD: &str = "SALESFORCE_BULK_THRESHOLD";
 /// Share of the Salesforce daily API allocation after which a run stops (default 0.8).
 pub const SALESFORCE_API_BUDGET_SHARE: &str = "SALESFORCE_API_BUDGET_SHARE";
 /// Genesys API requests per minute the client allows itself (default 300; `0` = no limit).
@@ -80,14 +90,37 @@ impl ConnectionSettings {
         let login_url =
             get(SALESFORCE_LOGIN_URL).unwrap_or_else(|| DEFAULT_SALESFORCE_LOGIN_URL.to_string());
         check_url(SALESFORCE_LOGIN_URL, &login_url)?;
-        let salesforce = SalesforceConfig::new(
-            login_url.trim_end_matches('/'),
-            required(SALESFORCE_CLIENT_ID, "the connected app's consumer key")?,
-            Secret::from(required(
-                SALESFORCE_CLIENT_SECRET,
-                "the connected app's consumer secret",
-            )?),
-        );
+        let client_id = required(SALESFORCE_CLIENT_ID, "the connected app's consumer key")?;
+        let salesforce = match get(SALESFORCE_AUTH).as_deref() {
+            None | Some("client_credentials") => SalesforceConfig::new(
+                login_url.trim_end_matches('/'),
+                client_id,
+                Secret::from(required(
+                    SALESFORCE_CLIENT_SECRET,
+                    "the connected app's consumer secret",
+                )?),
+            ),
+            Some("jwt_bearer") => {
+                let mut config =
+                    SalesforceConfig::new(login_url.trim_end_matches('/'), client_id, "");
+                config.jwt = Some(JwtBearer {
+                    username: required(SALESFORCE_JWT_USERNAME, "the integration user")?,
+                    audience: get(SALESFORCE_JWT_AUDIENCE)
+                        .unwrap_or_else(|| DEFAULT_SALESFORCE_LOGIN_URL.to_string()),
+                    private_key_pem: Secret::from(required(
+                        SALESFORCE_JWT_PRIVATE_KEY,
+                        "the connected app's RSA private key in PEM",
+                    )?),
+                });
+                config
+            }
+            Some(other) => {
+                return Err(SettingsError {
+                    variable: SALESFORCE_AUTH,
+                    problem: format!("`{other}` is not client_credentials or jwt_bearer"),
+                });
+            }
+        };
 
         let mut salesforce = salesforce;
         if let Some(share) = parsed(SALESFORCE_API_BUDGET_SHARE, "a share such as 0.8")? {
@@ -98,6 +131,16 @@ impl ConnectionSettings {
                 });
             }
             salesforce.budget_share = share;
+        }
+        match get(SALESFORCE_BULK_THRESHOLD).as_deref() {
+            None => {}
+            Some("off") => salesforce.bulk_threshold = None,
+            Some(n) => {
+                salesforce.bulk_threshold = Some(n.parse::<u64>().map_err(|_| SettingsError {
+                    variable: SALESFORCE_BULK_THRESHOLD,
+                    problem: format!("`{n}` is not a number of records or `off`"),
+                })?);
+            }
         }
 
         let api_base = match (get(GENESYS_API_BASE), get(GENESYS_REGION)) {
@@ -221,18 +264,50 @@ mod tests {
         );
         assert_eq!(set.salesforce.budget_share, 0.5);
         assert_eq!(set.genesys.requests_per_minute, None);
+        assert_eq!(defaults.salesforce.bulk_threshold, Some(10_000));
+        let mut off = vars(&CREDS);
+        off.insert(SALESFORCE_BULK_THRESHOLD.into(), "off".into());
+        let off = ConnectionSettings::from_vars(&off).expect("valid");
+        assert_eq!(off.salesforce.bulk_threshold, None);
         // AND out-of-range values name their variable
         for (name, bad) in [
             (SALESFORCE_API_BUDGET_SHARE, "1.5"),
             (SALESFORCE_API_BUDGET_SHARE, "most"),
             (GENESYS_REQUESTS_PER_MINUTE, "2.5"),
             (GENESYS_REQUESTS_PER_MINUTE, "-1"),
+            (SALESFORCE_BULK_THRESHOLD, "many"),
         ] {
             let mut v = vars(&CREDS);
             v.insert(name.into(), bad.into());
             let e = ConnectionSettings::from_vars(&v).expect_err(bad);
             assert_eq!(e.variable, name, "{bad}");
         }
+    }
+
+    #[test]
+    fn jwt_bearer_is_selected_by_configuration_and_needs_its_key() {
+        // GIVEN the JWT settings without a client secret
+        let mut v = vars(&CREDS);
+        v.remove(SALESFORCE_CLIENT_SECRET);
+        v.insert(SALESFORCE_AUTH.into(), "jwt_bearer".into());
+        v.insert(SALESFORCE_JWT_USERNAME.into(), "int@example.com".into());
+        // WHEN the key is missing THEN its variable is named
+        let e = ConnectionSettings::from_vars(&v).expect_err("no key");
+        assert_eq!(e.variable, SALESFORCE_JWT_PRIVATE_KEY);
+        // WHEN it is given THEN the JWT flow is configured, and Debug never shows the key
+        v.insert(
+            SALESFORCE_JWT_PRIVATE_KEY.into(),
+            "-----BEGIN PRIVATE KEY-----x".into(),
+        );
+        let s = ConnectionSettings::from_vars(&v).expect("valid");
+        let jwt = s.salesforce.jwt.as_ref().expect("jwt");
+        assert_eq!(jwt.username, "int@example.com");
+        assert_eq!(jwt.audience, "https://login.salesforce.com");
+        assert!(!format!("{s:?}").contains("BEGIN PRIVATE KEY"));
+        // AND an unknown flow is refused
+        v.insert(SALESFORCE_AUTH.into(), "password".into());
+        let e = ConnectionSettings::from_vars(&v).expect_err("unknown");
+        assert_eq!(e.variable, SALESFORCE_AUTH);
     }
 
     #[test]

@@ -24,4 +24,4 @@ pub mod salesforce;
 pub use credentials::Secret;
 pub use genesys::{GenesysConfig, GenesysSystem, api_base_for_region};
 pub use http::RetryPolicy;
-pub use salesforce::{SalesforceConfig, SalesforceSystem};
+pub use salesforce::{JwtBearer, SalesforceConfig, SalesforceSystem};

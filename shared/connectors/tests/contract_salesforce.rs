@@ -1,9 +1,10 @@
 //! Contract tests: every recorded Salesforce response in `shared/reference/salesforce/` goes
 //! through the client's own parsing functions.
 
+use contact_sync_connectors::salesforce::bulk::parse_results_csv;
 use contact_sync_connectors::salesforce::wire::{
-    SaveResult, parse_datetime, parse_oauth_error, parse_query_page, parse_rest_errors,
-    parse_save_results, parse_token, record_to_raw, save_result_outcome,
+    SaveResult, parse_datetime, parse_deleted, parse_oauth_error, parse_query_page,
+    parse_rest_errors, parse_save_results, parse_token, record_to_raw, save_result_outcome,
 };
 use serde_json::Value;
 use std::collections::BTreeSet;
@@ -186,12 +187,24 @@ fn check(name: &str, body: &[u8], status: Option<u16>) -> &'static str {
                     assert!(parse_datetime(d["deletedDate"].as_str().unwrap_or("")).is_some());
                 }
             }
+            if name == "get_deleted__restforce.json" {
+                let (parsed, earliest) = parse_deleted(body).expect("getDeleted parses");
+                assert_eq!(parsed.deleted_records.len(), 1);
+                assert_eq!(parsed.deleted_records[0].id, "a00D0000008pQRAIA2");
+                assert!(parse_datetime(&parsed.deleted_records[0].deleted_date).is_some());
+                assert_eq!(earliest.to_rfc3339(), "2013-05-03T15:57:00+00:00");
+                return "getDeleted (coverage dates)";
+            }
             "replication (datetimes)"
         }
         "bulk2_query_job_create_200__sfdocs.json" => {
             let v: Value = serde_json::from_slice(body).expect("json");
             assert!(parse_datetime(v["systemModstamp"].as_str().unwrap_or("")).is_some());
-            "bulk 2.0 job (datetimes; Bulk 2.0 unused)"
+            // The client reads the job id (letters and digits only) and the state.
+            let id = v["id"].as_str().expect("id");
+            assert!(id.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert_eq!(v["state"], "UploadComplete");
+            "bulk 2.0 query job"
         }
         "bulk2_ingest_job_open__simple_salesforce_mock.json" => {
             let v: Value = serde_json::from_slice(body).expect("json");
@@ -199,8 +212,12 @@ fn check(name: &str, body: &[u8], status: Option<u16>) -> &'static str {
             "bulk 2.0 job (unused)"
         }
         "bulk2_query_results_page__sfdocs.csv" => {
-            assert!(std::str::from_utf8(body).is_ok_and(|s| s.starts_with("\"Id\"")));
-            "bulk 2.0 CSV (unused)"
+            let records = parse_results_csv(body, "v58.0").expect("results CSV parses");
+            assert_eq!(records.len(), 3);
+            assert_eq!(records[0]["Id"], "005R0000000UyrWIAS");
+            assert_eq!(records[0]["Name"], "Jane Dunn");
+            assert_eq!(records[0]["attributes"]["type"], "Contact");
+            "bulk 2.0 results CSV"
         }
         other => panic!("reference file {other} is not covered by the contract tests"),
     }

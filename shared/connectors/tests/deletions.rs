@@ -224,3 +224,26 @@ async fn genesys_fetch_returns_a_merged_contact_under_its_own_id_with_merged_to(
     let scanned_ids: Vec<&str> = scanned.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(scanned_ids, vec![survivor.as_str()]);
 }
+
+#[tokio::test]
+async fn salesforce_a_purged_recycle_bin_makes_the_deletion_read_incomplete() {
+    // GIVEN a deletions watermark taken after one delete
+    let (sim, sys) = salesforce().await;
+    let ids: Vec<String> = (0..3)
+        .map(|i| sim.insert(json!({"LastName": format!("L{i}")})))
+        .collect();
+    sim.delete(&ids[0]);
+    let first = sys.read_deletions(None).await.expect("read");
+    let mark = first.newest.expect("newest");
+    // WHEN nothing else happens, the log covers the watermark
+    let covered = sys.read_deletions(Some(&mark)).await.expect("read");
+    assert!(covered.complete);
+    // WHEN another record is deleted and the Recycle Bin is emptied before the next read
+    sim.delete(&ids[1]);
+    assert_eq!(sim.purge_recycle_bin(), 2);
+    let after = sys.read_deletions(Some(&mark)).await.expect("read");
+    // THEN the purged delete cannot be seen, and the read says so
+    assert!(after.deletions.is_empty());
+    assert!(!after.complete);
+    assert_eq!(route(&sim.counters(), "GET /sobjects/Contact/deleted"), 2);
+}

@@ -380,3 +380,28 @@ async fn wrong_credentials_fail_as_auth_without_leaking_the_secret() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn hostile_ids_never_reach_a_query() {
+    // GIVEN two contacts
+    let sim = sim().await;
+    let a = sim.insert(json!({"LastName": "A"}));
+    sim.insert(json!({"LastName": "B"}));
+    let sys = system(&sim);
+    // WHEN fetching one real id together with ids that try to widen the IN list
+    let found = sys
+        .fetch(&[
+            a.clone(),
+            "003' OR Id != '".into(),
+            "003000000000001') OR (Id != '".into(),
+            format!("{a}' OR LastName != '"),
+        ])
+        .await
+        .expect("fetch");
+    // THEN only the real record comes back, from a single query
+    assert_eq!(
+        found.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![a]
+    );
+    assert_eq!(route(&sim, "GET /query"), 1);
+}

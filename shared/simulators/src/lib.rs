@@ -27,5 +27,7 @@ pub mod sandbox;
 pub use counters::Counters;
 pub use fault::Fault;
 pub use genesys::{GenesysSim, GenesysSimConfig};
-pub use salesforce::{SalesforceSim, SalesforceSimConfig};
+pub use salesforce::{
+    SANDBOX_JWT_PRIVATE_KEY_PEM, SANDBOX_JWT_PUBLIC_KEY_PEM, SalesforceSim, SalesforceSimConfig,
+};
 pub use sandbox::SeedReport;

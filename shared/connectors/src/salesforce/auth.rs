@@ -1,4 +1,6 @@
-//! OAuth 2.0 client credentials against the org's My Domain (API-NOTES A.4).
+//! OAuth 2.0 against the org's My Domain or a login host (API-NOTES A.4): client credentials,
+//! or the JWT bearer flow with an RS256 assertion signed by the connected app's private key
+//! (`jsonwebtoken` with its pure-Rust backend).
 
 use super::wire::{parse_oauth_error, parse_token};
 use crate::credentials::Secret;
@@ -20,22 +22,75 @@ impl Expiring for Session {
     }
 }
 
+/// The JWT bearer flow's settings: the assertion names `client_id` as `iss`, `username` as
+/// `sub`, `audience` as `aud`, and is signed with `private_key_pem` (RSA, PEM).
+#[derive(Debug, Clone)]
+pub struct JwtBearer {
+    /// The integration user the app was pre-authorised for.
+    pub username: String,
+    /// `https://login.salesforce.com`, `https://test.salesforce.com` or a community URL.
+    pub audience: String,
+    /// PKCS#1 or PKCS#8 RSA private key in PEM.
+    pub private_key_pem: Secret,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// Lifetime of an assertion: Salesforce accepts up to a few minutes.
+const ASSERTION_LIFETIME_SECS: i64 = 180;
+
+#[derive(serde::Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: i64,
+}
+
+/// A signed assertion. Errors name the problem, never the key.
+pub(crate) fn assertion(client_id: &str, jwt: &JwtBearer) -> Result<Secret, SystemError> {
+    let config = |message: &str| SystemError::Config {
+        side: Side::Salesforce,
+        message: message.into(),
+    };
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(jwt.private_key_pem.expose().as_bytes())
+        .map_err(|_| config("the JWT private key is not an RSA private key in PEM"))?;
+    let claims = Claims {
+        iss: client_id,
+        sub: &jwt.username,
+        aud: &jwt.audience,
+        exp: chrono::Utc::now().timestamp() + ASSERTION_LIFETIME_SECS,
+    };
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map(Secret::new)
+    .map_err(|_| config("the JWT assertion cannot be signed with this key"))
+}
+
 pub(crate) async fn request_session(
     http: &reqwest::Client,
     retrier: &Retrier,
     login_url: &str,
     client_id: &str,
     client_secret: &Secret,
+    jwt: Option<&JwtBearer>,
 ) -> Result<Session, SystemError> {
     let side = Side::Salesforce;
     let url = format!("{}/services/oauth2/token", login_url.trim_end_matches('/'));
+    let assertion = jwt.map(|jwt| assertion(client_id, jwt)).transpose()?;
     let resp = retrier
-        .send("oauth token", Replay::Safe, || {
-            http.post(&url).form(&[
+        .send("oauth token", Replay::Safe, || match &assertion {
+            Some(assertion) => http.post(&url).form(&[
+                ("grant_type", JWT_BEARER),
+                ("assertion", assertion.expose()),
+            ]),
+            None => http.post(&url).form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
                 ("client_secret", client_secret.expose()),
-            ])
+            ]),
         })
         .await?;
     tracing::debug!(side = %side, status = resp.status, "salesforce token response");

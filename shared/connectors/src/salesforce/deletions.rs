@@ -1,10 +1,13 @@
-//! The delete log: soft-deleted and merged-away Contacts through `queryAll` (API-NOTES A.1).
+//! The delete log: soft-deleted and merged-away Contacts through `queryAll`, and whether the
+//! Recycle Bin still reaches back to the watermark through getDeleted's
+//! `earliestDateAvailable` (API-NOTES A.1).
 
 use super::query::Endpoint;
-use super::wire::record_to_deletion;
-use super::{Inner, SIDE, config_error, soql};
-use crate::http::protocol;
-use contact_sync_pipeline::system::{DeletionRead, SystemResult, Watermark};
+use super::wire::{parse_deleted, record_to_deletion};
+use super::{Inner, SIDE, Target, config_error, soql};
+use crate::http::{Replay, protocol};
+use chrono::{DateTime, Duration, Utc};
+use contact_sync_pipeline::system::{DeletionRead, SystemError, SystemResult, Watermark};
 
 impl Inner {
     /// Every deleted row after `since`, ordered by `(SystemModstamp, Id)`, all pages.
@@ -30,12 +33,43 @@ impl Inner {
             last_id: d.id.clone(),
         });
         let merged = deletions.iter().filter(|d| d.merged_into.is_some()).count();
-        tracing::debug!(side = %SIDE, deleted = deletions.len(), merged, "salesforce deletions read");
+        // queryAll cannot tell whether rows were purged from the Recycle Bin; getDeleted can.
+        let complete = match since {
+            Some(mark) => self.log_reaches_back_to(mark.stamp).await?,
+            None => true,
+        };
+        tracing::debug!(side = %SIDE, deleted = deletions.len(), merged, complete, "salesforce deletions read");
         Ok(DeletionRead {
             deletions,
             newest,
-            // queryAll alone cannot tell whether rows were purged from the Recycle Bin.
-            complete: true,
+            complete,
         })
+    }
+
+    /// Whether the delete log still holds every delete since `since`: getDeleted's
+    /// `earliestDateAvailable` is not later than it. A refused window (older than the log's
+    /// retention) means it does not.
+    async fn log_reaches_back_to(&self, since: DateTime<Utc>) -> SystemResult<bool> {
+        // The API ignores seconds and needs end > start.
+        let end = Utc::now().max(since + Duration::minutes(2));
+        let (start, end) = (soql::datetime_literal(since), soql::datetime_literal(end));
+        let resp = match self
+            .call(
+                "get deleted",
+                reqwest::Method::GET,
+                Target::Api("sobjects/Contact/deleted/"),
+                Some(&[("start", start.as_str()), ("end", end.as_str())]),
+                None,
+                Replay::Safe,
+            )
+            .await
+        {
+            Ok(resp) => resp,
+            Err(SystemError::Rejected { status: 400, .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let (_, earliest) =
+            parse_deleted(&resp.body).map_err(|e| protocol(SIDE, resp.status, "get deleted", e))?;
+        Ok(earliest <= since)
     }
 }

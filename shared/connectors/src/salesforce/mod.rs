@@ -3,6 +3,7 @@
 
 mod auth;
 mod budget;
+pub mod bulk;
 mod collections;
 mod deletions;
 mod query;
@@ -12,6 +13,7 @@ pub mod wire;
 use crate::credentials::Secret;
 use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
+pub use auth::JwtBearer;
 use auth::Session;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
@@ -22,6 +24,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const SIDE: Side = Side::Salesforce;
+
+/// Full reads of more Contacts than this use Bulk API 2.0.
+pub const DEFAULT_BULK_THRESHOLD: u64 = 10_000;
 
 /// Settings of a [`SalesforceSystem`].
 #[derive(Debug, Clone)]
@@ -40,6 +45,14 @@ pub struct SalesforceConfig {
     pub timeout: Duration,
     /// Retries of transient failures (5xx, 429, timeouts).
     pub retry: RetryPolicy,
+    /// When set, sessions come from the JWT bearer flow (the client secret is not used);
+    /// otherwise from client credentials.
+    pub jwt: Option<JwtBearer>,
+    /// A full read (`since = None`) of more Contacts than this goes through one Bulk API 2.0
+    /// query job instead of REST query pages; `None` never uses Bulk.
+    pub bulk_threshold: Option<u64>,
+    /// How long a Bulk API 2.0 job may take before the read fails as transient.
+    pub bulk_timeout: Duration,
     /// Share of the org's daily API allocation (`Sforce-Limit-Info: api-usage=N/M`) after which
     /// calls stop with [`SystemError::Budget`] until the next run; in `(0, 1]`.
     pub budget_share: f64,
@@ -47,7 +60,8 @@ pub struct SalesforceConfig {
 
 impl SalesforceConfig {
     /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts within 2 minutes,
-    /// stop at 80% of the daily API allocation.
+    /// stop at 80% of the daily API allocation, Bulk API 2.0 for full reads above 10,000
+    /// Contacts.
     pub fn new(
         login_url: impl Into<String>,
         client_id: impl Into<String>,
@@ -63,6 +77,9 @@ impl SalesforceConfig {
             timeout: Duration::from_secs(60),
             retry: RetryPolicy::new(4),
             budget_share: budget::DEFAULT_SHARE,
+            jwt: None,
+            bulk_threshold: Some(DEFAULT_BULK_THRESHOLD),
+            bulk_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -77,10 +94,13 @@ pub(crate) struct Inner {
     login_url: String,
     client_id: String,
     client_secret: Secret,
+    jwt: Option<JwtBearer>,
     api_version: String,
     /// Validated, without `Id`/`SystemModstamp`, deduplicated.
     fields: Vec<String>,
     email_field: String,
+    bulk_threshold: Option<u64>,
+    bulk_timeout: Duration,
     http: reqwest::Client,
     retrier: Retrier,
     session: TokenCache<Session>,
@@ -126,8 +146,20 @@ impl SalesforceSystem {
             Ok(u) if u.scheme() == "https" || u.scheme() == "http" => {}
             _ => return Err(config_error("login_url must be an http(s) URL")),
         }
-        if config.client_id.is_empty() || config.client_secret.is_empty() {
-            return Err(config_error("client_id and client_secret are required"));
+        match &config.jwt {
+            None if config.client_id.is_empty() || config.client_secret.is_empty() => {
+                return Err(config_error("client_id and client_secret are required"));
+            }
+            Some(jwt) => {
+                if config.client_id.is_empty() || jwt.username.is_empty() {
+                    return Err(config_error(
+                        "the JWT bearer flow needs client_id (the consumer key) and a username",
+                    ));
+                }
+                // Fails now, not at the first call, when the key is not usable.
+                auth::assertion(&config.client_id, jwt)?;
+            }
+            None => {}
         }
         if !is_valid_api_version(&config.api_version) {
             return Err(config_error(format!(
@@ -160,9 +192,12 @@ impl SalesforceSystem {
                 login_url,
                 client_id: config.client_id,
                 client_secret: config.client_secret,
+                jwt: config.jwt,
                 api_version: config.api_version,
                 fields,
                 email_field: config.email_field,
+                bulk_threshold: config.bulk_threshold,
+                bulk_timeout: config.bulk_timeout,
                 http,
                 retrier: Retrier::new(SIDE, config.retry, Gate::new(None)),
                 session: TokenCache::new(),
@@ -188,6 +223,7 @@ impl Inner {
             &self.login_url,
             &self.client_id,
             &self.client_secret,
+            self.jwt.as_ref(),
         )
         .await
     }

@@ -1,7 +1,7 @@
 //! SOQL reads: the change feed, lookups by id and by email (API-NOTES A.1).
 
 use super::wire::{QueryPage, parse_query_page, record_to_raw};
-use super::{Inner, SIDE, Target, config_error, soql};
+use super::{Inner, SIDE, Target, bulk, config_error, soql};
 use crate::http::{Replay, protocol};
 use contact_sync_pipeline::system::{ChangePage, RawRecord, SystemResult, Watermark};
 use std::collections::HashSet;
@@ -110,6 +110,10 @@ impl Inner {
         since: Option<&Watermark>,
         cursor: Option<String>,
     ) -> SystemResult<ChangePage> {
+        if let Some(c) = cursor.as_deref().filter(|c| bulk::is_bulk_cursor(c)) {
+            return self.bulk_cursor_page(c).await;
+        }
+        let cursor_was = cursor.clone();
         let mut page = match cursor {
             Some(next) => self.query_page(Endpoint::Query, None, Some(&next)).await?,
             None => {
@@ -118,6 +122,15 @@ impl Inner {
                 self.query_page(Endpoint::Query, Some(&soql), None).await?
             }
         };
+        // A full read learns the org's size from its first page (`totalSize`); above the
+        // threshold that page is dropped and one Bulk API 2.0 job reads everything instead.
+        if let (None, None, Some(threshold)) = (since, &cursor_was, self.bulk_threshold)
+            && !page.done
+            && page.total_size > threshold
+        {
+            tracing::debug!(side = %SIDE, total = page.total_size, threshold, "full read through Bulk API 2.0");
+            return self.start_bulk_read().await;
+        }
         let records = self.page_records(&mut page, 200)?;
         let next = match (page.done, page.next_records_url.take()) {
             (false, Some(next)) => Some(next),

@@ -84,6 +84,12 @@ pub fn changes_query(fields: &[String], since: Option<&Watermark>) -> Option<Str
     Some(soql)
 }
 
+/// The full-read query of a Bulk API 2.0 job: every Contact, no order (the caller's
+/// watermark is the largest `(SystemModstamp, Id)` it saw, whatever the order).
+pub fn full_read_query(fields: &[String]) -> String {
+    select_clause(fields)
+}
+
 /// The deletions query (for `queryAll`): deleted rows after the watermark, with the merge
 /// survivor. `None` when the watermark's id is not a Salesforce id.
 pub fn deletions_query(since: Option<&Watermark>) -> Option<String> {

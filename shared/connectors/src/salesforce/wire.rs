@@ -53,6 +53,25 @@ pub struct RestError {
     pub fields: Vec<String>,
 }
 
+/// `GET .../sobjects/Contact/deleted/?start=&end=` → 200 (getDeleted).
+#[derive(Debug, Deserialize)]
+pub struct DeletedResponse {
+    #[serde(rename = "deletedRecords", default)]
+    pub deleted_records: Vec<DeletedRecord>,
+    #[serde(rename = "earliestDateAvailable")]
+    pub earliest_date_available: String,
+    #[serde(rename = "latestDateCovered")]
+    pub latest_date_covered: String,
+}
+
+/// One entry of [`DeletedResponse`].
+#[derive(Debug, Deserialize)]
+pub struct DeletedRecord {
+    pub id: String,
+    #[serde(rename = "deletedDate")]
+    pub deleted_date: String,
+}
+
 /// One sObject Collections result (create/update/delete/upsert), in request order.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SaveResult {
@@ -105,6 +124,14 @@ pub fn parse_rest_errors(body: &[u8]) -> Result<Vec<RestError>, DecodeError> {
             "error body is neither an array nor an object".into(),
         )),
     }
+}
+
+/// getDeleted's answer, with its coverage dates parsed.
+pub fn parse_deleted(body: &[u8]) -> Result<(DeletedResponse, DateTime<Utc>), DecodeError> {
+    let parsed: DeletedResponse = decode(body)?;
+    let earliest = parse_datetime(&parsed.earliest_date_available)
+        .ok_or_else(|| DecodeError("earliestDateAvailable is not a datetime".into()))?;
+    Ok((parsed, earliest))
 }
 
 pub fn parse_save_results(body: &[u8]) -> Result<Vec<SaveResult>, DecodeError> {

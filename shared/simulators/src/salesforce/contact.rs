@@ -316,6 +316,15 @@ impl ContactStore {
         }
     }
 
+    /// Empty the Recycle Bin: soft-deleted records are gone for good (queryAll no longer sees
+    /// them). Returns how many were purged.
+    pub(crate) fn purge_deleted(&mut self) -> usize {
+        let before = self.records.len();
+        self.records
+            .retain(|_, record| record.get("IsDeleted") != Some(&Value::Bool(true)));
+        before - self.records.len()
+    }
+
     /// Merge a live `loser` into a live `master`: the loser is soft-deleted with
     /// `MasterRecordId = master`, and the master's stamps move (`merge` edits the master).
     pub(crate) fn merge_away(&mut self, loser: &str, master: &str, stamps: [DateTime<Utc>; 2]) {

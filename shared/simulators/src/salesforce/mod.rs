@@ -12,8 +12,10 @@
 //! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
 //! | `GET/PATCH/DELETE .../sobjects/Contact/{id}` | `GET /sobjects/Contact/{id}`, ... | read / write |
 
+mod bulk_query;
 mod collections;
 mod contact;
+mod deleted;
 mod oauth;
 mod query;
 mod record_id;
@@ -45,7 +47,24 @@ pub struct SalesforceSimConfig {
     /// Daily API request allocation reported in `Sforce-Limit-Info`; beyond it API calls get
     /// 403 `REQUEST_LIMIT_EXCEEDED`.
     pub daily_api_limit: u64,
+    /// The connected app's certificate (public key, PEM) that JWT bearer assertions must be
+    /// signed for; `None` refuses the JWT bearer flow.
+    pub jwt_public_key_pem: Option<String>,
+    /// The integration user a JWT bearer assertion must name in `sub`.
+    pub jwt_username: String,
+    /// Bulk API 2.0 query jobs answer `InProgress` to this many status requests before
+    /// `JobComplete`.
+    pub bulk_polls_until_complete: u32,
+    /// Most records per Bulk API 2.0 results page (fewer when the client's `maxRecords` is
+    /// lower).
+    pub bulk_results_page_size: usize,
 }
+
+/// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
+/// simulator trusts the public half by default.
+pub const SANDBOX_JWT_PRIVATE_KEY_PEM: &str = include_str!("sandbox_jwt_key.pem");
+/// The public half of [`SANDBOX_JWT_PRIVATE_KEY_PEM`].
+pub const SANDBOX_JWT_PUBLIC_KEY_PEM: &str = include_str!("sandbox_jwt_key.pub.pem");
 
 impl Default for SalesforceSimConfig {
     fn default() -> Self {
@@ -54,6 +73,10 @@ impl Default for SalesforceSimConfig {
             client_secret: "sandbox-sf-secret".into(),
             query_batch_size: 2000,
             daily_api_limit: 100_000,
+            jwt_public_key_pem: Some(SANDBOX_JWT_PUBLIC_KEY_PEM.into()),
+            jwt_username: "integration@sandbox.example".into(),
+            bulk_polls_until_complete: 1,
+            bulk_results_page_size: 10_000,
         }
     }
 }
@@ -91,6 +114,10 @@ pub(crate) struct OrgState {
     tokens: HashSet<String>,
     cursors: QueryCursors,
     api_usage: u64,
+    /// Since when the Recycle Bin holds every delete (`getDeleted` `earliestDateAvailable`);
+    /// moves when it is purged.
+    earliest_deleted_available: Option<chrono::DateTime<chrono::Utc>>,
+    bulk_jobs: bulk_query::BulkJobs,
 }
 
 impl Org {
@@ -214,6 +241,16 @@ impl SalesforceSim {
         );
         let stamps = [self.org.clock.next_stamp(), self.org.clock.next_stamp()];
         state.contacts.merge_away(&loser, &master, stamps);
+    }
+
+    /// Empty the Recycle Bin, as Salesforce does on its own when it fills up: deleted records
+    /// vanish from `queryAll`, and `getDeleted` reports `earliestDateAvailable` = now, so a
+    /// client whose watermark is older knows it may have missed deletes. Returns the count.
+    pub fn purge_recycle_bin(&self) -> usize {
+        let now = self.org.clock.next_stamp();
+        let mut state = self.org.lock();
+        state.earliest_deleted_available = Some(now);
+        state.contacts.purge_deleted()
     }
 
     /// The full record (every standard field, null when empty, plus custom fields), or `None`

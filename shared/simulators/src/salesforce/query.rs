@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use super::Org;
+use super::contact::ContactStore;
 use super::record_id;
 use super::rest_error::rest_error;
 use super::soql::{self, SoqlError};
@@ -88,26 +89,17 @@ pub(crate) fn run(org: &Org, request: &IncomingRequest, version: &str, all: bool
     };
     let batch_size = batch_size(org, request);
     let mut state = org.lock();
-    let contacts = &state.contacts;
-    let query = match soql::parse(&soql, &|name: &str| contacts.resolve_field(name)) {
+    let query = match soql::parse(&soql, &|name: &str| state.contacts.resolve_field(name)) {
         Ok(query) => query,
         Err(error) => return soql_error(error),
     };
-    let mut matching: Vec<&Map<String, Value>> = contacts
-        .records()
-        .filter(|record| all || record.get("IsDeleted") != Some(&Value::Bool(true)))
-        .filter(|record| {
-            query
-                .filter
-                .as_ref()
-                .is_none_or(|filter| filter.matches(record))
-        })
-        .collect();
-    matching.sort_by(|left, right| soql::order_records(&query.order, left, right));
+    let matching = select(&state.contacts, &query, all);
+    if query.count {
+        return Json(json!({"totalSize": matching.len(), "done": true, "records": []}))
+            .into_response();
+    }
     let records: Vec<Value> = matching
         .into_iter()
-        .skip(query.offset.unwrap_or(0))
-        .take(query.limit.unwrap_or(usize::MAX))
         .map(|record| render(record, &query.fields, version))
         .collect();
     tracing::debug!(records = records.len(), all, "salesforce query");
@@ -162,6 +154,31 @@ fn page(
         body["nextRecordsUrl"] = json!(format!("/services/data/{version}/query/{locator}-{end}"));
     }
     Json(body).into_response()
+}
+
+/// The records a parsed query selects, in its order, after OFFSET and LIMIT. `all` includes
+/// deleted rows (queryAll).
+pub(crate) fn select<'a>(
+    contacts: &'a ContactStore,
+    query: &soql::Query,
+    all: bool,
+) -> Vec<&'a Map<String, Value>> {
+    let mut matching: Vec<&Map<String, Value>> = contacts
+        .records()
+        .filter(|record| all || record.get("IsDeleted") != Some(&Value::Bool(true)))
+        .filter(|record| {
+            query
+                .filter
+                .as_ref()
+                .is_none_or(|filter| filter.matches(record))
+        })
+        .collect();
+    matching.sort_by(|left, right| soql::order_records(&query.order, left, right));
+    matching
+        .into_iter()
+        .skip(query.offset.unwrap_or(0))
+        .take(query.limit.unwrap_or(usize::MAX))
+        .collect()
 }
 
 /// A query record: `attributes` plus the selected fields (null when empty).

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::{Org, collections, oauth, query, rest_error, sobject};
+use super::{Org, bulk_query, collections, deleted, oauth, query, rest_error, sobject};
 use crate::counters::RequestKind;
 use crate::http_server::IncomingRequest;
 
@@ -27,6 +27,10 @@ pub(crate) enum Route {
     CollectionUpdate,
     CollectionDelete,
     ContactCreate,
+    ContactDeleted,
+    BulkQueryCreate { version: String },
+    BulkQueryGet { id: String },
+    BulkQueryResults { id: String },
     ContactGet { version: String, id: String },
     ContactUpdate { id: String },
     ContactDelete { id: String },
@@ -65,10 +69,18 @@ impl Route {
                 version,
                 locator: (*locator).to_string(),
             },
+            ("POST", ["jobs", "query"]) => Route::BulkQueryCreate { version },
+            ("GET", ["jobs", "query", id]) => Route::BulkQueryGet {
+                id: (*id).to_string(),
+            },
+            ("GET", ["jobs", "query", id, "results"]) => Route::BulkQueryResults {
+                id: (*id).to_string(),
+            },
             ("POST", ["composite", "sobjects"]) => Route::CollectionCreate,
             ("PATCH", ["composite", "sobjects"]) => Route::CollectionUpdate,
             ("DELETE", ["composite", "sobjects"]) => Route::CollectionDelete,
             ("POST", ["sobjects", object]) if is_contact(object) => Route::ContactCreate,
+            ("GET", ["sobjects", object, "deleted"]) if is_contact(object) => Route::ContactDeleted,
             ("GET", ["sobjects", object, id]) if is_contact(object) => Route::ContactGet {
                 version,
                 id: (*id).to_string(),
@@ -94,6 +106,10 @@ impl Route {
                 "/composite/sobjects"
             }
             Route::ContactCreate => "/sobjects/Contact",
+            Route::ContactDeleted => "/sobjects/Contact/deleted",
+            Route::BulkQueryCreate { .. } => "/jobs/query",
+            Route::BulkQueryGet { .. } => "/jobs/query/{id}",
+            Route::BulkQueryResults { .. } => "/jobs/query/{id}/results",
             Route::ContactGet { .. }
             | Route::ContactUpdate { .. }
             | Route::ContactDelete { .. } => "/sobjects/Contact/{id}",
@@ -105,9 +121,13 @@ impl Route {
     fn kind(&self) -> RequestKind {
         match self {
             Route::Token => RequestKind::Auth,
-            Route::Query { .. } | Route::QueryMore { .. } | Route::ContactGet { .. } => {
-                RequestKind::Read
-            }
+            Route::Query { .. }
+            | Route::QueryMore { .. }
+            | Route::ContactGet { .. }
+            | Route::ContactDeleted
+            | Route::BulkQueryCreate { .. }
+            | Route::BulkQueryGet { .. }
+            | Route::BulkQueryResults { .. } => RequestKind::Read,
             Route::CollectionCreate
             | Route::CollectionUpdate
             | Route::CollectionDelete
@@ -189,6 +209,10 @@ fn api_call(org: &Org, route: &Route, request: &IncomingRequest) -> Response {
         Route::CollectionUpdate => collections::update(org, request),
         Route::CollectionDelete => collections::delete(org, request),
         Route::ContactCreate => sobject::create(org, request),
+        Route::ContactDeleted => deleted::get_deleted(org, request),
+        Route::BulkQueryCreate { version } => bulk_query::create(org, request, version),
+        Route::BulkQueryGet { id } => bulk_query::status(org, id),
+        Route::BulkQueryResults { id } => bulk_query::results(org, request, id),
         Route::ContactGet { version, id } => sobject::get(org, request, version, id),
         Route::ContactUpdate { id } => sobject::update(org, request, id),
         Route::ContactDelete { id } => sobject::delete(org, id),

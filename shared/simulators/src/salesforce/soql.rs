@@ -39,6 +39,8 @@ impl SoqlError {
 /// A parsed query.
 #[derive(Debug, Clone)]
 pub(crate) struct Query {
+    /// `SELECT COUNT()`: only `totalSize` is answered.
+    pub(crate) count: bool,
     pub(crate) fields: Vec<String>,
     pub(crate) filter: Option<Condition>,
     pub(crate) order: Vec<OrderKey>,
@@ -278,15 +280,22 @@ impl<R: Fn(&str) -> Option<Field>> Parser<'_, R> {
     fn query(&mut self) -> Result<Query, SoqlError> {
         self.expect_keyword("SELECT")?;
         let mut fields: Vec<String> = Vec::new();
-        loop {
-            let field = self.field()?;
-            if !fields.contains(&field.name) {
-                fields.push(field.name);
+        let count = self.peek_keyword("COUNT")
+            && self.tokens.get(self.position + 1) == Some(&Token::Open)
+            && self.tokens.get(self.position + 2) == Some(&Token::Close);
+        if count {
+            self.position += 3;
+        } else {
+            loop {
+                let field = self.field()?;
+                if !fields.contains(&field.name) {
+                    fields.push(field.name);
+                }
+                if !matches!(self.peek(), Some(Token::Comma)) {
+                    break;
+                }
+                self.position += 1;
             }
-            if !matches!(self.peek(), Some(Token::Comma)) {
-                break;
-            }
-            self.position += 1;
         }
         self.expect_keyword("FROM")?;
         match self.next() {
@@ -332,6 +341,7 @@ impl<R: Fn(&str) -> Option<Field>> Parser<'_, R> {
             return Err(self.unexpected("expecting end of query"));
         }
         Ok(Query {
+            count,
             fields,
             filter,
             order,
