@@ -30,7 +30,7 @@ pub const SALESFORCE_JWT_USERNAME: &str = "SALESFORCE_JWT_USERNAME";
 pub const SALESFORCE_JWT_PRIVATE_KEY: &str = "SALESFORCE_JWT_PRIVATE_KEY";
 /// JWT bearer: the assertion's audience (default `https://login.salesforce.com`).
 pub const SALESFORCE_JWT_AUDIENCE: &str = "SALESFORCE_JWT_AUDIENCE";
-/// Full reads above this many Contacts use Bulk API 2.0 (default 10000; `off` = never).
+/// Change reads of more Contacts than this use Bulk API 2.0 (default 10000; `off` = never).
 pub const SALESFORCE_BULK_THRESHOLD: &str = "SALESFORCE_BULK_THRESHOLD";
 /// Share of the Salesforce daily API allocation after which a run stops (default 0.8).
 pub const SALESFORCE_API_BUDGET_SHARE: &str = "SALESFORCE_API_BUDGET_SHARE";

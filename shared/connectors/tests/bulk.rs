@@ -97,18 +97,47 @@ async fn a_full_read_at_or_below_the_threshold_stays_on_rest() {
 }
 
 #[tokio::test]
-async fn an_incremental_read_never_uses_bulk() {
-    // GIVEN 2,500 contacts, a low threshold, and a watermark before all of them
+async fn a_large_change_set_goes_through_bulk_and_a_small_one_stays_on_rest() {
+    // GIVEN 2,500 contacts, a threshold of 2,000, and a watermark after the first 1,000
     let sim = sim(2_500).await;
-    let sys = system(&sim, Some(10));
-    let mark = contact_sync_pipeline::system::Watermark {
-        stamp: chrono::Utc::now() - chrono::Duration::days(1),
-        last_id: String::new(),
+    let sys = system(&sim, Some(2_000));
+    let rest = system(&sim, None);
+    let all = read_all(&rest).await;
+    let mut ordered: Vec<&RawRecord> = all.iter().collect();
+    ordered.sort_by(|a, b| (a.modified_at, &a.id).cmp(&(b.modified_at, &b.id)));
+    let mark = |r: &RawRecord| contact_sync_pipeline::system::Watermark {
+        stamp: r.modified_at,
+        last_id: r.id.clone(),
     };
-    // WHEN the changes since the watermark are read
-    let page = sys.read_changes(Some(&mark), None).await.expect("page");
-    // THEN it is a REST query (no job)
-    assert_eq!(page.records.len(), 2_000);
-    assert_eq!(route(&sim, "POST /jobs/query"), 0);
-    assert_eq!(route(&sim, "GET /query"), 1);
+    let early = mark(ordered[0]);
+    let late = mark(ordered[999]);
+    sim.reset_counters();
+    // WHEN the changes after the first record (2,499) are read
+    let large = read_since(&sys, &early).await;
+    let large_jobs = route(&sim, "POST /jobs/query");
+    // AND the changes after the 1,000th (1,500)
+    let small = read_since(&sys, &late).await;
+    // THEN the large set came from one job and holds exactly the records after the watermark
+    assert_eq!(large_jobs, 1);
+    assert_eq!(large.len(), 2_499);
+    assert!(large.iter().all(|r| early.is_before(r.modified_at, &r.id)));
+    // AND the small one from REST without a job
+    assert_eq!(small.len(), 1_500);
+    assert_eq!(route(&sim, "POST /jobs/query"), 1);
+}
+
+async fn read_since(
+    sys: &SalesforceSystem,
+    since: &contact_sync_pipeline::system::Watermark,
+) -> Vec<RawRecord> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = sys.read_changes(Some(since), cursor).await.expect("page");
+        out.extend(page.records);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return out,
+        }
+    }
 }

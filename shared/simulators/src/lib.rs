@@ -4,16 +4,18 @@
 //! status codes and error bodies of the real APIs (see `/work/shared/reference`). They are
 //! used by unit and end-to-end tests, by benchmarks and by the CLI's `--sandbox` mode.
 //!
-//! * [`SalesforceSim`]: OAuth client credentials, SOQL `query`/`queryAll` with paging,
-//!   sObject Collections create/update/delete, single-record sObject calls and merges
-//!   (`MasterRecordId`).
+//! * [`SalesforceSim`]: OAuth client credentials and JWT bearer, SOQL `query`/`queryAll` with
+//!   paging, getDeleted, Bulk API 2.0 query jobs, sObject Collections create/update/delete,
+//!   single-record sObject calls, merges (`MasterRecordId`), the Recycle Bin and the daily API
+//!   allocation (`Sforce-Limit-Info`).
 //! * [`GenesysSim`]: OAuth client credentials, External Contacts CRUD, scan, bulk
 //!   fetch/add/update/remove, external sources and merges (`mergedTo`).
 //! * [`sandbox::seed`]: deterministic demo data for both systems.
 //!
 //! Each simulator keeps a virtual clock (real time plus an offset set with
-//! `set_clock_offset`) whose stamps are strictly increasing, request [`Counters`], and a
-//! queue of injected [`Fault`]s.
+//! `set_clock_offset`) whose stamps are strictly increasing, request [`Counters`] (429
+//! answers included), and a queue of injected [`Fault`]s (statuses with `Retry-After`, expired
+//! tokens, delays before processing, slow answers after it, per-record rejections).
 
 mod clock;
 mod counters;

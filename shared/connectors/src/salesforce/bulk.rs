@@ -1,7 +1,7 @@
-//! Full reads through Bulk API 2.0 (API-NOTES A.3): when the first REST page of a full read
-//! (`since = None`) reports more Contacts than the configured threshold (`totalSize`), one query
-//! job replaces the remaining REST pages: create the job, poll it until `JobComplete`, and page
-//! its CSV results with `Sforce-Locator`.
+//! Large reads through Bulk API 2.0 (API-NOTES A.3): when the first REST page of a change read
+//! (a full read, or a very large change set) reports more Contacts than the configured
+//! threshold (`totalSize`), one query job replaces the remaining REST pages: create the job,
+//! poll it until `JobComplete`, and page its CSV results with `Sforce-Locator`.
 //! Salesforce advises Bulk only above about 2,000 records; each results page here carries up to
 //! [`RESULTS_PER_PAGE`] records against 2,000 for a REST query page.
 //!
@@ -10,7 +10,7 @@
 use super::wire::{QueryPage, record_to_raw};
 use super::{Inner, SIDE, Target, config_error, soql};
 use crate::http::{Replay, protocol};
-use contact_sync_pipeline::system::{ChangePage, SystemError, SystemResult};
+use contact_sync_pipeline::system::{ChangePage, SystemError, SystemResult, Watermark};
 use serde_json::{Map, Value, json};
 use std::time::Duration;
 
@@ -76,9 +76,14 @@ pub fn parse_results_csv(
 }
 
 impl Inner {
-    /// Creates the full-read job, waits for it, and returns its first page.
-    pub(crate) async fn start_bulk_read(&self) -> SystemResult<ChangePage> {
-        let soql = soql::full_read_query(&self.fields);
+    /// Creates the job reading the changes after `since` (everything when `None`), waits for
+    /// it, and returns its first page.
+    pub(crate) async fn start_bulk_read(
+        &self,
+        since: Option<&Watermark>,
+    ) -> SystemResult<ChangePage> {
+        let soql = soql::bulk_changes_query(&self.fields, since)
+            .ok_or_else(|| config_error("watermark id is not a Salesforce id"))?;
         let body = json!({ "operation": "query", "query": soql });
         let resp = self
             .call(

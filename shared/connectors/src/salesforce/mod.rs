@@ -25,7 +25,7 @@ use std::time::Duration;
 
 const SIDE: Side = Side::Salesforce;
 
-/// Full reads of more Contacts than this use Bulk API 2.0.
+/// Change reads of more Contacts than this use Bulk API 2.0.
 pub const DEFAULT_BULK_THRESHOLD: u64 = 10_000;
 
 /// Settings of a [`SalesforceSystem`].
@@ -48,8 +48,8 @@ pub struct SalesforceConfig {
     /// When set, sessions come from the JWT bearer flow (the client secret is not used);
     /// otherwise from client credentials.
     pub jwt: Option<JwtBearer>,
-    /// A full read (`since = None`) of more Contacts than this goes through one Bulk API 2.0
-    /// query job instead of REST query pages; `None` never uses Bulk.
+    /// A change read (full or incremental) of more Contacts than this goes through one Bulk
+    /// API 2.0 query job instead of REST query pages; `None` never uses Bulk.
     pub bulk_threshold: Option<u64>,
     /// How long a Bulk API 2.0 job may take before the read fails as transient.
     pub bulk_timeout: Duration,
@@ -60,7 +60,7 @@ pub struct SalesforceConfig {
 
 impl SalesforceConfig {
     /// Defaults: `v62.0`, `Email`, no extra fields, 60 s timeout, 4 attempts within 2 minutes,
-    /// stop at 80% of the daily API allocation, Bulk API 2.0 for full reads above 10,000
+    /// stop at 80% of the daily API allocation, Bulk API 2.0 for reads of more than 10,000
     /// Contacts.
     pub fn new(
         login_url: impl Into<String>,

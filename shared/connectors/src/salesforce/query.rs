@@ -122,14 +122,14 @@ impl Inner {
                 self.query_page(Endpoint::Query, Some(&soql), None).await?
             }
         };
-        // A full read learns the org's size from its first page (`totalSize`); above the
-        // threshold that page is dropped and one Bulk API 2.0 job reads everything instead.
-        if let (None, None, Some(threshold)) = (since, &cursor_was, self.bulk_threshold)
+        // A read learns its size from its first page (`totalSize`); above the threshold that
+        // page is dropped and one Bulk API 2.0 job reads the same records instead.
+        if let (None, Some(threshold)) = (&cursor_was, self.bulk_threshold)
             && !page.done
             && page.total_size > threshold
         {
-            tracing::debug!(side = %SIDE, total = page.total_size, threshold, "full read through Bulk API 2.0");
-            return self.start_bulk_read().await;
+            tracing::debug!(side = %SIDE, total = page.total_size, threshold, full = since.is_none(), "read through Bulk API 2.0");
+            return self.start_bulk_read(since).await;
         }
         let records = self.page_records(&mut page, 200)?;
         let next = match (page.done, page.next_records_url.take()) {

@@ -75,19 +75,21 @@ fn after_watermark(mark: &Watermark) -> Option<String> {
 /// The change query: everything after the watermark `(stamp, id)` in that order.
 /// `None` when the watermark's id is not a Salesforce id.
 pub fn changes_query(fields: &[String], since: Option<&Watermark>) -> Option<String> {
+    let mut soql = bulk_changes_query(fields, since)?;
+    soql.push_str(" ORDER BY SystemModstamp, Id");
+    Some(soql)
+}
+
+/// The change query of a Bulk API 2.0 job: the same records as [`changes_query`], without
+/// ORDER BY (the caller's watermark is the largest `(SystemModstamp, Id)` it saw, whatever the
+/// order). `None` when the watermark's id is not a Salesforce id.
+pub fn bulk_changes_query(fields: &[String], since: Option<&Watermark>) -> Option<String> {
     let mut soql = select_clause(fields);
     if let Some(mark) = since {
         soql.push_str(" WHERE ");
         soql.push_str(&after_watermark(mark)?);
     }
-    soql.push_str(" ORDER BY SystemModstamp, Id");
     Some(soql)
-}
-
-/// The full-read query of a Bulk API 2.0 job: every Contact, no order (the caller's
-/// watermark is the largest `(SystemModstamp, Id)` it saw, whatever the order).
-pub fn full_read_query(fields: &[String]) -> String {
-    select_clause(fields)
 }
 
 /// The deletions query (for `queryAll`): deleted rows after the watermark, with the merge

@@ -1,5 +1,6 @@
-//! The fake Salesforce org: OAuth client credentials, SOQL query/queryAll with paging,
-//! sObject Collections and single-record sObject calls on Contact.
+//! The fake Salesforce org: OAuth client credentials and JWT bearer, SOQL query/queryAll with
+//! paging, getDeleted, Bulk API 2.0 query jobs, sObject Collections and single-record sObject
+//! calls on Contact.
 //!
 //! Routes (any `/services/data/vNN.N` version), with their [`Counters`] keys:
 //!
@@ -8,6 +9,8 @@
 //! | `POST /services/oauth2/token` | `POST /services/oauth2/token` | auth |
 //! | `GET .../query?q=` / `GET .../queryAll?q=` | `GET /query` / `GET /queryAll` | read |
 //! | `GET .../query/01g…-N` (nextRecordsUrl) | `GET /query/{locator}` | read |
+//! | `GET .../sobjects/Contact/deleted?start&end` | `GET /sobjects/Contact/deleted` | read |
+//! | `POST .../jobs/query`, `GET .../jobs/query/{id}[/results]` | `POST /jobs/query`, ... | read |
 //! | `POST/PATCH/DELETE .../composite/sobjects` | `POST /composite/sobjects`, ... | write |
 //! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
 //! | `GET/PATCH/DELETE .../sobjects/Contact/{id}` | `GET /sobjects/Contact/{id}`, ... | read / write |

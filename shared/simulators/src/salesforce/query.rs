@@ -163,8 +163,16 @@ pub(crate) fn select<'a>(
     query: &soql::Query,
     all: bool,
 ) -> Vec<&'a Map<String, Value>> {
-    let mut matching: Vec<&Map<String, Value>> = contacts
-        .records()
+    let pinned = query.filter.as_ref().and_then(soql::Condition::pinned_ids);
+    let candidates: Box<dyn Iterator<Item = &Map<String, Value>>> = match pinned {
+        Some(mut ids) => {
+            ids.sort_unstable();
+            ids.dedup();
+            Box::new(ids.into_iter().filter_map(|id| contacts.get(id)))
+        }
+        None => Box::new(contacts.records()),
+    };
+    let mut matching: Vec<&Map<String, Value>> = candidates
         .filter(|record| all || record.get("IsDeleted") != Some(&Value::Bool(true)))
         .filter(|record| {
             query

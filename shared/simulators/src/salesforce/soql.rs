@@ -547,6 +547,27 @@ pub(crate) fn parse(
 }
 
 impl Condition {
+    /// The only record ids this condition can match, when it pins them (`Id = '…'`,
+    /// `Id IN (…)`, or either side of an AND does): lets a query look records up instead of
+    /// scanning the org. `None` when any record may match.
+    pub(crate) fn pinned_ids(&self) -> Option<Vec<&str>> {
+        let is_id = |field: &Field| field.name == "Id";
+        match self {
+            Condition::Compare(field, Comparison::Eq, Literal::Text(id)) if is_id(field) => {
+                Some(vec![id.as_str()])
+            }
+            Condition::In(field, values, false) if is_id(field) => values
+                .iter()
+                .map(|v| match v {
+                    Literal::Text(id) => Some(id.as_str()),
+                    _ => None,
+                })
+                .collect(),
+            Condition::And(left, right) => left.pinned_ids().or_else(|| right.pinned_ids()),
+            _ => None,
+        }
+    }
+
     /// Whether `record` satisfies the condition.
     pub(crate) fn matches(&self, record: &Map<String, Value>) -> bool {
         match self {
@@ -571,6 +592,19 @@ impl Condition {
     }
 }
 
+/// Case-insensitive text order without allocating (the simulator compares a lot of text).
+fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.chars()
+            .flat_map(char::to_lowercase)
+            .cmp(b.chars().flat_map(char::to_lowercase))
+    }
+}
+
 fn field_value<'a>(record: &'a Map<String, Value>, field: &Field) -> &'a Value {
     record.get(&field.name).unwrap_or(&Value::Null)
 }
@@ -590,9 +624,7 @@ fn compare(field: &Field, value: &Value, operator: Comparison, literal: &Literal
         (FieldType::DateTime | FieldType::Custom, Value::String(text), Literal::DateTime(time)) => {
             parse_datetime(text).map(|stored| stored.cmp(time))
         }
-        (_, Value::String(text), Literal::Text(expected)) => {
-            Some(text.to_lowercase().cmp(&expected.to_lowercase()))
-        }
+        (_, Value::String(text), Literal::Text(expected)) => Some(cmp_ignore_case(text, expected)),
         (_, Value::Number(number), Literal::Number(expected)) => number
             .as_f64()
             .and_then(|number| number.partial_cmp(expected)),
@@ -670,7 +702,7 @@ fn order_values(key: &OrderKey, left: &Value, right: &Value) -> Ordering {
         (Value::String(a), Value::String(b)) if key.field.kind == FieldType::DateTime => {
             parse_datetime(a).cmp(&parse_datetime(b))
         }
-        (Value::String(a), Value::String(b)) => a.to_lowercase().cmp(&b.to_lowercase()),
+        (Value::String(a), Value::String(b)) => cmp_ignore_case(a, b),
         (Value::Number(a), Value::Number(b)) => a
             .as_f64()
             .partial_cmp(&b.as_f64())
@@ -705,6 +737,45 @@ mod tests {
         query
             .filter
             .is_none_or(|filter| filter.matches(&record(value)))
+    }
+
+    #[test]
+    fn id_lists_pin_the_records_and_counts_parse() {
+        // GIVEN lookups by id, a mixed condition and a count
+        let by_ids = parse_query(
+            "SELECT Id FROM Contact WHERE Id IN ('003000000000001AAA', '003000000000002AAA')",
+        )
+        .expect("parses");
+        let anded = parse_query(
+            "SELECT Id FROM Contact WHERE LastName = 'x' AND Id = '003000000000001AAA'",
+        )
+        .expect("parses");
+        let ored =
+            parse_query("SELECT Id FROM Contact WHERE LastName = 'x' OR Id = '003000000000001AAA'")
+                .expect("parses");
+        let count = parse_query("SELECT COUNT() FROM Contact").expect("parses");
+        // WHEN asked which ids they pin
+        let pinned = |q: &Query| {
+            q.filter
+                .as_ref()
+                .and_then(Condition::pinned_ids)
+                .map(|v| v.len())
+        };
+        // THEN IN and AND pin, OR does not (any record may match), COUNT() has no fields
+        assert_eq!(pinned(&by_ids), Some(2));
+        assert_eq!(pinned(&anded), Some(1));
+        assert_eq!(pinned(&ored), None);
+        assert!(count.count && count.fields.is_empty());
+    }
+
+    #[test]
+    fn text_order_ignores_case_without_allocating() {
+        // GIVEN ASCII and non-ASCII pairs
+        // WHEN compared
+        // THEN case does not matter
+        assert_eq!(cmp_ignore_case("Ana", "aNA"), Ordering::Equal);
+        assert_eq!(cmp_ignore_case("ana", "Anb"), Ordering::Less);
+        assert_eq!(cmp_ignore_case("ÉLODIE", "élodie"), Ordering::Equal);
     }
 
     #[test]
