@@ -73,6 +73,44 @@ fn sandbox_sync_then_conflicts_list() {
     );
     let open_count = stdout(&open).lines().count() as u64;
     assert_eq!(Some(open_count), first["stats"]["review"].as_u64());
+
+    // WHEN a person tries to settle the refused contact's item with a chosen side, and an
+    // unknown item with a value
+    let refused: Value =
+        serde_json::from_str(stdout(&open).lines().next().expect("an open item")).expect("json");
+    let id = refused["id"].as_str().expect("id");
+    let wrong_kind = contact_sync(
+        state.path(),
+        &["conflicts", "resolve", id, "--side", "genesys", "--sandbox"],
+        &[],
+    );
+    let unknown = contact_sync(
+        state.path(),
+        &[
+            "conflicts",
+            "resolve",
+            "no-such-item",
+            "--value",
+            "x",
+            "--sandbox",
+        ],
+        &[],
+    );
+    // THEN both are refused with exit 1 and a line that says why, and the item stays open
+    assert_eq!(wrong_kind.status.code(), Some(1));
+    assert!(
+        stderr(&wrong_kind).contains("only held fields"),
+        "{}",
+        stderr(&wrong_kind)
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no review item `no-such-item`"));
+    let still_open = contact_sync(
+        state.path(),
+        &["conflicts", "list", "--sandbox", "--open", "--json"],
+        &[],
+    );
+    assert_eq!(stdout(&still_open).lines().count() as u64, open_count);
 }
 
 #[test]
