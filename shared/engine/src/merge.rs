@@ -180,6 +180,26 @@ impl FieldDecision {
     }
 }
 
+/// The value of one side, out of a `(salesforce, genesys)` pair of values.
+fn on_side<T>(side: Side, salesforce: T, genesys: T) -> T {
+    match side {
+        Side::Salesforce => salesforce,
+        Side::Genesys => genesys,
+    }
+}
+
+/// The changes a list of decisions writes to one side, as `(canonical field, value)`.
+pub fn changes_for(decisions: &[FieldDecision], side: Side) -> Vec<(String, Option<String>)> {
+    decisions
+        .iter()
+        .flat_map(|d| {
+            d.writes()
+                .filter(|(s, _)| *s == side)
+                .map(|(_, v)| (d.field.clone(), v.clone()))
+        })
+        .collect()
+}
+
 /// Merges one field. `base` is `None` when the pair has no base snapshot yet.
 pub fn merge_field(
     spec: &FieldSpec,
@@ -194,10 +214,7 @@ pub fn merge_field(
         return decision;
     }
     // An empty value never overwrites a non-empty one.
-    let value_on = |side: Side| match side {
-        Side::Salesforce => salesforce,
-        Side::Genesys => genesys,
-    };
+    let value_on = |side: Side| on_side(side, salesforce, genesys);
     match &decision.write {
         Some((to, None)) if value_on(*to).is_some() => {
             let kept = value_on(*to).map(str::to_string);
@@ -238,10 +255,7 @@ fn merge_values(
             new_base: new_base.map(str::to_string),
         }
     };
-    let value_on = |side: Side| match side {
-        Side::Salesforce => salesforce,
-        Side::Genesys => genesys,
-    };
+    let value_on = |side: Side| on_side(side, salesforce, genesys);
 
     if salesforce == genesys {
         let reason = if base == Some(salesforce) {
@@ -353,14 +367,7 @@ pub struct PairMerge {
 impl PairMerge {
     /// The changes to write on one side, as `(canonical field, value)`.
     pub fn changes_for(&self, side: Side) -> Vec<(String, Option<String>)> {
-        self.decisions
-            .iter()
-            .flat_map(|d| {
-                d.writes()
-                    .filter(|(s, _)| *s == side)
-                    .map(|(_, v)| (d.field.clone(), v.clone()))
-            })
-            .collect()
+        changes_for(&self.decisions, side)
     }
 
     pub fn conflicts(&self) -> impl Iterator<Item = &FieldDecision> {
@@ -376,23 +383,14 @@ fn choose(
     choice: &Choice,
 ) -> FieldDecision {
     let chosen: Option<String> = match choice {
-        Choice::Side {
-            side: Side::Salesforce,
-        } => salesforce.map(str::to_string),
-        Choice::Side {
-            side: Side::Genesys,
-        } => genesys.map(str::to_string),
+        Choice::Side { side } => on_side(*side, salesforce, genesys).map(str::to_string),
         Choice::Value { value } => value.clone(),
     };
     let mut writes = [Side::Salesforce, Side::Genesys]
         .into_iter()
         .filter(|side| {
-            let current = match side {
-                Side::Salesforce => salesforce,
-                Side::Genesys => genesys,
-            };
             // A side receives only what its direction lets flow to it.
-            current != chosen.as_deref()
+            on_side(*side, salesforce, genesys) != chosen.as_deref()
                 && spec.exists_on(*side)
                 && spec.direction.allows(side.other())
         })

@@ -116,6 +116,11 @@ impl PairPlan {
         self.decisions.iter().filter(|d| d.is_conflict())
     }
 
+    /// The field changes this plan's decisions write to one side.
+    pub fn changes_for(&self, side: Side) -> Vec<(String, Option<String>)> {
+        crate::merge::changes_for(&self.decisions, side)
+    }
+
     fn without_writes(action: PairAction, base: Option<&CanonicalContact>) -> PairPlan {
         PairPlan {
             action,

@@ -439,13 +439,7 @@ async fn apply(
         }
         match plan.write_for(side) {
             Some(SideWrite::Create { body }) => {
-                // Salesforce results come back in request order under our key; Genesys results
-                // are matched by the Salesforce Id the new contact carries.
-                let key = match side {
-                    Side::Salesforce => Some(w.pair.pair_id.clone()),
-                    Side::Genesys => w.sf_id.clone(),
-                };
-                if let Some(key) = key {
+                if let Some(key) = create_key(side, w) {
                     creates.push(CreateRequest {
                         key,
                         body: body.clone(),
@@ -491,10 +485,7 @@ async fn apply(
             side,
             keys,
             results,
-            |w| match side {
-                Side::Salesforce => Some(w.pair.pair_id.clone()),
-                Side::Genesys => w.sf_id.clone(),
-            },
+            |w| create_key(side, w),
             |w, id| {
                 outcome.stats.created.add(side, 1);
                 match side {
@@ -517,6 +508,16 @@ async fn apply(
         settle(work, side, keys, results, own_id, |_, _| {
             outcome.stats.deleted.add(side, 1);
         });
+    }
+}
+
+/// The key a create on `side` is sent and answered under: Salesforce results come back in
+/// request order under our key (the pair id); Genesys results are matched by the Salesforce Id
+/// the new contact carries.
+fn create_key(side: Side, w: &Work) -> Option<String> {
+    match side {
+        Side::Salesforce => Some(w.pair.pair_id.clone()),
+        Side::Genesys => w.sf_id.clone(),
     }
 }
 
@@ -544,15 +545,7 @@ fn link_write_backs(
             let link =
                 GenesysLink::new(&facts.link_source_id, sf_id, facts.instance_url.as_deref());
             // The derived-field update of the source record, if any, goes in the same body.
-            let changes: Vec<(String, Option<String>)> = plan
-                .decisions
-                .iter()
-                .flat_map(|d| {
-                    d.writes()
-                        .filter(|(s, _)| *s == Side::Genesys)
-                        .map(|(_, v)| (d.field.clone(), v.clone()))
-                })
-                .collect();
+            let changes = plan.changes_for(Side::Genesys);
             updates.push(UpdateRequest {
                 id: gz.id.clone(),
                 body: integration
