@@ -5,15 +5,20 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Canonical field values, normalised. An absent key and an empty value are the same thing:
 /// [`CanonicalContact::set`] drops empty values so that comparisons never see `""` vs missing.
 ///
+/// A contact has a dozen fields or so, and its keys are the mapping's own field names
+/// (`Arc<str>`, shared): entries are kept in a small vector in insertion order, and a lookup by
+/// a mapping name first compares pointers, then text. Equality ignores order; serialisation
+/// writes a map sorted by field name (the stored base snapshot's format).
+///
 /// `Debug` prints field names only: values are personal data and must never reach a log.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(transparent)]
+#[derive(Clone, Default)]
 pub struct CanonicalContact {
-    fields: BTreeMap<String, String>,
+    fields: Vec<(Arc<str>, String)>,
 }
 
 impl CanonicalContact {
@@ -21,21 +26,45 @@ impl CanonicalContact {
         Self::default()
     }
 
+    /// An empty contact with room for `fields` fields.
+    pub(crate) fn with_capacity(fields: usize) -> Self {
+        CanonicalContact {
+            fields: Vec::with_capacity(fields),
+        }
+    }
+
+    /// Adds a field the contact does not hold yet (the caller knows: each mapping field is
+    /// visited once); empty values are dropped as in [`CanonicalContact::set`].
+    pub(crate) fn add_new(&mut self, field: Arc<str>, value: Option<String>) {
+        debug_assert!(self.position(&field).is_none(), "field added twice");
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.fields.push((field, v));
+        }
+    }
+
+    fn position(&self, field: &str) -> Option<usize> {
+        let ptr = field.as_ptr();
+        self.fields
+            .iter()
+            .position(|(k, _)| std::ptr::eq(k.as_ptr(), ptr) && k.len() == field.len())
+            .or_else(|| self.fields.iter().position(|(k, _)| &**k == field))
+    }
+
     /// The value of a canonical field, `None` when empty.
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.fields.get(field).map(String::as_str)
+        self.position(field).map(|i| self.fields[i].1.as_str())
     }
 
     /// Sets a field; `None` or an empty string removes it.
-    pub fn set(&mut self, field: impl Into<String>, value: Option<String>) {
-        let field = field.into();
-        match value {
-            Some(v) if !v.is_empty() => {
-                self.fields.insert(field, v);
+    pub fn set(&mut self, field: impl Into<Arc<str>> + AsRef<str>, value: Option<String>) {
+        let at = self.position(field.as_ref());
+        match (value, at) {
+            (Some(v), Some(i)) if !v.is_empty() => self.fields[i].1 = v,
+            (Some(v), None) if !v.is_empty() => self.fields.push((field.into(), v)),
+            (_, Some(i)) => {
+                self.fields.swap_remove(i);
             }
-            _ => {
-                self.fields.remove(&field);
-            }
+            (_, None) => {}
         }
     }
 
@@ -45,8 +74,15 @@ impl CanonicalContact {
         self
     }
 
+    /// Fields and values, sorted by field name.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.fields.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+        let mut sorted: Vec<(&str, &str)> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (&**k, v.as_str()))
+            .collect();
+        sorted.sort_unstable_by_key(|(k, _)| *k);
+        sorted.into_iter()
     }
 
     pub fn len(&self) -> usize {
@@ -58,10 +94,41 @@ impl CanonicalContact {
     }
 }
 
+impl PartialEq for CanonicalContact {
+    fn eq(&self, other: &Self) -> bool {
+        self.fields.len() == other.fields.len()
+            && self
+                .fields
+                .iter()
+                .all(|(k, v)| other.get(k) == Some(v.as_str()))
+    }
+}
+
+impl Eq for CanonicalContact {}
+
+impl Serialize for CanonicalContact {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for CanonicalContact {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(deserializer)?;
+        let mut contact = CanonicalContact {
+            fields: Vec::with_capacity(map.len()),
+        };
+        for (k, v) in map {
+            contact.set(k, Some(v));
+        }
+        Ok(contact)
+    }
+}
+
 impl fmt::Debug for CanonicalContact {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CanonicalContact")
-            .field("fields", &self.fields.keys().collect::<Vec<_>>())
+            .field("fields", &self.iter().map(|(k, _)| k).collect::<Vec<_>>())
             .finish()
     }
 }

@@ -24,6 +24,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 /// Clock facts the merge needs (the engine has no clock of its own).
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +147,7 @@ pub type Resolutions = BTreeMap<String, Choice>;
 /// The decision for one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldDecision {
-    pub field: String,
+    pub field: Arc<str>,
     #[serde(flatten)]
     pub reason: Reason,
     /// The side to write and the value to write there (`None` clears the field).
@@ -156,6 +157,8 @@ pub struct FieldDecision {
     #[serde(skip)]
     pub also: Option<(Side, Option<String>)>,
     /// The base value once the write is done (the held base for a `manual` conflict).
+    /// [`merge_pair`] moves it into [`PairMerge::new_base`] (read it there); it is set on the
+    /// decisions [`merge_field`] returns on its own.
     #[serde(skip)]
     pub new_base: Option<String>,
 }
@@ -189,7 +192,7 @@ fn on_side<T>(side: Side, salesforce: T, genesys: T) -> T {
 }
 
 /// The changes a list of decisions writes to one side, as `(canonical field, value)`.
-pub fn changes_for(decisions: &[FieldDecision], side: Side) -> Vec<(String, Option<String>)> {
+pub fn changes_for(decisions: &[FieldDecision], side: Side) -> Vec<(Arc<str>, Option<String>)> {
     decisions
         .iter()
         .flat_map(|d| {
@@ -366,7 +369,7 @@ pub struct PairMerge {
 
 impl PairMerge {
     /// The changes to write on one side, as `(canonical field, value)`.
-    pub fn changes_for(&self, side: Side) -> Vec<(String, Option<String>)> {
+    pub fn changes_for(&self, side: Side) -> Vec<(Arc<str>, Option<String>)> {
         changes_for(&self.decisions, side)
     }
 
@@ -445,10 +448,10 @@ pub fn merge_pair(
     clock: &MergeClock,
     resolutions: Option<&Resolutions>,
 ) -> PairMerge {
-    let mut new_base = CanonicalContact::new();
+    let mut new_base = CanonicalContact::with_capacity(mapping.fields.len());
     let mut decisions = Vec::with_capacity(mapping.fields.len());
     for spec in &mapping.fields {
-        let name = spec.name.as_str();
+        let name = &*spec.name;
         let (sf, gz) = (salesforce.fields.get(name), genesys.fields.get(name));
         let decision = if spec.derive.is_some() {
             let current = match spec.derived_into() {
@@ -484,7 +487,9 @@ pub fn merge_pair(
                 clock,
             )
         };
-        new_base.set(spec.name.clone(), decision.new_base.clone());
+        let mut decision = decision;
+        // Moved, not copied: the pair's new base is read from `PairMerge::new_base`.
+        new_base.add_new(spec.name.clone(), decision.new_base.take());
         decisions.push(decision);
     }
     PairMerge {

@@ -164,29 +164,35 @@ fn nanp_fast_path(region: PhoneRegion, value: &str) -> Option<String> {
         Some(rest) => (true, rest),
         None => (false, value),
     };
-    let mut digits = String::with_capacity(11);
-    for c in rest.chars() {
+    // Up to 11 digits on the stack; anything longer is not a North American number.
+    let mut digits = [0u8; 11];
+    let mut len = 0;
+    for c in rest.bytes() {
         match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' | '.' | '(' | ')' => {}
+            b'0'..=b'9' if len < digits.len() => {
+                digits[len] = c;
+                len += 1;
+            }
+            b'0'..=b'9' => return None,
+            b' ' | b'-' | b'.' | b'(' | b')' => {}
             _ => return None,
         }
     }
-    let national = match (explicit_plus, digits.len()) {
-        (true, 11) | (false, 11)
-            if digits.starts_with('1') && (explicit_plus || region.is_nanp()) =>
-        {
-            &digits[1..]
-        }
-        (false, 10) if region.is_nanp() => digits.as_str(),
+    let national = match (explicit_plus, len) {
+        (_, 11) if digits[0] == b'1' && (explicit_plus || region.is_nanp()) => &digits[1..],
+        (false, 10) if region.is_nanp() => &digits[..10],
         _ => return None,
     };
-    let b = national.as_bytes();
     // NANP: area code and exchange both start with 2-9.
-    if !(b'2'..=b'9').contains(&b[0]) || !(b'2'..=b'9').contains(&b[3]) {
+    if !(b'2'..=b'9').contains(&national[0]) || !(b'2'..=b'9').contains(&national[3]) {
         return None;
     }
-    Some(format!("+1{national}"))
+    // Only ASCII digits were kept, so the bytes are valid UTF-8.
+    let national = std::str::from_utf8(national).ok()?;
+    let mut e164 = String::with_capacity(12);
+    e164.push_str("+1");
+    e164.push_str(national);
+    Some(e164)
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use crate::side::Side;
 use serde::Serialize;
 use serde_json::Value;
 use std::fmt;
+use std::sync::Arc;
 
 /// What the pipeline knows about a pair before planning.
 #[derive(Debug, Clone, Copy)]
@@ -117,7 +118,7 @@ impl PairPlan {
     }
 
     /// The field changes this plan's decisions write to one side.
-    pub fn changes_for(&self, side: Side) -> Vec<(String, Option<String>)> {
+    pub fn changes_for(&self, side: Side) -> Vec<(Arc<str>, Option<String>)> {
         crate::merge::changes_for(&self.decisions, side)
     }
 
@@ -233,7 +234,7 @@ fn plan_update(
     let salesforce = (!sf_changes.is_empty()).then(|| SideWrite::Update {
         id: sf.id.clone(),
         body: ctx.mapping.salesforce_update_body(&sf.id, &sf_changes),
-        fields: sf_changes.iter().map(|(f, _)| f.clone()).collect(),
+        fields: sf_changes.iter().map(|(f, _)| f.to_string()).collect(),
     });
     let link_missing = gz.link.as_deref() != Some(sf.id.as_str());
     let genesys = (!gz_changes.is_empty() || link_missing).then(|| {
@@ -244,7 +245,7 @@ fn plan_update(
             body: ctx
                 .mapping
                 .genesys_update_body(&gz.raw, &gz_changes, link.as_ref()),
-            fields: gz_changes.iter().map(|(f, _)| f.clone()).collect(),
+            fields: gz_changes.iter().map(|(f, _)| f.to_string()).collect(),
         }
     });
     let action = if salesforce.is_some() || genesys.is_some() {
@@ -264,17 +265,17 @@ fn plan_update(
 fn plan_create(ctx: &PlanContext<'_>, source: &SideRecord) -> PairPlan {
     let from = source.side;
     let to = from.other();
-    let mut values = CanonicalContact::new();
+    let mut values = CanonicalContact::with_capacity(ctx.mapping.fields.len());
     let mut decisions = Vec::new();
     for spec in ctx.mapping.fields.iter() {
         if spec.derive.is_some() {
             continue;
         }
-        if !spec.direction.allows(from) || source.unmapped.contains(&spec.name) {
+        if !spec.direction.allows(from) || source.unmapped.iter().any(|u| **u == *spec.name) {
             continue;
         }
         if let Some(v) = source.fields.get(&spec.name) {
-            values.set(spec.name.clone(), Some(v.to_string()));
+            values.add_new(spec.name.clone(), Some(v.to_string()));
             decisions.push(FieldDecision {
                 field: spec.name.clone(),
                 reason: Reason::FilledFrom { side: from },
@@ -304,7 +305,7 @@ fn plan_create(ctx: &PlanContext<'_>, source: &SideRecord) -> PairPlan {
         {
             source_changes.push((spec.name.clone(), v.clone()));
         }
-        values.set(spec.name.clone(), decision.new_base.clone());
+        values.add_new(spec.name.clone(), decision.new_base.clone());
         decisions.push(decision);
     }
     let create = Some(SideWrite::Create {
@@ -326,7 +327,7 @@ fn plan_create(ctx: &PlanContext<'_>, source: &SideRecord) -> PairPlan {
                 .mapping
                 .genesys_update_body(&source.raw, &source_changes, None),
         },
-        fields: source_changes.iter().map(|(f, _)| f.clone()).collect(),
+        fields: source_changes.iter().map(|(f, _)| f.to_string()).collect(),
     });
     let (salesforce, genesys) = match from {
         Side::Salesforce => (source_update, create),
@@ -374,7 +375,7 @@ impl PairPlan {
                 .decisions
                 .iter()
                 .map(|d| FieldExplanation {
-                    field: d.field.clone(),
+                    field: d.field.to_string(),
                     reason: d.reason.clone(),
                     writes: d.writes().map(|(side, _)| *side).collect(),
                 })

@@ -293,7 +293,7 @@ fn decision<'a>(merge: &'a PairMerge, field: &str) -> &'a FieldDecision {
     merge
         .decisions
         .iter()
-        .find(|d| d.field == field)
+        .find(|d| &*d.field == field)
         .unwrap_or_else(|| panic!("no decision for `{field}`"))
 }
 
@@ -511,11 +511,11 @@ proptest! {
 
         // THEN every field gets the same decision, and decisions follow each mapping's order
         let by_field = |m: &PairMerge| -> BTreeMap<String, FieldDecision> {
-            m.decisions.iter().map(|d| (d.field.clone(), d.clone())).collect()
+            m.decisions.iter().map(|d| (d.field.to_string(), d.clone())).collect()
         };
         prop_assert_eq!(by_field(&one), by_field(&two));
         prop_assert_eq!(&one.new_base, &two.new_base);
-        let order: Vec<&str> = two.decisions.iter().map(|d| d.field.as_str()).collect();
+        let order: Vec<&str> = two.decisions.iter().map(|d| &*d.field).collect();
         let expected: Vec<&str> = shuffled.iter().map(|f| f.name).collect();
         prop_assert_eq!(order, expected);
     }

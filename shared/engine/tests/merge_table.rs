@@ -137,7 +137,7 @@ fn check(field: &str, stamps: Stamps, rows: &[Row]) {
         let d = merge_field(spec, s.base, s.sf, s.gz, stamps, &clock);
         let expected_write = write.map(|(side, v)| (side, v.map(str::to_string)));
         let expected_base = new_base.map(str::to_string);
-        if d.field != field
+        if *d.field != *field
             || d.reason != *reason
             || d.write != expected_write
             || d.new_base != expected_base

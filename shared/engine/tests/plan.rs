@@ -329,7 +329,7 @@ fn concurrent_edits_to_different_fields_both_survive() {
         plan.decisions
             .iter()
             .filter(|d| d.write.is_some())
-            .map(|d| (d.field.as_str(), d.reason.clone()))
+            .map(|d| (&*d.field, d.reason.clone()))
             .collect::<Vec<_>>(),
         [
             (

@@ -176,8 +176,8 @@ impl Mapping {
                 .map(Derivation::fields)
                 .unwrap_or_default()
             {
-                if !synced.iter().any(|s| s.name == used) {
-                    let what = if derived.iter().any(|d| d.name == used) {
+                if !synced.iter().any(|s| &*s.name == used) {
+                    let what = if derived.iter().any(|d| &*d.name == used) {
                         "a derived field (derived fields read synced fields only)"
                     } else {
                         "not a mapped field"
@@ -237,13 +237,36 @@ impl Mapping {
                 "link.genesys_external_source must be 1 to 200 characters".into(),
             ));
         }
+        let mut genesys_match_extra = Vec::new();
+        let slots = parse_paths(&matching.genesys_emails, false)?
+            .into_iter()
+            .map(|p| (p, FieldKind::Email))
+            .chain(
+                parse_paths(&matching.genesys_phones, true)?
+                    .into_iter()
+                    .map(|p| (p, FieldKind::Phone)),
+            );
+        for (path, kind) in slots {
+            // A field of the same kind that reads this slot as a match key would (no case
+            // transform, no value map) gives the key; otherwise the slot is read on its own.
+            let reader = fields.iter_mut().find(|f| {
+                f.genesys.as_ref() == Some(&path)
+                    && f.kind == kind
+                    && f.case.is_none()
+                    && f.values.is_none()
+                    && f.derive.is_none()
+            });
+            match reader {
+                Some(field) => field.genesys_match = Some(kind),
+                None => genesys_match_extra.push((path, kind)),
+            }
+        }
         Ok(Mapping {
             integration: file.integration.unwrap_or_else(|| "default".to_string()),
             mode: file.mode,
             phone_region,
             link_source_name,
-            genesys_match_emails: parse_paths(&matching.genesys_emails, false)?,
-            genesys_match_phones: parse_paths(&matching.genesys_phones, true)?,
+            genesys_match_extra,
             fields,
             delete_policy: deletes.policy,
             delete_breaker: breaker,
@@ -305,7 +328,8 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
             );
         }
         return Ok(FieldSpec {
-            name: entry.name,
+            genesys_match: None,
+            name: entry.name.into(),
             kind: entry.kind,
             case: entry.case,
             direction: match into {
@@ -391,7 +415,8 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
         }
     };
     Ok(FieldSpec {
-        name: entry.name,
+        genesys_match: None,
+        name: entry.name.into(),
         kind: entry.kind,
         case: entry.case,
         salesforce: Some(salesforce),

@@ -17,6 +17,7 @@ use crate::value_map::ValueMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+use std::sync::Arc;
 
 pub use records::set_genesys_link;
 
@@ -253,8 +254,8 @@ impl GenesysPath {
 /// One mapped field, validated.
 #[derive(Debug, Clone)]
 pub struct FieldSpec {
-    /// Canonical name (`email`, `address.city`).
-    pub name: String,
+    /// Canonical name (`email`, `address.city`); shared with every record's keys.
+    pub name: Arc<str>,
     pub kind: FieldKind,
     /// Case transform for text.
     pub case: Option<Case>,
@@ -271,6 +272,9 @@ pub struct FieldSpec {
     pub values: Option<ValueMap>,
     /// For a derived field: how its value is computed from the other fields.
     pub derive: Option<Derivation>,
+    /// Set when this field's Genesys value, as read, is also a match key (its path is one of
+    /// the matching slots): the record reads the slot once for both.
+    pub(crate) genesys_match: Option<FieldKind>,
 }
 
 impl FieldSpec {
@@ -305,8 +309,8 @@ pub struct Mapping {
     pub delete_policy: DeletePolicy,
     pub delete_breaker: DeleteBreaker,
     pub genesys_schema: Option<GenesysSchema>,
-    genesys_match_emails: Vec<GenesysPath>,
-    genesys_match_phones: Vec<GenesysPath>,
+    /// Matching slots no field reads (each read on its own), with the key's kind.
+    genesys_match_extra: Vec<(GenesysPath, FieldKind)>,
 }
 
 /// A config that cannot be used. Display names the file, the field and the problem.
@@ -368,7 +372,7 @@ impl Mapping {
     }
 
     pub fn field(&self, name: &str) -> Option<&FieldSpec> {
-        self.fields.iter().find(|f| f.name == name)
+        self.fields.iter().find(|f| &*f.name == name)
     }
 
     /// True when nothing may ever be written to Salesforce.
@@ -636,7 +640,7 @@ fields:
         // GIVEN a mapping with case, value map, custom fields, typed kinds, template, conditional
         let m = load(RICH).expect("valid");
         // THEN derived fields come after the synced ones and know their side
-        let names: Vec<&str> = m.fields.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = m.fields.iter().map(|f| &*f.name).collect();
         assert_eq!(
             names,
             vec![

@@ -1,12 +1,13 @@
 //! Translating between the systems' raw JSON and canonical contacts, both ways.
 
-use super::{FieldSpec, GENESYS_READ_ONLY, GenesysLink, GenesysPath, Mapping, salesforce_id18};
+use super::{FieldSpec, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18};
 use crate::contact::{CanonicalContact, SideRecord};
 use crate::normalise::{FieldKind, normalise};
 use crate::side::Side;
 use crate::value_map::Mapped;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 /// One field's value as read from a record.
 enum Read {
@@ -38,6 +39,7 @@ impl Mapping {
         match value {
             Value::String(s) => normalise(kind, self.phone_region, s),
             Value::Number(n) => normalise(kind, self.phone_region, &n.to_string()),
+            Value::Bool(b) => normalise(kind, self.phone_region, &b.to_string()),
             _ => None,
         }
     }
@@ -72,21 +74,6 @@ impl Mapping {
         }
     }
 
-    /// The normalised phone at `path`, computed once per record (`cache`).
-    fn phone_once<'m>(
-        &self,
-        cache: &mut Vec<(&'m GenesysPath, Option<String>)>,
-        body: &Value,
-        path: &'m GenesysPath,
-    ) -> Option<String> {
-        if let Some((_, v)) = cache.iter().find(|(k, _)| *k == path) {
-            return v.clone();
-        }
-        let v = path.get(body).and_then(|v| self.genesys_phone(v));
-        cache.push((path, v.clone()));
-        v
-    }
-
     /// Maps a Salesforce Contact record (as the REST API returns it) to canonical form.
     pub fn salesforce_record(
         &self,
@@ -94,10 +81,10 @@ impl Mapping {
         modified_at: DateTime<Utc>,
         body: &Value,
     ) -> SideRecord {
-        let mut fields = CanonicalContact::new();
+        let mut fields = CanonicalContact::with_capacity(self.fields.len());
         let mut unmapped = Vec::new();
-        let mut match_emails = Vec::new();
-        let mut match_phones = Vec::new();
+        let mut match_emails = Vec::with_capacity(2);
+        let mut match_phones = Vec::with_capacity(2);
         for spec in &self.fields {
             let Some(sf) = &spec.salesforce else { continue };
             let value = body.get(sf).and_then(|v| self.scalar(spec, v));
@@ -111,8 +98,8 @@ impl Mapping {
                 }
             }
             match Self::through_map(spec, value, Side::Salesforce) {
-                Read::Value(v) => fields.set(spec.name.clone(), v),
-                Read::Unmapped => unmapped.push(spec.name.clone()),
+                Read::Value(v) => fields.add_new(spec.name.clone(), v),
+                Read::Unmapped => unmapped.push(spec.name.to_string()),
             }
         }
         SideRecord {
@@ -142,34 +129,43 @@ impl Mapping {
         link_source_id: Option<&str>,
     ) -> SideRecord {
         let body = &raw;
-        // Each phone slot is normalised once, for its field and for matching.
-        let mut phones: Vec<(&GenesysPath, Option<String>)> = Vec::new();
-        let mut fields = CanonicalContact::new();
+        let mut fields = CanonicalContact::with_capacity(self.fields.len());
         let mut unmapped = Vec::new();
+        let mut match_emails: Vec<String> = Vec::with_capacity(2);
+        let mut match_phones: Vec<String> = Vec::with_capacity(2);
+        let mut add_key = |kind: FieldKind, key: &str| {
+            let keys = match kind {
+                FieldKind::Email => &mut match_emails,
+                FieldKind::Phone if key.starts_with('+') => &mut match_phones,
+                _ => return,
+            };
+            if !keys.iter().any(|k| k == key) {
+                keys.push(key.to_string());
+            }
+        };
         for spec in &self.fields {
             let Some(path) = &spec.genesys else { continue };
             let value = match spec.kind {
-                FieldKind::Phone => self.phone_once(&mut phones, body, path),
+                FieldKind::Phone => path.get(body).and_then(|v| self.genesys_phone(v)),
                 _ => path.get(body).and_then(|v| self.scalar(spec, v)),
             };
+            if let (Some(kind), Some(v)) = (spec.genesys_match, &value) {
+                add_key(kind, v);
+            }
             match Self::through_map(spec, value, Side::Genesys) {
-                Read::Value(v) => fields.set(spec.name.clone(), v),
-                Read::Unmapped => unmapped.push(spec.name.clone()),
+                Read::Value(v) => fields.add_new(spec.name.clone(), v),
+                Read::Unmapped => unmapped.push(spec.name.to_string()),
             }
         }
-        let mut match_emails: Vec<String> = self
-            .genesys_match_emails
-            .iter()
-            .filter_map(|p| p.get(body).and_then(|v| self.norm_as(FieldKind::Email, v)))
-            .collect();
-        match_emails.dedup();
-        let mut match_phones: Vec<String> = self
-            .genesys_match_phones
-            .iter()
-            .filter_map(|p| self.phone_once(&mut phones, body, p))
-            .filter(|p| p.starts_with('+'))
-            .collect();
-        match_phones.dedup();
+        for (path, kind) in &self.genesys_match_extra {
+            let key = path.get(body).and_then(|v| match kind {
+                FieldKind::Phone => self.genesys_phone(v),
+                _ => self.norm_as(*kind, v),
+            });
+            if let Some(key) = key {
+                add_key(*kind, &key);
+            }
+        }
         let link = self.genesys_link_of(body, link_source_id);
         let merged_into = body
             .get("mergedTo")
@@ -268,7 +264,11 @@ impl Mapping {
     }
 
     /// Body of a Salesforce update: only the changed fields; `None` clears a field.
-    pub fn salesforce_update_body(&self, id: &str, changes: &[(String, Option<String>)]) -> Value {
+    pub fn salesforce_update_body(
+        &self,
+        id: &str,
+        changes: &[(Arc<str>, Option<String>)],
+    ) -> Value {
         let mut body = Map::new();
         body.insert("attributes".into(), json!({"type": "Contact"}));
         body.insert("id".into(), Value::String(id.to_string()));
@@ -305,7 +305,7 @@ impl Mapping {
     pub fn genesys_update_body(
         &self,
         raw: &Value,
-        changes: &[(String, Option<String>)],
+        changes: &[(Arc<str>, Option<String>)],
         link: Option<&GenesysLink>,
     ) -> Value {
         let mut body = raw.clone();
