@@ -98,12 +98,14 @@ impl Default for PhoneRegion {
 
 /// Normalises one value; empty results are `None`.
 pub fn normalise(kind: FieldKind, region: PhoneRegion, value: &str) -> Option<String> {
-    let trimmed = value.trim();
+    let trimmed = trim(value);
     if trimmed.is_empty() {
         return None;
     }
     Some(match kind {
         FieldKind::Text => trimmed.to_string(),
+        // ASCII (nearly every address) lower-cases byte by byte: same result, far cheaper.
+        FieldKind::Email if trimmed.is_ascii() => trimmed.to_ascii_lowercase(),
         FieldKind::Email => trimmed.to_lowercase(),
         FieldKind::Phone => phone_e164(region, trimmed).unwrap_or_else(|| trimmed.to_string()),
         FieldKind::Number => number(trimmed).unwrap_or_else(|| trimmed.to_string()),
@@ -111,6 +113,14 @@ pub fn normalise(kind: FieldKind, region: PhoneRegion, value: &str) -> Option<St
             .map(|b| b.to_string())
             .unwrap_or_else(|| trimmed.to_string()),
     })
+}
+
+/// `str::trim`, skipping the Unicode scan when both ends are visible ASCII (most values).
+fn trim(value: &str) -> &str {
+    match (value.as_bytes().first(), value.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => value,
+        _ => value.trim(),
+    }
 }
 
 /// The one text form of a number: integers without a fraction, others in Rust's shortest
@@ -143,13 +153,14 @@ pub fn boolean(value: &str) -> Option<bool> {
 /// test holds the two together) at a fraction of the cost; everything else is parsed by
 /// libphonenumber.
 pub fn phone_e164(region: PhoneRegion, value: &str) -> Option<String> {
+    // The fast path only accepts 10 or 11 digits, so it may run before the length check.
+    if let Some(e164) = nanp_fast_path(region, value) {
+        return Some(e164);
+    }
     let digits = value.chars().filter(char::is_ascii_digit).count();
     // libphonenumber accepts very short strings as numbers; real ones have at least 7 digits.
     if digits < 7 {
         return None;
-    }
-    if let Some(e164) = nanp_fast_path(region, value) {
-        return Some(e164);
     }
     let number = phonenumber::parse(Some(region.id), value).ok()?;
     Some(number.format().mode(phonenumber::Mode::E164).to_string())
@@ -159,7 +170,7 @@ pub fn phone_e164(region: PhoneRegion, value: &str) -> Option<String> {
 /// ` -.()`, optionally led by `+1` or `1` (and for 10 digits, only in a +1 region); `None` for
 /// anything else, which then goes to libphonenumber.
 fn nanp_fast_path(region: PhoneRegion, value: &str) -> Option<String> {
-    let value = value.trim();
+    let value = trim(value);
     let (explicit_plus, rest) = match value.strip_prefix('+') {
         Some(rest) => (true, rest),
         None => (false, value),

@@ -421,7 +421,7 @@ pub fn is_salesforce_field_name(name: &str) -> bool {
 /// The 18-character, case-safe form of a Salesforce Id (reference API-NOTES A.6); `None` when
 /// `id` is not a 15- or 18-character Id.
 pub fn salesforce_id18(id: &str) -> Option<String> {
-    if !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !id.bytes().all(|c| c.is_ascii_alphanumeric()) {
         return None;
     }
     match id.len() {
