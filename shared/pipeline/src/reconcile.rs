@@ -563,9 +563,9 @@ fn breaker_trips(integration: &Integration, work: &[Work]) -> bool {
 /// and the next run holds them again until a person raises the limit, restores the records, or
 /// settles the item (`contact-sync review resolve <id> --release | --keep`).
 ///
-/// The item's id names the held pairs: the same held deletes seen again (each run retries
-/// them) are the same item, and a new mass delete after a person settled the last one opens a
-/// new one.
+/// The item is the poll's (one per integration) until a person settles it; after that, a new
+/// hold opens an item named by the pairs it holds (the same held deletes seen again, as each
+/// run retries them, are the same item).
 async fn hold_deletes_over_the_breaker(
     integration: &Integration,
     batch: &ReconcileBatch,
@@ -603,12 +603,21 @@ async fn hold_deletes_over_the_breaker(
         deletes as u64,
         population as u64,
     );
-    held_ids.sort();
-    item.id = format!(
-        "deletes-held#{}#open-{:016x}",
-        integration.name,
-        fnv1a(held_ids.iter().map(String::as_bytes))
-    );
+    // The poll holds deletes under the same item; once a person has settled it, a new hold
+    // gets an item of its own, named by the pairs it holds.
+    let settled = integration
+        .store
+        .conflict(&item.id)
+        .await?
+        .is_some_and(|c| c.status == ConflictStatus::Closed);
+    if settled {
+        held_ids.sort();
+        item.id = format!(
+            "{}-{:016x}",
+            item.id,
+            fnv1a(held_ids.iter().map(String::as_bytes))
+        );
+    }
     integration.store.record_conflict(&item).await?;
     outcome.stats.review += 1;
     integration
