@@ -152,11 +152,13 @@ pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Resul
         }
     }
     let display = Display::start(!args.json, wired.systems.read.clone());
-    if options.read_from != ReadFrom::Watermark {
-        display.note(&format!(
-            "reading from {:?} instead of the watermarks",
-            options.read_from
-        ));
+    match options.read_from {
+        ReadFrom::Watermark => {}
+        ReadFrom::Start => display.note("reading every record (--full), not only the changes"),
+        ReadFrom::Since(at) => display.note(&format!(
+            "reading the changes since {} (or since the watermark, if older)",
+            at.format("%Y-%m-%d %H:%M:%S UTC")
+        )),
     }
     let before = wired.systems.requests();
     let requests = |after: crate::systems::Requests| crate::systems::Requests {
