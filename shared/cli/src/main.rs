@@ -1,14 +1,22 @@
-//! `contact-sync`: run a sync in one process (embedded store, in-process queue), against real
-//! orgs configured from the environment or against the built-in sandbox simulators.
+//! `contact-sync`: check the setup, run a sync in one process (embedded store, in-process
+//! queue) against real orgs configured from the environment or against the built-in sandbox
+//! simulators, and settle what waits for a person.
 //!
-//! Exit codes: 0 every pair synced or parked for review; 3 some records failed (they stay
-//! pending and are retried next run); 1 the run could not complete (bad config, auth failure).
+//! Exit codes: 0 success (every pair synced or parked for review; every check passed); 3 some
+//! records failed (they stay pending and are retried next run); 2 a check failed or the
+//! command line is wrong; 130 the run was interrupted (the next run finishes the work); 1 the
+//! command could not complete (bad config, auth failure).
 
+mod check;
+mod conflicts;
+mod progress;
 mod report;
+mod review;
 mod sandbox;
+mod sync;
+mod systems;
 mod wiring;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -30,58 +38,27 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a sync cycle: poll both sides, reconcile every changed pair, record conflicts.
-    Sync {
-        /// Run one cycle and exit (the only mode this version has).
-        #[arg(long)]
-        once: bool,
-        /// Start both simulators in-process, seed them with sample data and sync them (no
-        /// accounts needed). State goes to `<state dir>/sandbox.redb`, fresh each time.
+    /// Verify the configuration, both systems' credentials and the integration user's
+    /// permissions, read-only; prints one line per check with the fix for each failure.
+    Check {
+        /// Check against the sandbox simulators instead of the orgs in the environment.
         #[arg(long)]
         sandbox: bool,
-        /// Print the summary as JSON.
+        /// Print the checks as JSON.
         #[arg(long)]
         json: bool,
     },
-    /// Conflicts and review items recorded by earlier runs.
+    /// Run a sync: poll both sides, reconcile every changed pair, record conflicts.
+    Sync(sync::SyncArgs),
+    /// Conflicts recorded by earlier runs, and the held fields a person settles.
     Conflicts {
         #[command(subcommand)]
-        command: ConflictsCommand,
+        command: conflicts::ConflictsCommand,
     },
-}
-
-#[derive(Subcommand)]
-enum ConflictsCommand {
-    /// List conflicts, newest first.
-    List {
-        /// Only items waiting for a person.
-        #[arg(long)]
-        open: bool,
-        /// Read the sandbox's state instead of the real one.
-        #[arg(long)]
-        sandbox: bool,
-        /// Print JSON lines.
-        #[arg(long)]
-        json: bool,
-    },
-    /// Settle a held field (manual conflict or unmapped value): the choice is stored, the item
-    /// closed, and the next sync writes the chosen value (audited as `chosen`).
-    #[command(group(clap::ArgGroup::new("choice").required(true).args(["side", "value", "clear"])))]
-    Resolve {
-        /// The review item's id (first column of `conflicts list --open`).
-        id: String,
-        /// Keep the value this side holds.
-        #[arg(long, value_parser = ["salesforce", "genesys"])]
-        side: Option<String>,
-        /// Write this value on both sides.
-        #[arg(long)]
-        value: Option<String>,
-        /// Clear the field on both sides.
-        #[arg(long)]
-        clear: bool,
-        /// Use the sandbox's state instead of the real one.
-        #[arg(long)]
-        sandbox: bool,
+    /// Ambiguous matches, held deletes and other items a person decides.
+    Review {
+        #[command(subcommand)]
+        command: review::ReviewCommand,
     },
 }
 
@@ -109,86 +86,33 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Sync {
-            once: _,
-            sandbox: true,
-            json,
-        } => sandbox::run(json).await,
-        Command::Sync {
-            once: _,
-            sandbox: false,
-            json,
-        } => {
-            let local = wiring::Setup::from_env()?.integration()?;
-            let outcome = wiring::cycle(&local).await?;
-            report::print_cycle(&outcome, json)?;
-            Ok(report::exit_code(&outcome))
-        }
-        Command::Conflicts {
-            command:
-                ConflictsCommand::List {
-                    open,
-                    sandbox,
-                    json,
-                },
-        } => {
-            let (store, mapping) = open_state(sandbox)?;
-            let conflicts = contact_sync_pipeline::store::SyncStore::conflicts(
-                &store,
-                &mapping.integration,
-                open,
-            )
-            .await?;
-            report::print_conflicts(&conflicts, json)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Conflicts {
-            command:
-                ConflictsCommand::Resolve {
-                    id,
-                    side,
-                    value,
-                    clear,
-                    sandbox,
-                },
-        } => {
-            use contact_sync_pipeline::review::{Decision, resolve};
-            let decision = match (side.as_deref(), value) {
-                (Some("salesforce"), _) => Decision::Side(contact_sync_engine::Side::Salesforce),
-                (Some(_), _) => Decision::Side(contact_sync_engine::Side::Genesys),
-                (None, Some(v)) => Decision::Value(v),
-                (None, None) if clear => Decision::Clear,
-                (None, None) => anyhow::bail!("choose --side, --value or --clear"),
+        Command::Check { sandbox, json } => {
+            // The simulators run as long as `sandbox` lives.
+            let sandbox = match sandbox {
+                true => Some(sandbox::Sandbox::open(&state_dir(), false, true).await?),
+                false => None,
             };
-            let (store, mapping) = open_state(sandbox)?;
-            let done = resolve(&store, &mapping, &id, decision).await?;
-            println!(
-                "resolved: field `{}` of pair {} will be written by the next sync",
-                done.field, done.pair_id
-            );
-            Ok(ExitCode::SUCCESS)
+            let connections = sandbox.as_ref().map(sandbox::Sandbox::connections);
+            let checks = check::run(wiring::mapping(None), connections).await;
+            finish_check(&checks, json)
         }
+        Command::Sync(args) => sync::run(args).await,
+        Command::Conflicts { command } => conflicts::run(command).await,
+        Command::Review { command } => review::run(command).await,
     }
 }
 
-/// The embedded store (the sandbox's or the real one) and the mapping, for commands that only
-/// read or edit the state.
-fn open_state(
-    sandbox: bool,
-) -> anyhow::Result<(
-    contact_sync_pipeline::store::embedded::EmbeddedStore,
-    contact_sync_engine::mapping::Mapping,
-)> {
-    let state = contact_sync_connectors::environment::state_dir_from_env();
-    let file = if sandbox {
-        sandbox::state_file(&state)
+fn state_dir() -> std::path::PathBuf {
+    contact_sync_connectors::environment::state_dir_from_env()
+}
+
+fn finish_check(checks: &[check::Check], json: bool) -> anyhow::Result<ExitCode> {
+    check::print(&mut std::io::stdout().lock(), checks, json)?;
+    Ok(if check::any_failed(checks) {
+        ExitCode::from(2)
     } else {
-        wiring::state_file(&state)
-    };
-    let mapping = contact_sync_connectors::environment::mapping_from_env()?;
-    let store = contact_sync_pipeline::store::embedded::EmbeddedStore::open(&file)
-        .with_context(|| format!("cannot open the state at {}", file.display()))?;
-    Ok((store, mapping))
+        ExitCode::SUCCESS
+    })
 }
 
 /// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). Never values: ids and counts.

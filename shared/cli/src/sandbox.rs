@@ -1,91 +1,115 @@
-//! `sync --sandbox`: both simulators in-process, seeded with sample data, synced twice — the
-//! second cycle shows that a sync with no edits writes nothing.
+//! `--sandbox`: both simulators in-process instead of real orgs, with their data kept in the
+//! state directory between commands, so a user can dry-run, sync, resolve a conflict and sync
+//! again against the same sandbox.
+//!
+//! - `<state dir>/sandbox-orgs.json`: both simulated orgs (every contact, the external
+//!   sources, the id sequences), written after each sync that may have changed them.
+//! - `<state dir>/sandbox.redb`: the sandbox's sync state (pairs, watermarks, conflicts).
+//!
+//! The first command seeds the orgs with the sample people; `--fresh` starts over (both files
+//! are replaced). A sandbox store without its orgs file describes records that no longer
+//! exist, so it is removed when the orgs are seeded.
 
-use crate::report;
-use crate::wiring::{self, Setup};
 use anyhow::Context;
 use contact_sync_connectors::environment::ConnectionSettings;
 use contact_sync_connectors::{GenesysConfig, SalesforceConfig};
+use contact_sync_simulators::sandbox::SeedReport;
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 pub fn state_file(dir: &Path) -> PathBuf {
     dir.join("sandbox.redb")
 }
 
-pub async fn run(json: bool) -> anyhow::Result<ExitCode> {
-    let sf = SalesforceSim::start(SalesforceSimConfig::default())
-        .await
-        .context("cannot start the Salesforce simulator")?;
-    let gz = GenesysSim::start(GenesysSimConfig::default())
-        .await
-        .context("cannot start the Genesys simulator")?;
-    let seeded = contact_sync_simulators::sandbox::seed(&sf, &gz);
-    let dir = contact_sync_connectors::environment::state_dir_from_env();
-    let file = state_file(&dir);
-    if file.exists() {
-        std::fs::remove_file(&file)
-            .with_context(|| format!("cannot reset the sandbox state {}", file.display()))?;
+pub fn orgs_file(dir: &Path) -> PathBuf {
+    dir.join("sandbox-orgs.json")
+}
+
+/// The running sandbox orgs.
+pub struct Sandbox {
+    pub salesforce: SalesforceSim,
+    pub genesys: GenesysSim,
+    /// Set when this command seeded the orgs (first use, or `--fresh`).
+    pub seeded: Option<SeedReport>,
+    orgs_file: PathBuf,
+}
+
+impl Sandbox {
+    /// Starts both simulators with the sandbox's data: the kept orgs, or freshly seeded ones
+    /// (on first use, or when `fresh`). `read_only` (check, dry run) never removes a stale
+    /// sandbox state.
+    pub async fn open(dir: &Path, fresh: bool, read_only: bool) -> anyhow::Result<Sandbox> {
+        let salesforce = SalesforceSim::start(SalesforceSimConfig::default())
+            .await
+            .context("cannot start the Salesforce simulator")?;
+        let genesys = GenesysSim::start(GenesysSimConfig::default())
+            .await
+            .context("cannot start the Genesys simulator")?;
+        let orgs_file = orgs_file(dir);
+        let kept = if fresh || !orgs_file.exists() {
+            None
+        } else {
+            let text = std::fs::read_to_string(&orgs_file)
+                .with_context(|| format!("cannot read {}", orgs_file.display()))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .with_context(|| format!("{} is not a sandbox", orgs_file.display()))?,
+            )
+        };
+        let seeded = match kept {
+            Some(orgs) => {
+                let broken = |e: String| {
+                    anyhow::anyhow!("{}: {e} (start over with --fresh)", orgs_file.display())
+                };
+                salesforce.restore(&orgs["salesforce"]).map_err(broken)?;
+                genesys.restore(&orgs["genesys"]).map_err(broken)?;
+                None
+            }
+            None => {
+                let store = state_file(dir);
+                if store.exists() && !read_only {
+                    std::fs::remove_file(&store).with_context(|| {
+                        format!("cannot reset the sandbox state {}", store.display())
+                    })?;
+                }
+                Some(contact_sync_simulators::sandbox::seed(
+                    &salesforce,
+                    &genesys,
+                ))
+            }
+        };
+        Ok(Sandbox {
+            salesforce,
+            genesys,
+            seeded,
+            orgs_file,
+        })
     }
-    let setup = Setup {
-        connections: ConnectionSettings {
+
+    /// Settings that point the connectors at the simulators.
+    pub fn connections(&self) -> ConnectionSettings {
+        let (sf, gz) = (&self.salesforce, &self.genesys);
+        ConnectionSettings {
             salesforce: SalesforceConfig::new(sf.url(), sf.client_id(), sf.client_secret()),
             genesys: GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret()),
-        },
-        mapping: contact_sync_connectors::environment::mapping_from_env()?,
-        state_file: file.clone(),
-    };
-    let integration = setup.integration()?;
-    if !json {
-        println!(
-            "sandbox: Salesforce simulator at {} with {} contacts, Genesys simulator at {} with {} contacts ({} people on both)",
-            sf.url(),
-            seeded.salesforce,
-            gz.url(),
-            seeded.genesys,
-            seeded.overlapping
-        );
-    }
-    let mut summaries = Vec::new();
-    let mut code = ExitCode::SUCCESS;
-    for (cycle, title) in [(1, "first sync"), (2, "second sync, no edits in between")] {
-        sf.reset_counters();
-        gz.reset_counters();
-        let outcome = wiring::cycle(&integration).await?;
-        let (sfc, gzc) = (sf.counters(), gz.counters());
-        if json {
-            let mut summary = report::summary_json(&outcome);
-            summary["cycle"] = cycle.into();
-            summary["api_requests"] = serde_json::json!({
-                "salesforce": {"reads": sfc.reads, "writes": sfc.writes, "auth": sfc.auth},
-                "genesys": {"reads": gzc.reads, "writes": gzc.writes, "auth": gzc.auth},
-            });
-            summaries.push(summary);
-        } else {
-            println!("\n== {title}");
-            report::print_cycle(&outcome, false)?;
-            println!(
-                "  API requests: Salesforce {} reads, {} writes; Genesys {} reads, {} writes",
-                sfc.reads, sfc.writes, gzc.reads, gzc.writes
-            );
-        }
-        if outcome.stats.failed > 0 {
-            code = report::exit_code(&outcome);
         }
     }
-    if json {
-        writeln!(
-            std::io::stdout().lock(),
-            "{}",
-            serde_json::Value::Array(summaries)
-        )?;
-    } else {
-        println!(
-            "\nstate: {}\nsee the conflicts: contact-sync conflicts list --sandbox",
-            file.display()
-        );
+
+    /// Keeps both orgs' data for the next command (written aside, then renamed into place).
+    pub fn save(&self) -> anyhow::Result<()> {
+        let orgs = serde_json::json!({
+            "salesforce": self.salesforce.snapshot(),
+            "genesys": self.genesys.snapshot(),
+        });
+        if let Some(dir) = self.orgs_file.parent() {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        let partial = self.orgs_file.with_extension("json.partial");
+        std::fs::write(&partial, orgs.to_string())
+            .with_context(|| format!("cannot write {}", partial.display()))?;
+        std::fs::rename(&partial, &self.orgs_file)
+            .with_context(|| format!("cannot write {}", self.orgs_file.display()))?;
+        Ok(())
     }
-    Ok(code)
 }

@@ -1,9 +1,13 @@
 //! The `contact-sync` binary as a user runs it.
 
-use serde_json::Value;
-use std::process::{Command, Output};
+mod common;
 
-fn contact_sync(state: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+use contact_sync_pipeline::store::embedded::EmbeddedStore;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn contact_sync(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_contact-sync"));
     cmd.args(args)
         .env_clear()
@@ -23,94 +27,296 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-#[test]
-fn sandbox_sync_then_conflicts_list() {
-    // GIVEN an empty state directory
-    let state = tempfile::tempdir().expect("tempdir");
-
-    // WHEN the README's main command runs
-    let out = contact_sync(state.path(), &["sync", "--sandbox", "--json"], &[]);
-
-    // THEN it succeeds; the first cycle creates and links, the second writes nothing at all
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
-    let cycles: Value = serde_json::from_str(stdout(&out).trim()).expect("json summary");
-    let (first, second) = (&cycles[0], &cycles[1]);
-    assert!(first["stats"]["created"]["genesys"].as_u64() > Some(0));
-    assert!(first["stats"]["created"]["salesforce"].as_u64() > Some(0));
-    assert!(first["stats"]["conflicts"].as_u64() > Some(0));
-    assert_eq!(second["api_requests"]["salesforce"]["writes"], 0);
-    assert_eq!(second["api_requests"]["genesys"]["writes"], 0);
-    assert_eq!(second["stats"]["failed"], 0);
-    // AND no log line carries a seeded email address
+/// The one JSON document a `--json` command printed.
+fn json(o: &Output) -> Value {
     assert!(
-        !stderr(&out).contains("@example."),
-        "a log line carries an email"
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(o)
     );
+    serde_json::from_str(stdout(o).trim()).expect("one JSON document")
+}
 
-    // WHEN the conflicts are listed
-    let list = contact_sync(
-        state.path(),
-        &["conflicts", "list", "--sandbox", "--json"],
-        &[],
-    );
-
-    // THEN every conflict the run counted is there, with its winner
-    assert_eq!(list.status.code(), Some(0), "stderr: {}", stderr(&list));
-    let conflicts: Vec<Value> = stdout(&list)
+fn json_lines(o: &Output) -> Vec<Value> {
+    stdout(o)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
-    let resolved = conflicts
+        .collect()
+}
+
+fn writes(run: &Value) -> u64 {
+    let w = &run["sandbox_requests"];
+    w["salesforce"]["writes"].as_u64().expect("sf") + w["genesys"]["writes"].as_u64().expect("gz")
+}
+
+/// Everything the sandbox's store holds about the sandbox's records, for before/after
+/// comparisons (read through the store port, after the command has exited).
+async fn sandbox_state(state: &Path) -> String {
+    let store = EmbeddedStore::open(&state.join("sandbox.redb")).expect("store");
+    let orgs: Value = serde_json::from_str(
+        &std::fs::read_to_string(state.join("sandbox-orgs.json")).expect("orgs"),
+    )
+    .expect("orgs json");
+    let ids = |records: &Value, key: &str| -> Vec<String> {
+        records
+            .as_object()
+            .map(|m| m.keys().cloned().collect::<Vec<_>>())
+            .or_else(|| {
+                records.as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|r| r[key].as_str().map(str::to_string))
+                        .collect()
+                })
+            })
+            .unwrap_or_default()
+    };
+    let sf = ids(&orgs["salesforce"]["contacts"]["records"], "Id");
+    let gz = ids(&orgs["genesys"]["contacts"]["contacts"], "id");
+    assert!(
+        !sf.is_empty() && !gz.is_empty(),
+        "records found in the orgs file"
+    );
+    common::store_dump(&store, "default", &sf, &gz).await
+}
+
+#[tokio::test]
+async fn the_readme_walk_check_dry_run_sync_resolve_sync_on_a_kept_sandbox() {
+    // GIVEN an empty state directory
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path();
+
+    // WHEN the sandbox is checked
+    let check = contact_sync(state, &["check", "--sandbox", "--json"], &[]);
+    // THEN every check passes and check wrote nothing
+    let checks = json(&check);
+    assert!(
+        checks
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|c| c["status"] != "fail"),
+        "{checks}"
+    );
+    assert!(!state.join("sandbox.redb").exists());
+
+    // WHEN a dry run plans the first sync
+    let dry = json(&contact_sync(
+        state,
+        &["sync", "--sandbox", "--dry-run", "--json"],
+        &[],
+    ));
+    // THEN it plans every pair with reasons, and nothing was written: no write request
+    // reached a simulator, no state was created
+    assert_eq!(writes(&dry), 0);
+    assert!(dry["stats"]["created"]["genesys"].as_u64() > Some(0));
+    let planned = dry["pairs"].as_array().expect("pairs");
+    assert!(planned.iter().any(|p| {
+        p["plan"]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["reason"] == "filled_from"))
+    }));
+    assert!(!state.join("sandbox.redb").exists());
+    assert!(!state.join("sandbox-orgs.json").exists());
+
+    // WHEN the first sync runs, then a second one
+    let first = contact_sync(state, &["sync", "--sandbox", "--json"], &[]);
+    assert!(
+        !stderr(&first).contains("@example."),
+        "a log line carries an email"
+    );
+    let first = json(&first);
+    let second = json(&contact_sync(state, &["sync", "--sandbox", "--json"], &[]));
+
+    // THEN the first creates on both sides and counts its API calls; the second, against
+    // the kept orgs and state, writes nothing at all
+    assert!(first["stats"]["created"]["genesys"].as_u64() > Some(0));
+    assert!(first["stats"]["created"]["salesforce"].as_u64() > Some(0));
+    assert!(first["api_calls"]["salesforce"].as_u64() > Some(0));
+    assert!(first["api_calls"]["genesys"].as_u64() > Some(0));
+    assert!(first["records_per_second"].as_f64() > Some(0.0));
+    assert_eq!(first["end"], "completed");
+    assert_eq!(writes(&second), 0);
+    assert_eq!(second["stats"]["failed"], 0);
+
+    // WHEN the conflicts are listed, one is shown, and a person overrides its policy
+    let all = json_lines(&contact_sync(
+        state,
+        &["conflicts", "list", "--sandbox", "--json"],
+        &[],
+    ));
+    let settled: Vec<&Value> = all
         .iter()
         .filter(|c| c["kind"]["kind"] == "resolved")
-        .count();
-    assert_eq!(Some(resolved as u64), first["stats"]["conflicts"].as_u64());
-    // AND the open items are what waits for a person (the contact Salesforce refused)
-    let open = contact_sync(
-        state.path(),
-        &["conflicts", "list", "--sandbox", "--open", "--json"],
-        &[],
+        .collect();
+    assert_eq!(
+        Some(settled.len() as u64),
+        first["stats"]["conflicts"].as_u64()
     );
-    let open_count = stdout(&open).lines().count() as u64;
-    assert_eq!(Some(open_count), first["stats"]["review"].as_u64());
-
-    // WHEN a person tries to settle the refused contact's item with a chosen side, and an
-    // unknown item with a value
-    let refused: Value =
-        serde_json::from_str(stdout(&open).lines().next().expect("an open item")).expect("json");
-    let id = refused["id"].as_str().expect("id");
-    let wrong_kind = contact_sync(
-        state.path(),
-        &["conflicts", "resolve", id, "--side", "genesys", "--sandbox"],
-        &[],
-    );
-    let unknown = contact_sync(
-        state.path(),
-        &[
-            "conflicts",
-            "resolve",
-            "no-such-item",
-            "--value",
-            "x",
-            "--sandbox",
-        ],
-        &[],
-    );
-    // THEN both are refused with exit 1 and a line that says why, and the item stays open
-    assert_eq!(wrong_kind.status.code(), Some(1));
     assert!(
-        stderr(&wrong_kind).contains("only held fields"),
-        "{}",
-        stderr(&wrong_kind)
+        all.iter().all(|c| c.get("salesforce_value").is_none()),
+        "no values by default"
     );
-    assert_eq!(unknown.status.code(), Some(1));
-    assert!(stderr(&unknown).contains("no review item `no-such-item`"));
-    let still_open = contact_sync(
-        state.path(),
-        &["conflicts", "list", "--sandbox", "--open", "--json"],
+    let id = settled[0]["id"].as_str().expect("id");
+    // The policy wrote the winner's value over the loser's: choose the loser's.
+    let loser = if settled[0]["kind"]["winner"] == "salesforce" {
+        "genesys"
+    } else {
+        "salesforce"
+    };
+    let shown = contact_sync(state, &["conflicts", "show", id, "--sandbox"], &[]);
+    let with_values = contact_sync(
+        state,
+        &["conflicts", "show", id, "--sandbox", "--values"],
         &[],
     );
-    assert_eq!(stdout(&still_open).lines().count() as u64, open_count);
+    let resolve = contact_sync(
+        state,
+        &["conflicts", "resolve", id, "--sandbox", "--side", loser],
+        &[],
+    );
+    let again = contact_sync(
+        state,
+        &["conflicts", "resolve", id, "--sandbox", "--side", "genesys"],
+        &[],
+    );
+    // THEN show prints the item's ids and policy, values only with --values; the choice is
+    // accepted once
+    assert!(stdout(&shown).contains(id) && stdout(&shown).contains("policy"));
+    assert!(stdout(&shown).contains("add --values") && !stdout(&shown).contains("genesys value"));
+    assert!(stdout(&with_values).contains("genesys value"));
+    assert_eq!(resolve.status.code(), Some(0), "{}", stderr(&resolve));
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        stderr(&again).contains("already closed"),
+        "{}",
+        stderr(&again)
+    );
+
+    // WHEN a dry run shows what the next sync does, then the sync runs
+    let before = sandbox_state(state).await;
+    let dry = json(&contact_sync(
+        state,
+        &["sync", "--sandbox", "--dry-run", "--json"],
+        &[],
+    ));
+    let after_dry = sandbox_state(state).await;
+    let third = json(&contact_sync(state, &["sync", "--sandbox", "--json"], &[]));
+
+    // THEN the dry run plans the chosen value, writes no request and leaves the state as it
+    // was; the sync writes it to both sides (each holds the winner's value) and audits it
+    assert_eq!(writes(&dry), 0);
+    assert_eq!(after_dry, before, "a dry run changed the state");
+    let chosen = |p: &Value| {
+        p["plan"]["fields"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["reason"] == "chosen_by_person"))
+    };
+    assert!(dry["pairs"].as_array().expect("pairs").iter().any(chosen));
+    assert_eq!(third["stats"]["updated"]["salesforce"], 1, "{third}");
+    assert_eq!(third["stats"]["updated"]["genesys"], 1, "{third}");
+    let audit = json_lines(&contact_sync(
+        state,
+        &["conflicts", "list", "--sandbox", "--json"],
+        &[],
+    ));
+    assert!(
+        audit
+            .iter()
+            .any(|c| c["kind"]["kind"] == "chosen" && c["policy"] == "person")
+    );
+
+    // WHEN the review items are listed and the refused contact's item is dismissed
+    let review = contact_sync(state, &["review", "list", "--sandbox", "--json"], &[]);
+    let items = json_lines(&review);
+    let refused = items
+        .iter()
+        .find(|c| c["kind"]["kind"] == "rejected")
+        .expect("the contact Salesforce refused");
+    let rid = refused["id"].as_str().expect("id");
+    let link = contact_sync(
+        state,
+        &["review", "resolve", rid, "--sandbox", "--link", "x"],
+        &[],
+    );
+    let dismiss = contact_sync(
+        state,
+        &["review", "resolve", rid, "--sandbox", "--dismiss"],
+        &[],
+    );
+    let left = contact_sync(state, &["review", "list", "--sandbox"], &[]);
+    // THEN a link is refused for it, the dismissal is taken and audited, and nothing is left
+    assert_eq!(link.status.code(), Some(1));
+    assert!(
+        stderr(&link).contains("only --dismiss applies"),
+        "{}",
+        stderr(&link)
+    );
+    assert_eq!(dismiss.status.code(), Some(0), "{}", stderr(&dismiss));
+    assert!(stdout(&dismiss).contains(&format!("{rid}#dismissed")));
+    assert!(
+        stdout(&left).contains("nothing waits for review"),
+        "{}",
+        stdout(&left)
+    );
+}
+
+#[test]
+fn one_way_from_the_command_line_never_writes_salesforce() {
+    // GIVEN a fresh sandbox
+    let state = tempfile::tempdir().expect("tempdir");
+    // WHEN it syncs one-way
+    let run = json(&contact_sync(
+        state.path(),
+        &["sync", "--sandbox", "--direction", "one-way", "--json"],
+        &[],
+    ));
+    // THEN Genesys gets the Salesforce contacts and Salesforce receives no write request
+    assert!(run["stats"]["created"]["genesys"].as_u64() > Some(0));
+    assert_eq!(run["stats"]["created"]["salesforce"], 0);
+    assert_eq!(run["sandbox_requests"]["salesforce"]["writes"], 0);
+}
+
+#[test]
+fn check_names_what_fails_with_the_fix_and_exits_2() {
+    // GIVEN no credentials at all
+    let state = tempfile::tempdir().expect("tempdir");
+    // WHEN checked
+    let bare = contact_sync(state.path(), &["check"], &[]);
+    // THEN the settings line fails with the variable and its fix, the system checks are
+    // skipped, and the exit code is 2
+    assert_eq!(bare.status.code(), Some(2), "{}", stderr(&bare));
+    let out = stdout(&bare);
+    assert!(out.contains("FAIL  settings"), "{out}");
+    assert!(out.contains("SALESFORCE_CLIENT_ID"), "{out}");
+    assert!(out.contains("skip  salesforce credentials"), "{out}");
+
+    // GIVEN the sandbox and a mapping with a custom field the org does not have
+    let config = state.path().join("mapping.yaml");
+    let yaml = contact_sync_engine::mapping::DEFAULT_MAPPING_YAML.replace(
+        "fields:\n",
+        "fields:\n  - name: score\n    salesforce: Score__c\n    genesys: title2\n    direction: both\n    policy: newest_wins\n",
+    );
+    std::fs::write(&config, yaml).expect("write config");
+    // WHEN checked
+    let custom = contact_sync(
+        state.path(),
+        &["check", "--sandbox", "--json"],
+        &[("CONTACT_SYNC_CONFIG", config.to_str().expect("utf-8"))],
+    );
+    // THEN the Contact-fields check fails naming the field, and nothing else does
+    assert_eq!(custom.status.code(), Some(2), "{}", stderr(&custom));
+    let checks: Vec<Value> = serde_json::from_str(stdout(&custom).trim()).expect("json");
+    let failed: Vec<&Value> = checks.iter().filter(|c| c["status"] == "fail").collect();
+    assert_eq!(failed.len(), 1, "{checks:?}");
+    assert_eq!(failed[0]["check"], "salesforce contact fields");
+    assert!(
+        failed[0]["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("Score__c")
+    );
+    assert!(failed[0]["fix"].is_string());
 }
 
 #[test]
@@ -174,4 +380,52 @@ fn an_unreachable_salesforce_fails_the_run_with_exit_1() {
     let err = stderr(&out);
     assert!(err.starts_with("error:") || err.contains("error:"), "{err}");
     assert!(!err.contains("very-secret-value") && !err.contains("other-secret-value"));
+}
+
+#[test]
+fn ctrl_c_asks_the_run_to_stop_and_a_second_one_quits_with_130() {
+    // GIVEN a Salesforce login URL that accepts connections and never answers, so the run
+    // is still at its first request when interrupted
+    let tarpit = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", tarpit.local_addr().expect("addr"));
+    let state = tempfile::tempdir().expect("tempdir");
+    let child = Command::new(env!("CARGO_BIN_EXE_contact-sync"))
+        .args(["sync", "--once"])
+        .env_clear()
+        .env("CONTACT_SYNC_STATE_DIR", state.path())
+        .env("SALESFORCE_LOGIN_URL", &url)
+        .env("SALESFORCE_CLIENT_ID", "id")
+        .env("SALESFORCE_CLIENT_SECRET", "secret")
+        .env("GENESYS_API_BASE", &url)
+        .env("GENESYS_CLIENT_ID", "id")
+        .env("GENESYS_CLIENT_SECRET", "secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until the run has connected (its handler is installed before it connects).
+    tarpit.set_nonblocking(false).expect("blocking");
+    let _held = tarpit.accept().expect("the run connects");
+    let interrupt = || {
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    };
+
+    // WHEN Ctrl-C is pressed, and again
+    interrupt();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    interrupt();
+    let out = child.wait_with_output().expect("wait");
+
+    // THEN the first asks to stop between batches, the second quits at once with 130
+    let err = stderr(&out);
+    assert!(
+        err.contains("stopping: the batch in progress finishes"),
+        "{err}"
+    );
+    assert!(err.contains("quit: pairs in progress are retried"), "{err}");
+    assert_eq!(out.status.code(), Some(130), "{err}");
 }

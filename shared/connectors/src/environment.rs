@@ -365,14 +365,12 @@ pub fn state_dir_from_env() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::PathBuf::from(".contact-sync"))
 }
 
-/// Assembles an integration: both systems configured for `mapping` (fields to read, email
-/// field, link source), over the given store and queue, on the system clock.
-pub fn integration(
+/// Both systems configured for `mapping` (fields to read, email field, link source). No
+/// network call yet.
+pub fn systems(
     connections: ConnectionSettings,
-    mapping: Mapping,
-    store: Arc<dyn SyncStore>,
-    queue: Arc<dyn WorkQueue>,
-) -> Result<Integration, SystemError> {
+    mapping: &Mapping,
+) -> Result<(SalesforceSystem, GenesysSystem), SystemError> {
     let mut salesforce = connections.salesforce;
     salesforce.fields = mapping.salesforce_fields();
     if let Some(email) = mapping.salesforce_email_field() {
@@ -380,10 +378,25 @@ pub fn integration(
     }
     let mut genesys = connections.genesys;
     genesys.link_source_name = mapping.link_source_name.clone();
+    Ok((
+        SalesforceSystem::new(salesforce)?,
+        GenesysSystem::new(genesys)?,
+    ))
+}
+
+/// Assembles an integration: both systems configured for `mapping` (see [`systems`]), over
+/// the given store and queue, on the system clock.
+pub fn integration(
+    connections: ConnectionSettings,
+    mapping: Mapping,
+    store: Arc<dyn SyncStore>,
+    queue: Arc<dyn WorkQueue>,
+) -> Result<Integration, SystemError> {
+    let (salesforce, genesys) = systems(connections, &mapping)?;
     Ok(Integration::new(
         mapping,
-        Arc::new(SalesforceSystem::new(salesforce)?),
-        Arc::new(GenesysSystem::new(genesys)?),
+        Arc::new(salesforce),
+        Arc::new(genesys),
         store,
         queue,
         Arc::new(SystemClock),

@@ -173,16 +173,28 @@ impl Gate {
     }
 }
 
-/// Sends requests through a [`Gate`] with a [`RetryPolicy`], honouring `Retry-After`.
+/// Sends requests through a [`Gate`] with a [`RetryPolicy`], honouring `Retry-After`, and
+/// counts every HTTP request it sends (token requests and retries included).
 pub(crate) struct Retrier {
     pub side: Side,
     pub policy: RetryPolicy,
     pub gate: Gate,
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl Retrier {
     pub fn new(side: Side, policy: RetryPolicy, gate: Gate) -> Self {
-        Retrier { side, policy, gate }
+        Retrier {
+            side,
+            policy,
+            gate,
+            sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// HTTP requests sent so far, every attempt counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends the request built by `make` until it gets an answer that is not worth repeating,
@@ -203,6 +215,7 @@ impl Retrier {
         loop {
             attempt += 1;
             self.gate.admit().await;
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = send_once(make()).await;
             let backoff = backoffs.next();
             let in_time = |wait: Duration| started.elapsed() + wait <= self.policy.time_limit;

@@ -13,6 +13,7 @@ pub mod poll;
 pub mod queue;
 pub mod reconcile;
 pub mod review;
+pub mod run_store;
 pub mod stats;
 pub mod store;
 pub mod system;

@@ -13,7 +13,7 @@ use crate::system::{CreateRequest, RawRecord, RecordError, UpdateRequest, WriteO
 use contact_sync_engine::mapping::GenesysLink;
 use contact_sync_engine::merge::{MergeClock, Reason};
 use contact_sync_engine::plan::{
-    PairAction, PairInput, PairPlan, PlanContext, SideWrite, plan_pair,
+    PairAction, PairInput, PairPlan, PlanContext, PlanExplanation, SideWrite, plan_pair,
 };
 use contact_sync_engine::{Side, SideRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -50,18 +50,19 @@ pub async fn reconcile(
     integration: &Integration,
     batch: &ReconcileBatch,
 ) -> Result<ReconcileOutcome, PipelineError> {
-    if batch.v != MESSAGE_VERSION {
-        return Err(PipelineError::Message(format!(
-            "reconcile batch version {} (this build reads {MESSAGE_VERSION})",
-            batch.v
-        )));
-    }
-    if batch.integration != integration.name {
-        return Err(PipelineError::Message(format!(
-            "batch for integration `{}` delivered to `{}`",
-            batch.integration, integration.name
-        )));
-    }
+    reconcile_within(integration, batch, &mut None).await
+}
+
+/// Reconciles one batch, writing at most `budget` pairs when it is `Some` (and lowering it by
+/// the pairs written). A pair counts when its plan does anything but leave it `unchanged` or
+/// `skip` it; pairs over the budget are left untouched (not leased for long, not reserved,
+/// not written, not committed) and counted in `stats.left`, for a later run to find again.
+pub async fn reconcile_within(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    budget: &mut Option<usize>,
+) -> Result<ReconcileOutcome, PipelineError> {
+    check_batch(integration, batch)?;
     let facts = integration.prepare().await?;
     let owner = format!("{}:{}", batch.run_id, uuid::Uuid::new_v4());
     let mut outcome = ReconcileOutcome::default();
@@ -88,7 +89,15 @@ pub async fn reconcile(
             });
         }
     }
-    let result = reconcile_leased(integration, batch, &facts, &mut leased, &mut outcome).await;
+    let result = reconcile_leased(
+        integration,
+        batch,
+        &facts,
+        &mut leased,
+        &mut outcome,
+        budget,
+    )
+    .await;
     for w in &leased {
         integration
             .store
@@ -109,6 +118,166 @@ pub async fn reconcile(
         "batch reconciled"
     );
     Ok(outcome)
+}
+
+fn check_batch(integration: &Integration, batch: &ReconcileBatch) -> Result<(), PipelineError> {
+    if batch.v != MESSAGE_VERSION {
+        return Err(PipelineError::Message(format!(
+            "reconcile batch version {} (this build reads {MESSAGE_VERSION})",
+            batch.v
+        )));
+    }
+    if batch.integration != integration.name {
+        return Err(PipelineError::Message(format!(
+            "batch for integration `{}` delivered to `{}`",
+            batch.integration, integration.name
+        )));
+    }
+    Ok(())
+}
+
+/// What one pair of a batch would get (a dry run): field names and reasons, never values.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PairPreview {
+    /// `None` for a pair that does not exist yet.
+    pub pair_id: Option<String>,
+    pub sf_id: Option<String>,
+    pub gz_id: Option<String>,
+    pub plan: PlanExplanation,
+    /// The plan deletes or unlinks, and the batch has more of those than the delete circuit
+    /// breaker lets through: the run would hold it.
+    pub held_by_breaker: bool,
+}
+
+/// What a batch would do, planned against both systems' current records.
+#[derive(Debug, Default)]
+pub struct BatchPreview {
+    pub pairs: Vec<PairPreview>,
+    /// The counts the batch would add to a run's statistics if every write succeeded.
+    pub stats: SyncStats,
+}
+
+/// Plans one batch exactly as [`reconcile`] would, and stops there: no lease, no reservation,
+/// no write to either system, no commit. Review items it would record go to the
+/// integration's store, so run it over a store that withholds writes
+/// (`run_store::RunStore::dry`). `budget` works as in [`reconcile_within`].
+pub async fn preview(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    budget: &mut Option<usize>,
+) -> Result<BatchPreview, PipelineError> {
+    check_batch(integration, batch)?;
+    let facts = integration.prepare().await?;
+    let mut outcome = ReconcileOutcome::default();
+    let mut work = resolve(integration, batch, &mut outcome).await?;
+    plan_work(integration, batch, &facts, &mut work, &mut outcome).await?;
+    let held = breaker_trips(integration, &work);
+    for w in work.iter_mut().filter(|w| held && is_delete(w)) {
+        // Held deletes are not written, so they do not spend the budget.
+        if let Some(plan) = w.plan.take() {
+            outcome.stats.failed += 1;
+            preview_of(w, plan, true, &mut outcome.stats, &mut Vec::new());
+        }
+    }
+    if held {
+        outcome.stats.review += 1;
+    }
+    spend_budget(&mut work, budget, &mut outcome);
+    let mut pairs = Vec::new();
+    for w in work.iter_mut() {
+        if let Some(plan) = w.plan.take() {
+            preview_of(w, plan, false, &mut outcome.stats, &mut pairs);
+        }
+    }
+    Ok(BatchPreview {
+        pairs,
+        stats: outcome.stats,
+    })
+}
+
+/// Adds one planned pair to a preview and tallies what its plan would write.
+fn preview_of(
+    w: &Work,
+    plan: PairPlan,
+    held: bool,
+    stats: &mut SyncStats,
+    out: &mut Vec<PairPreview>,
+) {
+    if !held {
+        tally(&plan, stats);
+    }
+    out.push(PairPreview {
+        pair_id: (!w.is_new).then(|| w.pair.pair_id.clone()),
+        sf_id: w.sf_id.clone(),
+        gz_id: w.gz_id.clone(),
+        plan: plan.explain(),
+        held_by_breaker: held,
+    });
+}
+
+/// Counts a plan the way [`commit`] counts it once every write has landed.
+fn tally(plan: &PairPlan, stats: &mut SyncStats) {
+    for side in [Side::Salesforce, Side::Genesys] {
+        match plan.write_for(side) {
+            Some(SideWrite::Create { .. }) => stats.created.add(side, 1),
+            // A record created in Salesforce gets its Genesys link in a write-back instead.
+            Some(SideWrite::Update { .. })
+                if !(side == Side::Genesys
+                    && plan.action
+                        == (PairAction::Create {
+                            on: Side::Salesforce,
+                        })) =>
+            {
+                stats.updated.add(side, 1)
+            }
+            Some(SideWrite::Delete { .. }) => stats.deleted.add(side, 1),
+            _ => {}
+        }
+    }
+    match &plan.action {
+        PairAction::Create {
+            on: Side::Salesforce,
+        } => stats.updated.add(Side::Genesys, 1),
+        PairAction::Unchanged => stats.unchanged += 1,
+        PairAction::Skip | PairAction::Repoint { .. } => stats.skipped += 1,
+        PairAction::Unlink { .. } => {
+            stats.unlinked += 1;
+            stats.review += 1;
+        }
+        PairAction::Delete { .. } | PairAction::Forget { .. } => stats.unlinked += 1,
+        _ => {}
+    }
+    if matches!(
+        plan.action,
+        PairAction::Unlink { .. } | PairAction::Delete { .. } | PairAction::Forget { .. }
+    ) {
+        return;
+    }
+    for d in &plan.decisions {
+        match &d.reason {
+            Reason::Conflict { .. } | Reason::ChosenByPerson => stats.conflicts += 1,
+            Reason::HeldForReview | Reason::Unmapped { review: true, .. } => stats.review += 1,
+            _ => {}
+        }
+    }
+}
+
+/// Lowers `budget` by the pairs whose plans do something, and drops the plans of those over
+/// it (counted as left). Pairs that are unchanged or skipped are free.
+fn spend_budget(work: &mut [Work], budget: &mut Option<usize>, outcome: &mut ReconcileOutcome) {
+    let Some(remaining) = budget else { return };
+    for w in work.iter_mut() {
+        let Some(plan) = &w.plan else { continue };
+        if matches!(plan.action, PairAction::Unchanged | PairAction::Skip) {
+            continue;
+        }
+        if *remaining == 0 {
+            w.plan = None;
+            outcome.stats.left += 1;
+        } else {
+            *remaining -= 1;
+        }
+    }
 }
 
 fn lease_key(pair_id: &str) -> String {
@@ -234,7 +403,57 @@ async fn reconcile_leased(
     facts: &RunFacts,
     work: &mut [Work],
     outcome: &mut ReconcileOutcome,
+    budget: &mut Option<usize>,
 ) -> Result<(), PipelineError> {
+    let (sf_records, gz_records) = plan_work(integration, batch, facts, work, outcome).await?;
+    hold_deletes_over_the_breaker(integration, batch, work, outcome).await?;
+    spend_budget(work, budget, outcome);
+
+    // Reserve new pairs before creating anything: the conditional link put is what stops two
+    // workers from creating the same record twice.
+    for w in work.iter_mut().filter(|w| w.is_new && w.plan.is_some()) {
+        let plan = w.plan.as_ref().map(|p| p.action.clone());
+        if matches!(plan, Some(PairAction::Skip)) {
+            outcome.stats.skipped += 1;
+            w.plan = None;
+            continue;
+        }
+        if w.sf_id.is_none() && w.gz_id.is_none() {
+            // Nothing left to pair (the records vanished before we got here).
+            w.plan = None;
+            continue;
+        }
+        w.pair.sf_id = w.sf_id.clone();
+        w.pair.gz_id = w.gz_id.clone();
+        match integration.store.create_pair(&w.pair).await? {
+            SaveOutcome::Saved => {}
+            other => {
+                tracing::info!(pair_id = %w.pair.pair_id, outcome = ?other, "new pair taken by another worker");
+                outcome.stats.skipped += 1;
+                w.plan = None;
+            }
+        }
+    }
+
+    apply(integration, Side::Salesforce, work, Vec::new(), outcome).await;
+    let links = link_write_backs(integration, facts, work, &gz_records);
+    apply(integration, Side::Genesys, work, links, outcome).await;
+    commit(integration, batch, work, &sf_records, &gz_records, outcome).await
+}
+
+/// Records of both sides, by id, as read for a batch.
+type Records = HashMap<String, SideRecord>;
+
+/// Reads both sides' records of the batch in bulk and plans every pair (`w.plan`); pairs that
+/// cannot be planned (a Genesys record linked to another Salesforce record) are parked for
+/// review and keep no plan.
+async fn plan_work(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    facts: &RunFacts,
+    work: &mut [Work],
+    outcome: &mut ReconcileOutcome,
+) -> Result<(Records, Records), PipelineError> {
     let mapping = &integration.mapping;
     // Bulk reads of both sides.
     let sf_ids: Vec<String> = unique(work.iter().filter_map(|w| w.sf_id.clone()));
@@ -318,71 +537,54 @@ async fn reconcile_leased(
         };
         w.plan = Some(plan_pair(&ctx, &input));
     }
-    hold_deletes_over_the_breaker(integration, batch, work, outcome).await?;
+    Ok((sf_records, gz_records))
+}
 
-    // Reserve new pairs before creating anything: the conditional link put is what stops two
-    // workers from creating the same record twice.
-    for w in work.iter_mut().filter(|w| w.is_new && w.plan.is_some()) {
-        let plan = w.plan.as_ref().map(|p| p.action.clone());
-        if matches!(plan, Some(PairAction::Skip)) {
-            outcome.stats.skipped += 1;
-            w.plan = None;
-            continue;
-        }
-        if w.sf_id.is_none() && w.gz_id.is_none() {
-            // Nothing left to pair (the records vanished before we got here).
-            w.plan = None;
-            continue;
-        }
-        w.pair.sf_id = w.sf_id.clone();
-        w.pair.gz_id = w.gz_id.clone();
-        match integration.store.create_pair(&w.pair).await? {
-            SaveOutcome::Saved => {}
-            other => {
-                tracing::info!(pair_id = %w.pair.pair_id, outcome = ?other, "new pair taken by another worker");
-                outcome.stats.skipped += 1;
-                w.plan = None;
-            }
-        }
-    }
+/// True when a pair's plan deletes or unlinks it (what the delete circuit breaker counts).
+fn is_delete(w: &Work) -> bool {
+    matches!(
+        w.plan.as_ref().map(|p| &p.action),
+        Some(PairAction::Delete { .. } | PairAction::Unlink { .. } | PairAction::Forget { .. })
+    )
+}
 
-    apply(integration, Side::Salesforce, work, Vec::new(), outcome).await;
-    let links = link_write_backs(integration, facts, work, &gz_records);
-    apply(integration, Side::Genesys, work, links, outcome).await;
-    commit(integration, batch, work, &sf_records, &gz_records, outcome).await
+/// True when the batch plans more deletes than the delete circuit breaker lets through.
+fn breaker_trips(integration: &Integration, work: &[Work]) -> bool {
+    let deletes = work.iter().filter(|w| is_delete(w)).count();
+    deletes > 0
+        && integration
+            .mapping
+            .delete_breaker
+            .trips(deletes, work.len())
 }
 
 /// Holds every delete of the batch when there are too many (the delete circuit breaker): the
 /// pairs stay pending with a `DELETE_BREAKER` error, an open review item and an alert say why,
-/// and the next run holds them again until a person raises the limit or restores the records.
+/// and the next run holds them again until a person raises the limit, restores the records, or
+/// settles the item (`contact-sync review resolve <id> --release | --keep`).
+///
+/// The item is the poll's (one per integration) until a person settles it; after that, a new
+/// hold opens an item named by the pairs it holds (the same held deletes seen again, as each
+/// run retries them, are the same item).
 async fn hold_deletes_over_the_breaker(
     integration: &Integration,
     batch: &ReconcileBatch,
     work: &mut [Work],
     outcome: &mut ReconcileOutcome,
 ) -> Result<(), PipelineError> {
-    let is_delete = |w: &Work| {
-        matches!(
-            w.plan.as_ref().map(|p| &p.action),
-            Some(PairAction::Delete { .. } | PairAction::Unlink { .. } | PairAction::Forget { .. })
-        )
-    };
-    let deletes = work.iter().filter(|w| is_delete(w)).count();
-    let population = work.len();
-    if deletes == 0
-        || !integration
-            .mapping
-            .delete_breaker
-            .trips(deletes, population)
-    {
+    if !breaker_trips(integration, work) {
         return Ok(());
     }
+    let deletes = work.iter().filter(|w| is_delete(w)).count();
+    let population = work.len();
     tracing::warn!(run_id = %batch.run_id, deletes, population, "delete circuit breaker tripped: deletes held for review");
+    let mut held_ids = Vec::new();
     for w in work.iter_mut().filter(|w| is_delete(w)) {
         w.plan = None;
         if w.is_new {
             continue;
         }
+        held_ids.push(w.pair.pair_id.clone());
         let mut held = w.pair.clone();
         held.status = PairStatus::Pending;
         held.last_error = Some(RecordError {
@@ -395,12 +597,27 @@ async fn hold_deletes_over_the_breaker(
         }
         outcome.stats.failed += 1;
     }
-    let item = crate::poll::deletes_held(
+    let mut item = crate::poll::deletes_held(
         integration,
         &batch.run_id,
         deletes as u64,
         population as u64,
     );
+    // The poll holds deletes under the same item; once a person has settled it, a new hold
+    // gets an item of its own, named by the pairs it holds.
+    let settled = integration
+        .store
+        .conflict(&item.id)
+        .await?
+        .is_some_and(|c| c.status == ConflictStatus::Closed);
+    if settled {
+        held_ids.sort();
+        item.id = format!(
+            "{}-{:016x}",
+            item.id,
+            fnv1a(held_ids.iter().map(String::as_bytes))
+        );
+    }
     integration.store.record_conflict(&item).await?;
     outcome.stats.review += 1;
     integration
@@ -765,21 +982,23 @@ fn open_item_id(
     kind: &ConflictKind,
     values: &(Option<String>, Option<String>, Option<String>),
 ) -> String {
-    // FNV-1a: tiny, and stable across builds (std's hasher is not).
+    let values = [&values.0, &values.1, &values.2].map(|v| v.as_deref().unwrap_or("\u{0}"));
+    let name = outcome_name(kind);
+    let hash = fnv1a(std::iter::once(name.as_bytes()).chain(values.iter().map(|v| v.as_bytes())));
+    format!("{}#{field}#open-{hash:016x}", pair.pair_id)
+}
+
+/// FNV-1a over parts (each closed by a separator): tiny, and stable across builds (std's
+/// hasher is not).
+fn fnv1a<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut feed = |bytes: &[u8]| {
-        for b in bytes {
+    for part in parts {
+        for b in part.iter().chain(std::iter::once(&0xff)) {
             hash ^= u64::from(*b);
             hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
         }
-        hash ^= 0xff;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    };
-    feed(outcome_name(kind).as_bytes());
-    for v in [&values.0, &values.1, &values.2] {
-        feed(v.as_deref().unwrap_or("\u{0}").as_bytes());
     }
-    format!("{}#{field}#open-{hash:016x}", pair.pair_id)
+    hash
 }
 
 /// The notifier's event for a conflict record (ids only, never values).

@@ -39,7 +39,7 @@ impl AddAssign for PerSide {
 }
 
 /// What a run did. Every pair the run touched lands in exactly one of `unchanged`,
-/// `updated_pairs`, `created` (by side), `unlinked`, `review`, `failed` or `skipped`.
+/// `updated_pairs`, `created` (by side), `unlinked`, `review`, `failed`, `skipped` or `left`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncStats {
     /// Records read from each system by the poll (Genesys: every record scanned).
@@ -67,6 +67,10 @@ pub struct SyncStats {
     pub failed: u64,
     /// Pairs left alone (one-way mapping, held by another worker).
     pub skipped: u64,
+    /// Pairs this run did not get to (`--limit` reached, or interrupted): untouched, found
+    /// again by the next run (the watermarks did not move past them).
+    #[serde(default)]
+    pub left: u64,
 }
 
 impl AddAssign for SyncStats {
@@ -83,5 +87,6 @@ impl AddAssign for SyncStats {
         self.unlinked += o.unlinked;
         self.failed += o.failed;
         self.skipped += o.skipped;
+        self.left += o.left;
     }
 }

@@ -556,3 +556,23 @@ async fn a_merged_contact_leaves_the_scan_and_reads_with_merged_to() {
     assert_eq!(scanned, vec![&json!(survivor)]);
     assert_ne!(sim.get(&survivor).expect("survivor")["modifyDate"], before);
 }
+
+#[tokio::test]
+async fn data_schemas_are_read_by_id() {
+    // GIVEN an org with one custom-field schema
+    let (sim, client, token) = start(default_sim()).await;
+    sim.add_data_schema("schema-1", 3, &["lead_score"]);
+    // WHEN it and an unknown one are read
+    let get = |id: &str| {
+        client
+            .get(format!("{}{API}/contacts/schemas/{id}", sim.url()))
+            .bearer_auth(&token)
+    };
+    let (found, body) = send(get("schema-1")).await;
+    let (missing, _) = send(get("schema-2")).await;
+    // THEN the schema comes with its version and properties; the unknown one is 404
+    assert_eq!(found, StatusCode::OK);
+    assert_eq!(body["version"], 3);
+    assert!(body["jsonSchema"]["properties"]["lead_score"].is_object());
+    assert_eq!(missing, StatusCode::NOT_FOUND);
+}

@@ -611,3 +611,50 @@ async fn single_record_calls_work() {
     assert_eq!(stale_status, StatusCode::PRECONDITION_FAILED);
     assert_eq!(sim.get(&id).expect("record")["Title"], "Boss");
 }
+
+#[tokio::test]
+async fn describe_lists_contact_fields_with_write_access() {
+    // GIVEN an org where a custom field was written and Title is read-only for the user
+    let (sim, client, token) = start(default_sim()).await;
+    sim.insert(json!({"LastName": "Lopez", "Score__c": "7"}));
+    sim.set_field_read_only("Title");
+
+    // WHEN the Contact object is described
+    let (status, body) = send(
+        client
+            .get(format!("{}{API}/sobjects/Contact/describe", sim.url()))
+            .bearer_auth(&token),
+    )
+    .await;
+
+    // THEN every field is listed with its access, and the call is a counted read
+    assert_eq!(status, StatusCode::OK);
+    let field = |name: &str| {
+        body["fields"]
+            .as_array()
+            .and_then(|f| f.iter().find(|f| f["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(field("Email")["type"], "email");
+    assert_eq!(field("Email")["updateable"], true);
+    assert_eq!(field("Id")["updateable"], false);
+    assert_eq!(field("Title")["updateable"], false);
+    assert_eq!(field("Score__c")["custom"], true);
+    assert_eq!(field("Nope__c"), Value::Null);
+    assert_eq!(
+        sim.counters()
+            .by_route
+            .get("GET /sobjects/Contact/describe"),
+        Some(&1)
+    );
+    // AND a write of the read-only field is refused
+    let (status, _) = send(
+        client
+            .post(format!("{}{API}/sobjects/Contact", sim.url()))
+            .bearer_auth(&token)
+            .json(&json!({"LastName": "Ng", "Title": "Boss"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -102,3 +102,45 @@ async fn seed_is_deterministic() {
         content(gz2.all(), &gz_stamps)
     );
 }
+
+#[tokio::test]
+async fn a_snapshot_restored_into_new_simulators_keeps_ids_and_continues_them() {
+    // GIVEN seeded simulators, one Salesforce contact deleted, one Genesys source, and their
+    // snapshots
+    let (sf, gz, _) = seeded().await;
+    let gone = sf.all()[0]["Id"].as_str().expect("id").to_string();
+    sf.delete(&gone);
+    let source = gz.add_external_source("Salesforce");
+    let (sf_saved, gz_saved) = (sf.snapshot(), gz.snapshot());
+
+    // WHEN new simulators restore them and each creates one more record
+    let sf2 = SalesforceSim::start(SalesforceSimConfig::default())
+        .await
+        .expect("sf");
+    let gz2 = GenesysSim::start(GenesysSimConfig::default())
+        .await
+        .expect("gz");
+    sf2.restore(&sf_saved).expect("restore sf");
+    gz2.restore(&gz_saved).expect("restore gz");
+    let new_sf = sf2.insert(serde_json::json!({"LastName": "Newcomer"}));
+    let new_gz = gz2.insert(serde_json::json!({"lastName": "Newcomer"}));
+
+    // THEN the data is the same (deleted record included), in the same scan order, the source
+    // keeps its id, and the new ids were never used before
+    assert_eq!(sf2.get(&gone), sf.get(&gone));
+    assert_eq!(sf2.all().len(), sf.all().len() + 1);
+    let restored: Vec<Value> = gz2
+        .all()
+        .into_iter()
+        .filter(|c| c["id"] != new_gz.as_str())
+        .collect();
+    assert!(
+        restored == gz.all(),
+        "the Genesys contacts differ after restore"
+    );
+    assert_eq!(gz2.external_sources()[0]["id"], source.as_str());
+    assert!(sf.get(&new_sf).is_none());
+    assert!(gz.all().iter().all(|c| c["id"] != new_gz.as_str()));
+    // AND a snapshot that is not one is refused
+    assert!(sf2.restore(&serde_json::json!({"contacts": 3})).is_err());
+}

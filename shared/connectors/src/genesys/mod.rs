@@ -10,6 +10,7 @@ mod sources;
 
 pub use region::{api_base_for_region, login_base_for};
 pub use scan::contact_to_raw;
+pub use sources::DataSchemaInfo;
 
 use crate::credentials::Secret;
 use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
@@ -161,6 +162,33 @@ impl GenesysSystem {
                 link_source_id: Mutex::new(None),
             }),
         })
+    }
+}
+
+impl GenesysSystem {
+    /// HTTP requests this client (and its clones) sent so far: token requests and retries
+    /// included.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.retrier.requests_sent()
+    }
+
+    /// The id of the link source (the external source named like `link_source_name`) when it
+    /// exists. Read-only: unlike [`ContactReader::prepare`] it never creates the source.
+    pub async fn find_link_source(&self) -> SystemResult<Option<String>> {
+        if let Some(id) = self.inner.link_source_id.lock().await.as_ref() {
+            return Ok(Some(id.clone()));
+        }
+        self.inner.find_source().await
+    }
+
+    /// The name of the link source this client looks for.
+    pub fn link_source_name(&self) -> &str {
+        &self.inner.link_source_name
+    }
+
+    /// A custom-field data schema by id; `None` when the org has none with that id.
+    pub async fn data_schema(&self, id: &str) -> SystemResult<Option<DataSchemaInfo>> {
+        self.inner.data_schema(id).await
     }
 }
 

@@ -40,7 +40,8 @@ impl Inner {
         Ok(id)
     }
 
-    async fn find_source(&self) -> SystemResult<Option<String>> {
+    /// The link source's id when it exists; never creates it.
+    pub(crate) async fn find_source(&self) -> SystemResult<Option<String>> {
         let name = self.link_source_name.as_str();
         let mut cursor: Option<String> = None;
         let mut inexact: Option<String> = None;
@@ -105,5 +106,53 @@ impl Inner {
             .ok_or_else(|| protocol(SIDE, resp.status, "create external source", "no id"))?;
         tracing::debug!(side = %SIDE, source_id = %id, "external source created");
         Ok(id)
+    }
+}
+
+/// A custom-field data schema, as far as a check needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataSchemaInfo {
+    pub version: u32,
+    /// The keys `customFields` may carry (`jsonSchema.properties`).
+    pub fields: Vec<String>,
+}
+
+impl Inner {
+    /// `GET /contacts/schemas/{id}`; `None` when the org has no such schema (404).
+    pub(crate) async fn data_schema(&self, id: &str) -> SystemResult<Option<DataSchemaInfo>> {
+        if id.is_empty()
+            || !id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(super::config_error("the data schema id is not an id"));
+        }
+        let path = format!("/api/v2/externalcontacts/contacts/schemas/{id}");
+        let resp = match self
+            .call(
+                "data schema",
+                reqwest::Method::GET,
+                &path,
+                &[],
+                None,
+                Replay::Safe,
+            )
+            .await
+        {
+            Ok(resp) => resp,
+            Err(SystemError::Rejected { status: 404, .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let body: serde_json::Value = crate::http::decode(&resp.body)
+            .map_err(|e| protocol(SIDE, resp.status, "data schema", e))?;
+        let version = body["version"]
+            .as_u64()
+            .and_then(|v| u32::try_from(v).ok())
+            .ok_or_else(|| protocol(SIDE, resp.status, "data schema", "no version"))?;
+        let fields = body["jsonSchema"]["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        Ok(Some(DataSchemaInfo { version, fields }))
     }
 }

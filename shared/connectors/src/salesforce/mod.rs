@@ -6,6 +6,7 @@ mod budget;
 pub mod bulk;
 mod collections;
 mod deletions;
+mod describe;
 mod query;
 pub mod soql;
 pub mod wire;
@@ -20,6 +21,7 @@ use contact_sync_pipeline::system::{
     ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
     SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
+pub use describe::FieldDescription;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -204,6 +206,38 @@ impl SalesforceSystem {
                 budget: budget::Budget::new(config.budget_share),
             }),
         })
+    }
+}
+
+/// The org's daily API allocation as the last answer reported it (`Sforce-Limit-Info`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ApiBudget {
+    pub used: u64,
+    pub max: u64,
+    /// The share of `max` after which this client stops calling (`budget_share`).
+    pub stop_share: f64,
+}
+
+impl SalesforceSystem {
+    /// HTTP requests this client (and its clones) sent so far: token requests and retries
+    /// included.
+    pub fn requests_sent(&self) -> u64 {
+        self.inner.retrier.requests_sent()
+    }
+
+    /// The API allocation as the last answer reported it; `None` before the first API call.
+    pub fn api_budget(&self) -> Option<ApiBudget> {
+        self.inner.budget.usage().map(|(used, max)| ApiBudget {
+            used,
+            max,
+            stop_share: self.inner.budget.share(),
+        })
+    }
+
+    /// The Contact object's fields as `describe` reports them for the integration user (one
+    /// read call; read-only).
+    pub async fn describe_contact(&self) -> SystemResult<Vec<FieldDescription>> {
+        self.inner.describe_contact().await
     }
 }
 

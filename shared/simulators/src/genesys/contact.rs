@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::entity_id::EntityIds;
@@ -349,9 +350,11 @@ pub(crate) fn external_id_values(contact: &Map<String, Value>) -> Vec<&str> {
 
 /// The contacts of one org, with their scan order `(createDate, id)`, and the contacts merged
 /// away (out of the scan, still readable by id with `mergedTo`).
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ContactBook {
     contacts: BTreeMap<String, Map<String, Value>>,
+    /// `(createDate, id)` of every live contact: the scan order (rebuilt on restore).
+    #[serde(skip)]
     order: BTreeSet<(String, String)>,
     merged: BTreeMap<String, Map<String, Value>>,
     ids: EntityIds,
@@ -369,6 +372,22 @@ impl Default for ContactBook {
 }
 
 impl ContactBook {
+    /// Rebuilds the scan order after a restore.
+    pub(crate) fn reindex(&mut self) {
+        self.order = self
+            .contacts
+            .iter()
+            .map(|(id, contact)| {
+                let created = contact
+                    .get("createDate")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                (created, id.clone())
+            })
+            .collect();
+    }
+
     /// A live contact (the scan's view; writes go here).
     pub(crate) fn get(&self, id: &str) -> Option<&Map<String, Value>> {
         self.contacts.get(id)

@@ -3,15 +3,47 @@
 
 use rand::rngs::StdRng;
 use rand::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug)]
+/// Kept in a snapshot as the seed and how many ids were drawn; restoring replays the draws.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "Drawn", into = "Drawn")]
 pub(crate) struct EntityIds {
+    seed: u64,
+    drawn: u64,
     generator: StdRng,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Drawn {
+    seed: u64,
+    drawn: u64,
+}
+
+impl From<Drawn> for EntityIds {
+    fn from(state: Drawn) -> Self {
+        let mut ids = EntityIds::seeded(state.seed);
+        for _ in 0..state.drawn {
+            ids.next_id();
+        }
+        ids
+    }
+}
+
+impl From<EntityIds> for Drawn {
+    fn from(ids: EntityIds) -> Self {
+        Drawn {
+            seed: ids.seed,
+            drawn: ids.drawn,
+        }
+    }
 }
 
 impl EntityIds {
     pub(crate) fn seeded(seed: u64) -> Self {
         Self {
+            seed,
+            drawn: 0,
             generator: StdRng::seed_from_u64(seed),
         }
     }
@@ -19,6 +51,7 @@ impl EntityIds {
     pub(crate) fn next_id(&mut self) -> String {
         let mut bytes = [0u8; 16];
         self.generator.fill_bytes(&mut bytes);
+        self.drawn += 1;
         uuid::Builder::from_random_bytes(bytes)
             .into_uuid()
             .to_string()
@@ -41,5 +74,19 @@ mod tests {
         let parsed = uuid::Uuid::parse_str(&id).expect("a uuid");
         assert_eq!(parsed.get_version_num(), 4);
         assert_ne!(id, first.next_id());
+    }
+
+    #[test]
+    fn a_restored_generator_continues_where_the_saved_one_stopped() {
+        // GIVEN a generator that drew three ids, saved
+        let mut original = EntityIds::seeded(7);
+        for _ in 0..3 {
+            original.next_id();
+        }
+        let saved = serde_json::to_value(&original).expect("serialise");
+        // WHEN restored and both draw again
+        let mut restored: EntityIds = serde_json::from_value(saved).expect("restore");
+        // THEN they hand out the same next id (never one already used)
+        assert_eq!(restored.next_id(), original.next_id());
     }
 }

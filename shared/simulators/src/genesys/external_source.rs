@@ -1,11 +1,12 @@
 //! External sources (`/api/v2/externalcontacts/externalsources`): named systems that
 //! `externalIds` point to. Names are unique.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::entity_id::EntityIds;
 
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct ExternalSources {
     sources: Vec<Map<String, Value>>,
     ids: EntityIds,

@@ -13,6 +13,7 @@
 //! | `POST /bulk/contacts/{add,update,remove}` | `POST /bulk/contacts/add`, ... | write |
 //! | `GET /externalsources`, `GET /externalsources/{id}` | ... | read |
 //! | `POST /externalsources` | `POST /externalsources` | write |
+//! | `GET /contacts/schemas/{id}` | `GET /contacts/schemas/{id}` | read |
 //!
 //! Bulk requests carry at most 200 entities; more is a 400 `bad.request` (the real limit is
 //! not documented; the request byte limit applies as well).
@@ -96,6 +97,8 @@ pub(crate) struct Org {
 pub(crate) struct OrgState {
     contacts: ContactBook,
     sources: ExternalSources,
+    /// Custom-field data schemas (`DataSchema` bodies) by id.
+    schemas: std::collections::BTreeMap<String, Value>,
     tokens: HashSet<String>,
     rates: TokenRates,
 }
@@ -298,6 +301,57 @@ impl GenesysSim {
     /// Drop every pending fault, including `RejectRecord` ones.
     pub fn clear_faults(&self) {
         self.org.faults.clear();
+    }
+
+    /// Define a custom-field data schema for contacts, as an admin would: `fields` become the
+    /// properties of its `jsonSchema` (the keys `customFields` may carry).
+    pub fn add_data_schema(&self, id: &str, version: u32, fields: &[&str]) {
+        let properties: Map<String, Value> = fields
+            .iter()
+            .map(|name| {
+                (
+                    (*name).to_string(),
+                    serde_json::json!({"type": ["string", "null"]}),
+                )
+            })
+            .collect();
+        let schema = serde_json::json!({
+            "id": id,
+            "name": id,
+            "version": version,
+            "appliesTo": ["CONTACT"],
+            "enabled": true,
+            "jsonSchema": {"type": "object", "properties": properties},
+            "selfUri": format!("/api/v2/externalcontacts/contacts/schemas/{id}"),
+        });
+        self.org.lock().schemas.insert(id.to_string(), schema);
+    }
+
+    /// The org's data (contacts, merged-away contacts, external sources, data schemas, and how
+    /// far the id generators got) as JSON, for [`GenesysSim::restore`] in a later simulator.
+    pub fn snapshot(&self) -> Value {
+        let state = self.org.lock();
+        serde_json::json!({
+            "contacts": serde_json::to_value(&state.contacts).unwrap_or(Value::Null),
+            "sources": serde_json::to_value(&state.sources).unwrap_or(Value::Null),
+            "schemas": state.schemas,
+        })
+    }
+
+    /// Replaces the org's data with a [`GenesysSim::snapshot`]; new ids continue the saved
+    /// org's sequence, so none is handed out twice.
+    pub fn restore(&self, snapshot: &Value) -> Result<(), String> {
+        let mut contacts: ContactBook = serde_json::from_value(snapshot["contacts"].clone())
+            .map_err(|e| format!("genesys snapshot: {e}"))?;
+        contacts.reindex();
+        let sources: ExternalSources = serde_json::from_value(snapshot["sources"].clone())
+            .map_err(|e| format!("genesys snapshot: {e}"))?;
+        let schemas = serde_json::from_value(snapshot["schemas"].clone()).unwrap_or_default();
+        let mut state = self.org.lock();
+        state.contacts = contacts;
+        state.sources = sources;
+        state.schemas = schemas;
+        Ok(())
     }
 }
 

@@ -34,6 +34,7 @@ pub(crate) enum Route {
     SourceList,
     SourceGet(String),
     SourceCreate,
+    SchemaGet(String),
     Unknown,
 }
 
@@ -54,6 +55,7 @@ impl Route {
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["scan", "contacts"]) => Route::Scan,
             ("POST", ["contacts"]) => Route::ContactCreate,
+            ("GET", ["contacts", "schemas", id]) => Route::SchemaGet((*id).to_string()),
             ("GET", ["contacts", id]) => Route::ContactGet((*id).to_string()),
             ("PUT", ["contacts", id]) => Route::ContactReplace((*id).to_string()),
             ("DELETE", ["contacts", id]) => Route::ContactDelete((*id).to_string()),
@@ -82,6 +84,7 @@ impl Route {
             Route::BulkRemove => "/bulk/contacts/remove",
             Route::SourceList | Route::SourceCreate => "/externalsources",
             Route::SourceGet(_) => "/externalsources/{id}",
+            Route::SchemaGet(_) => "/contacts/schemas/{id}",
             Route::Unknown => path,
         };
         format!("{method} {route}")
@@ -94,7 +97,8 @@ impl Route {
             | Route::ContactGet(_)
             | Route::BulkFetch
             | Route::SourceList
-            | Route::SourceGet(_) => RequestKind::Read,
+            | Route::SourceGet(_)
+            | Route::SchemaGet(_) => RequestKind::Read,
             Route::ContactCreate
             | Route::ContactReplace(_)
             | Route::ContactDelete(_)
@@ -157,6 +161,7 @@ async fn respond(org: &Org, request: &IncomingRequest) -> Response {
         Route::SourceList => sources::list(org, request),
         Route::SourceGet(id) => sources::get(org, &id),
         Route::SourceCreate => sources::create(org, request),
+        Route::SchemaGet(id) => sources::schema(org, &id),
         Route::Token | Route::Unknown => {
             error_body::not_found("The requested resource was not found.")
         }

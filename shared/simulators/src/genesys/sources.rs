@@ -48,6 +48,16 @@ pub(crate) fn list(org: &Org, request: &IncomingRequest) -> Response {
     Json(body).into_response()
 }
 
+/// `GET /contacts/schemas/{id}`: a custom-field data schema added with
+/// `GenesysSim::add_data_schema`.
+pub(crate) fn schema(org: &Org, id: &str) -> Response {
+    let state = org.lock();
+    match state.schemas.get(id) {
+        Some(schema) => Json(schema.clone()).into_response(),
+        None => not_found(&format!("Unable to find data schema with id {id}")),
+    }
+}
+
 pub(crate) fn get(org: &Org, id: &str) -> Response {
     let state = org.lock();
     match state.sources.get(id) {

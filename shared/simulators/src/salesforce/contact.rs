@@ -1,6 +1,8 @@
 //! The simulated Contact sObject: its fields, write validation and record store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -107,7 +109,7 @@ fn field_type(name: &str) -> FieldType {
     }
 }
 
-fn max_length(name: &str) -> Option<usize> {
+pub(crate) fn max_length(name: &str) -> Option<usize> {
     match name {
         "FirstName" | "MailingCity" => Some(40),
         "LastName" | "Email" | "MailingState" | "MailingCountry" => Some(80),
@@ -119,7 +121,7 @@ fn max_length(name: &str) -> Option<usize> {
     }
 }
 
-fn field_label(name: &str) -> &str {
+pub(crate) fn field_label(name: &str) -> &str {
     match name {
         "FirstName" => "First Name",
         "LastName" => "Last Name",
@@ -165,12 +167,22 @@ pub(crate) fn is_valid_email(text: &str) -> bool {
 }
 
 /// All Contact records of one simulated org, soft-deleted ones included.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct ContactStore {
     records: BTreeMap<String, Map<String, Value>>,
     /// Custom field names seen so far, lower-case name to the spelling first used.
     custom_fields: BTreeMap<String, String>,
     sequence: u64,
+    /// Fields the integration user may read but not write (field-level security).
+    #[serde(default)]
+    read_only: BTreeSet<String>,
+}
+
+/// One Contact field as `describe` reports it.
+pub(crate) struct FieldInfo {
+    pub(crate) name: String,
+    pub(crate) kind: FieldType,
+    pub(crate) writable: bool,
 }
 
 impl ContactStore {
@@ -205,6 +217,34 @@ impl ContactStore {
 
     pub(crate) fn get(&self, id: &str) -> Option<&Map<String, Value>> {
         self.records.get(id)
+    }
+
+    /// Every field of the Contact object: the standard ones in describe order, then the custom
+    /// fields seen so far.
+    pub(crate) fn fields(&self) -> Vec<FieldInfo> {
+        let standard = STANDARD_FIELDS
+            .iter()
+            .map(|name| (name.to_string(), field_type(name)));
+        let custom = self
+            .custom_fields
+            .values()
+            .map(|name| (name.clone(), FieldType::Custom));
+        standard
+            .chain(custom)
+            .map(|(name, kind)| FieldInfo {
+                writable: !READ_ONLY_FIELDS.contains(&name.as_str())
+                    && !self.read_only.contains(&name),
+                name,
+                kind,
+            })
+            .collect()
+    }
+
+    /// Makes a field read-only for the integration user (describe says so, writes are refused).
+    pub(crate) fn set_read_only(&mut self, name: &str) {
+        if let Some(field) = self.resolve_field(name) {
+            self.read_only.insert(field.name);
+        }
     }
 
     /// Every record, ordered by Id.
@@ -246,7 +286,9 @@ impl ContactStore {
                     key,
                 ));
             };
-            if READ_ONLY_FIELDS.contains(&field.name.as_str()) {
+            if READ_ONLY_FIELDS.contains(&field.name.as_str())
+                || self.read_only.contains(&field.name)
+            {
                 return Err(RecordError::on_field(
                     "INVALID_FIELD_FOR_INSERT_UPDATE",
                     format!(

@@ -10,6 +10,7 @@
 //! | `GET .../query?q=` / `GET .../queryAll?q=` | `GET /query` / `GET /queryAll` | read |
 //! | `GET .../query/01g…-N` (nextRecordsUrl) | `GET /query/{locator}` | read |
 //! | `GET .../sobjects/Contact/deleted?start&end` | `GET /sobjects/Contact/deleted` | read |
+//! | `GET .../sobjects/Contact/describe` | `GET /sobjects/Contact/describe` | read |
 //! | `POST .../jobs/query`, `GET .../jobs/query/{id}[/results]` | `POST /jobs/query`, ... | read |
 //! | `POST/PATCH/DELETE .../composite/sobjects` | `POST /composite/sobjects`, ... | write |
 //! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
@@ -19,6 +20,7 @@ mod bulk_query;
 mod collections;
 mod contact;
 mod deleted;
+mod describe;
 mod oauth;
 mod query;
 mod record_id;
@@ -311,6 +313,36 @@ impl SalesforceSim {
     /// Drop every pending fault, including `RejectRecord` ones.
     pub fn clear_faults(&self) {
         self.org.faults.clear();
+    }
+
+    /// Take write access to a Contact field away from the integration user (field-level
+    /// security): `describe` reports it neither createable nor updateable and writes of it
+    /// fail with `INVALID_FIELD_FOR_INSERT_UPDATE`.
+    pub fn set_field_read_only(&self, field: &str) {
+        self.org.lock().contacts.set_read_only(field);
+    }
+
+    /// The org's data (every Contact, deleted ones included, the id sequence and the Recycle
+    /// Bin horizon) as JSON, to be given to [`SalesforceSim::restore`] by a later simulator.
+    pub fn snapshot(&self) -> Value {
+        let state = self.org.lock();
+        serde_json::json!({
+            "contacts": serde_json::to_value(&state.contacts).unwrap_or(Value::Null),
+            "earliest_deleted_available": state.earliest_deleted_available,
+        })
+    }
+
+    /// Replaces the org's data with a [`SalesforceSim::snapshot`]; ids keep counting from
+    /// where the snapshot's org stopped.
+    pub fn restore(&self, snapshot: &Value) -> Result<(), String> {
+        let contacts: ContactStore = serde_json::from_value(snapshot["contacts"].clone())
+            .map_err(|e| format!("salesforce snapshot: {e}"))?;
+        let earliest = serde_json::from_value(snapshot["earliest_deleted_available"].clone())
+            .map_err(|e| format!("salesforce snapshot: {e}"))?;
+        let mut state = self.org.lock();
+        state.contacts = contacts;
+        state.earliest_deleted_available = earliest;
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use super::{Org, bulk_query, collections, deleted, oauth, query, rest_error, sobject};
+use super::{Org, bulk_query, collections, deleted, describe, oauth, query, rest_error, sobject};
 use crate::counters::RequestKind;
 use crate::http_server::IncomingRequest;
 
@@ -28,6 +28,7 @@ pub(crate) enum Route {
     CollectionDelete,
     ContactCreate,
     ContactDeleted,
+    ContactDescribe,
     BulkQueryCreate { version: String },
     BulkQueryGet { id: String },
     BulkQueryResults { id: String },
@@ -81,6 +82,9 @@ impl Route {
             ("DELETE", ["composite", "sobjects"]) => Route::CollectionDelete,
             ("POST", ["sobjects", object]) if is_contact(object) => Route::ContactCreate,
             ("GET", ["sobjects", object, "deleted"]) if is_contact(object) => Route::ContactDeleted,
+            ("GET", ["sobjects", object, "describe"]) if is_contact(object) => {
+                Route::ContactDescribe
+            }
             ("GET", ["sobjects", object, id]) if is_contact(object) => Route::ContactGet {
                 version,
                 id: (*id).to_string(),
@@ -107,6 +111,7 @@ impl Route {
             }
             Route::ContactCreate => "/sobjects/Contact",
             Route::ContactDeleted => "/sobjects/Contact/deleted",
+            Route::ContactDescribe => "/sobjects/Contact/describe",
             Route::BulkQueryCreate { .. } => "/jobs/query",
             Route::BulkQueryGet { .. } => "/jobs/query/{id}",
             Route::BulkQueryResults { .. } => "/jobs/query/{id}/results",
@@ -125,6 +130,7 @@ impl Route {
             | Route::QueryMore { .. }
             | Route::ContactGet { .. }
             | Route::ContactDeleted
+            | Route::ContactDescribe
             | Route::BulkQueryCreate { .. }
             | Route::BulkQueryGet { .. }
             | Route::BulkQueryResults { .. } => RequestKind::Read,
@@ -210,6 +216,7 @@ fn api_call(org: &Org, route: &Route, request: &IncomingRequest) -> Response {
         Route::CollectionDelete => collections::delete(org, request),
         Route::ContactCreate => sobject::create(org, request),
         Route::ContactDeleted => deleted::get_deleted(org, request),
+        Route::ContactDescribe => describe::contact(org),
         Route::BulkQueryCreate { version } => bulk_query::create(org, request, version),
         Route::BulkQueryGet { id } => bulk_query::status(org, id),
         Route::BulkQueryResults { id } => bulk_query::results(org, request, id),
