@@ -178,11 +178,23 @@ pub(crate) struct Retrier {
     pub side: Side,
     pub policy: RetryPolicy,
     pub gate: Gate,
+    /// HTTP requests sent (every attempt), for [`ApiUsage`](contact_sync_pipeline::system::ApiUsage).
+    sent: std::sync::atomic::AtomicU64,
 }
 
 impl Retrier {
     pub fn new(side: Side, policy: RetryPolicy, gate: Gate) -> Self {
-        Retrier { side, policy, gate }
+        Retrier {
+            side,
+            policy,
+            gate,
+            sent: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Requests sent through this retrier so far (retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Sends the request built by `make` until it gets an answer that is not worth repeating,
@@ -203,6 +215,7 @@ impl Retrier {
         loop {
             attempt += 1;
             self.gate.admit().await;
+            self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let sent = send_once(make()).await;
             let backoff = backoffs.next();
             let in_time = |wait: Duration| started.elapsed() + wait <= self.policy.time_limit;

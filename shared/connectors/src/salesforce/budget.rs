@@ -53,6 +53,12 @@ impl Budget {
         self.max.store(max, Ordering::Relaxed);
     }
 
+    /// `(used, max)` as last reported; `None` before the first answer that carried it.
+    pub fn usage(&self) -> Option<(u64, u64)> {
+        let max = self.max.load(Ordering::Relaxed);
+        (max > 0).then(|| (self.used.load(Ordering::Relaxed), max))
+    }
+
     fn spent(&self) -> Option<SystemError> {
         let (used, max) = (
             self.used.load(Ordering::Relaxed),
