@@ -237,7 +237,9 @@ impl DeadLetters {
                     .extend(failed.iter().map(|l| l.message_id.clone()));
                 keep.extend(failed);
                 let (deleted, not_deleted) = self.delete(queue, &sent).await;
-                report.replayed.extend(deleted);
+                report
+                    .replayed
+                    .extend(deleted.iter().map(|l| l.message_id.clone()));
                 report
                     .sent_not_deleted
                     .extend(not_deleted.iter().map(|l| l.message_id.clone()));
@@ -381,24 +383,15 @@ impl DeadLetters {
             .iter()
             .filter_map(|s| s.id().parse().ok())
             .collect();
-        let mut sent = Vec::new();
-        let mut failed = Vec::new();
-        for (i, l) in group.iter().enumerate() {
-            if ok.contains(&i) {
-                sent.push(*l);
-            } else {
-                failed.push(*l);
-            }
-        }
-        (sent, failed)
+        split(group, &ok)
     }
 
-    /// Deletes sent letters from the DLQ: the ids deleted, and the letters not deleted.
+    /// Deletes sent letters from the DLQ: the letters deleted, and those not deleted.
     async fn delete<'a>(
         &self,
         queue: &DeadLetterQueue,
         sent: &[&'a DeadLetter],
-    ) -> (Vec<String>, Vec<&'a DeadLetter>) {
+    ) -> (Vec<&'a DeadLetter>, Vec<&'a DeadLetter>) {
         if sent.is_empty() {
             return (Vec::new(), Vec::new());
         }
@@ -431,17 +424,21 @@ impl DeadLetters {
                 HashSet::new()
             }
         };
-        let mut done = Vec::new();
-        let mut left = Vec::new();
-        for (i, l) in sent.iter().enumerate() {
-            if deleted.contains(&i) {
-                done.push(l.message_id.clone());
-            } else {
-                left.push(*l);
-            }
-        }
-        (done, left)
+        split(sent, &deleted)
     }
+}
+
+/// The letters whose batch entry id (their position) is in `ok`, and the others.
+fn split<'a>(
+    letters: &[&'a DeadLetter],
+    ok: &HashSet<usize>,
+) -> (Vec<&'a DeadLetter>, Vec<&'a DeadLetter>) {
+    let (done, left): (Vec<_>, Vec<_>) = letters
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| ok.contains(i));
+    let letters = |v: Vec<(usize, &&'a DeadLetter)>| v.into_iter().map(|(_, l)| *l).collect();
+    (letters(done), letters(left))
 }
 
 /// The URL of `source_url`'s dead-letter queue, from its `RedrivePolicy`.
