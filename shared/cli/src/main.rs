@@ -4,11 +4,13 @@
 //! Exit codes: 0 every pair synced or parked for review; 3 some records failed (they stay
 //! pending and are retried next run); 1 the run could not complete (bad config, auth failure).
 
+mod backend;
+mod dlq;
 mod report;
 mod sandbox;
+mod status;
 mod wiring;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -42,6 +44,24 @@ enum Command {
     Conflicts {
         #[command(subcommand)]
         command: ConflictsCommand,
+    },
+    /// Health: the last runs, error and conflict rates, watermark lag per side, open review
+    /// items, pending pairs.
+    Status {
+        /// How many recent runs to show and rate.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Read the sandbox's state instead of the real one.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dead-letter queues of the deployed backend (CONTACT_SYNC_BACKEND=aws).
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
     },
 }
 
@@ -114,7 +134,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             sandbox: false,
             json,
         } => {
-            let local = wiring::Setup::from_env()?.integration()?;
+            let setup = wiring::Setup::from_env()?;
+            let local = backend::Backend::open(false)
+                .await?
+                .integration(setup.connections)?;
             let outcome = wiring::cycle(&local).await?;
             report::print_cycle(&outcome, json)?;
             Ok(report::exit_code(&outcome))
@@ -127,13 +150,11 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json,
                 },
         } => {
-            let (store, mapping) = open_state(sandbox)?;
-            let conflicts = contact_sync_pipeline::store::SyncStore::conflicts(
-                &store,
-                &mapping.integration,
-                open,
-            )
-            .await?;
+            let backend = backend::Backend::open(sandbox).await?;
+            let conflicts = backend
+                .store
+                .conflicts(&backend.mapping.integration, open)
+                .await?;
             report::print_conflicts(&conflicts, json)?;
             Ok(ExitCode::SUCCESS)
         }
@@ -155,35 +176,25 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 (None, None) if clear => Decision::Clear,
                 (None, None) => anyhow::bail!("choose --side, --value or --clear"),
             };
-            let (store, mapping) = open_state(sandbox)?;
-            let done = resolve(&store, &mapping, &id, decision).await?;
+            let backend = backend::Backend::open(sandbox).await?;
+            let done = resolve(&*backend.store, &backend.mapping, &id, decision).await?;
             println!(
                 "resolved: field `{}` of pair {} will be written by the next sync",
                 done.field, done.pair_id
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Status {
+            runs,
+            sandbox,
+            json,
+        } => {
+            let backend = backend::Backend::open(sandbox).await?;
+            status::print(&status::gather(&backend, runs).await?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq { command } => dlq::run(command).await,
     }
-}
-
-/// The embedded store (the sandbox's or the real one) and the mapping, for commands that only
-/// read or edit the state.
-fn open_state(
-    sandbox: bool,
-) -> anyhow::Result<(
-    contact_sync_pipeline::store::embedded::EmbeddedStore,
-    contact_sync_engine::mapping::Mapping,
-)> {
-    let state = contact_sync_connectors::environment::state_dir_from_env();
-    let file = if sandbox {
-        sandbox::state_file(&state)
-    } else {
-        wiring::state_file(&state)
-    };
-    let mapping = contact_sync_connectors::environment::mapping_from_env()?;
-    let store = contact_sync_pipeline::store::embedded::EmbeddedStore::open(&file)
-        .with_context(|| format!("cannot open the state at {}", file.display()))?;
-    Ok((store, mapping))
 }
 
 /// Logs go to stderr; `RUST_LOG` sets the level (default `warn`). Never values: ids and counts.

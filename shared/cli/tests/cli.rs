@@ -1,27 +1,9 @@
 //! The `contact-sync` binary as a user runs it.
 
+mod common;
+
+use common::{contact_sync, stderr, stdout};
 use serde_json::Value;
-use std::process::{Command, Output};
-
-fn contact_sync(state: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_contact-sync"));
-    cmd.args(args)
-        .env_clear()
-        .env("CONTACT_SYNC_STATE_DIR", state)
-        .env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run contact-sync")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn sandbox_sync_then_conflicts_list() {
