@@ -144,6 +144,11 @@ impl Invocation {
         self.count(sf, v.salesforce).count(gz, v.genesys)
     }
 
+    /// The names of the metrics set, in order.
+    pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        self.values.iter().map(|(name, _, _)| *name)
+    }
+
     /// The value of a metric already set.
     pub fn get(&self, name: &str) -> Option<f64> {
         self.values
@@ -302,10 +307,67 @@ pub async fn usage(deployment: &Deployment) -> Option<(ApiUsage, ApiUsage)> {
     ))
 }
 
-/// Runs the poller's handler and emits its metrics: the run's counts (from the run record the
-/// handler wrote), success or failure, seconds since the previous successful run, API calls
-/// and the Salesforce allocation, duration. A run counts as successful when it recorded a run
-/// (a poll that found the lease taken or ran out of time records none).
+/// What one poller invocation did.
+#[derive(Debug, Clone, Default)]
+pub struct PollTally {
+    /// The handler returned an error.
+    pub failed: bool,
+    /// The counts of the run this invocation recorded (`None`: it recorded none: the lease
+    /// was taken, the time ran out, or it failed).
+    pub run: Option<SyncStats>,
+    /// When the run before it finished (the last successful poll before this one).
+    pub previous_run_finished_at: Option<DateTime<Utc>>,
+}
+
+impl Invocation {
+    /// A poller invocation: runs (all, successful, failed), the poll's counts, seconds since
+    /// the previous successful run.
+    pub fn poll(integration: &str, tally: &PollTally, now: DateTime<Utc>) -> Invocation {
+        let mut m = Invocation::new(Function::Poller, integration, now);
+        let succeeded = !tally.failed && tally.run.is_some();
+        m.count(RUNS, 1)
+            .count(SUCCESSFUL_RUNS, u64::from(succeeded))
+            .count(FAILED_RUNS, u64::from(tally.failed));
+        if let Some(stats) = &tally.run {
+            m.poll_stats(stats);
+        }
+        if let Some(previous) = tally.previous_run_finished_at {
+            let seconds = (now - previous).num_seconds().max(0);
+            m.put(LAG_SECONDS, Unit::Seconds, seconds as f64);
+        }
+        m
+    }
+
+    /// A reconciler delivery: messages (all, failed, malformed), pairs, what reconciling did,
+    /// the age of its oldest message.
+    pub fn reconcile(integration: &str, tally: &ReconcileTally, now: DateTime<Utc>) -> Invocation {
+        let mut m = Invocation::new(Function::Reconciler, integration, now);
+        m.count(MESSAGES, tally.messages)
+            .count(FAILED_MESSAGES, tally.failed_messages)
+            .count(MALFORMED_MESSAGES, tally.malformed_messages)
+            .count(PAIRS, tally.pairs)
+            .reconcile_stats(&tally.stats);
+        if let Some(age) = tally.oldest_message_age_seconds {
+            m.put(QUEUE_LAG_SECONDS, Unit::Seconds, age);
+        }
+        m
+    }
+
+    /// A notifier delivery: messages, undelivered ones (errors), digests sent.
+    pub fn notify(integration: &str, tally: NotifyTally, now: DateTime<Utc>) -> Invocation {
+        let mut m = Invocation::new(Function::Notifier, integration, now);
+        m.count(MESSAGES, tally.messages)
+            .count(FAILED_MESSAGES, tally.failed_messages)
+            .count(DIGESTS, tally.digests)
+            .count(ERRORS, tally.failed_messages);
+        m
+    }
+}
+
+/// Runs the poller's handler and emits its metrics (see [`Invocation::poll`]), with the API
+/// calls it made, the Salesforce allocation and its duration. The run's counts come from the
+/// run record the handler wrote (one `Query` of the newest runs): a run counts as successful
+/// when it recorded one.
 pub async fn observe_poll<T, E>(
     deployment: &Deployment,
     handler: impl Future<Output = Result<T, E>>,
@@ -314,34 +376,24 @@ pub async fn observe_poll<T, E>(
     let started_at = Utc::now();
     let before = usage(deployment).await;
     let result = handler.await;
-    let integration = deployment.mapping().integration.clone();
-    let mut m = Invocation::new(Function::Poller, &integration, Utc::now());
-    // The newest runs: this invocation's (started after `started_at`) and the one before.
+    let integration = &deployment.mapping().integration;
     let runs = deployment
         .store()
-        .runs(&integration, 5)
+        .runs(integration, 5)
         .await
         .unwrap_or_default();
+    // Newest first: this invocation's run (started after `started_at`), then earlier ones.
     let (ours, earlier): (Vec<_>, Vec<_>) = runs
         .into_iter()
         .partition(|r| r.started_at.is_some_and(|at| at >= started_at));
-    let succeeded = result.is_ok() && !ours.is_empty();
-    m.count(RUNS, 1)
-        .count(SUCCESSFUL_RUNS, u64::from(succeeded))
-        .count(FAILED_RUNS, u64::from(result.is_err()));
-    if let Some(stats) = ours
-        .first()
-        .and_then(|r| serde_json::from_value::<SyncStats>(r.summary.clone()).ok())
-    {
-        m.poll_stats(&stats);
-    }
-    if let Some(previous) = earlier.iter().find_map(|r| r.finished_at) {
-        m.put(
-            LAG_SECONDS,
-            Unit::Seconds,
-            (Utc::now() - previous).num_seconds().max(0) as f64,
-        );
-    }
+    let tally = PollTally {
+        failed: result.is_err(),
+        run: ours
+            .first()
+            .map(|r| serde_json::from_value(r.summary.clone()).unwrap_or_default()),
+        previous_run_finished_at: earlier.iter().find_map(|r| r.finished_at),
+    };
+    let mut m = Invocation::poll(integration, &tally, Utc::now());
     m.api_usage(before, usage(deployment).await)
         .duration(started);
     deployment.metrics().emit(&m);
@@ -368,20 +420,7 @@ pub async fn emit_reconcile(
     before: Option<(ApiUsage, ApiUsage)>,
     started: Instant,
 ) {
-    let mut m = Invocation::new(
-        Function::Reconciler,
-        &deployment.mapping().integration,
-        Utc::now(),
-    );
-    let s = &tally.stats;
-    m.count(MESSAGES, tally.messages)
-        .count(FAILED_MESSAGES, tally.failed_messages)
-        .count(MALFORMED_MESSAGES, tally.malformed_messages)
-        .count(PAIRS, tally.pairs)
-        .reconcile_stats(s);
-    if let Some(age) = tally.oldest_message_age_seconds {
-        m.put(QUEUE_LAG_SECONDS, Unit::Seconds, age);
-    }
+    let mut m = Invocation::reconcile(&deployment.mapping().integration, tally, Utc::now());
     m.api_usage(before, usage(deployment).await)
         .duration(started);
     deployment.metrics().emit(&m);
@@ -397,16 +436,8 @@ pub struct NotifyTally {
 
 /// Emits the notifier's metrics for one delivery.
 pub fn emit_notify(deployment: &Deployment, tally: NotifyTally, started: Instant) {
-    let mut m = Invocation::new(
-        Function::Notifier,
-        &deployment.mapping().integration,
-        Utc::now(),
-    );
-    m.count(MESSAGES, tally.messages)
-        .count(FAILED_MESSAGES, tally.failed_messages)
-        .count(DIGESTS, tally.digests)
-        .count(ERRORS, tally.failed_messages)
-        .duration(started);
+    let mut m = Invocation::notify(&deployment.mapping().integration, tally, Utc::now());
+    m.duration(started);
     deployment.metrics().emit(&m);
 }
 
@@ -556,6 +587,38 @@ mod tests {
         let mut reset = Invocation::new(Function::Reconciler, "default", at());
         reset.api_usage(Some(after), Some(before));
         assert_eq!(reset.get("SalesforceApiCalls"), Some(0.0));
+    }
+
+    #[test]
+    fn a_poll_is_successful_only_when_it_recorded_a_run_without_failing() {
+        // GIVEN a poll that recorded a run 30 minutes after the previous one finished, one that
+        // found the lease taken (no run), and one that failed
+        let previous = at() - chrono::Duration::minutes(30);
+        let recorded = PollTally {
+            failed: false,
+            run: Some(SyncStats::default()),
+            previous_run_finished_at: Some(previous),
+        };
+        let skipped = PollTally {
+            run: None,
+            ..recorded.clone()
+        };
+        let failed = PollTally {
+            failed: true,
+            run: None,
+            previous_run_finished_at: None,
+        };
+        // WHEN turned into invocations
+        let [r, s, f] = [recorded, skipped, failed].map(|t| Invocation::poll("default", &t, at()));
+        // THEN only the first is successful, the failed one is counted as failed, and the lag
+        // is the time since the previous run (absent without one)
+        let runs = |m: &Invocation| (m.get(RUNS), m.get(SUCCESSFUL_RUNS), m.get(FAILED_RUNS));
+        assert_eq!(runs(&r), (Some(1.0), Some(1.0), Some(0.0)));
+        assert_eq!(runs(&s), (Some(1.0), Some(0.0), Some(0.0)));
+        assert_eq!(runs(&f), (Some(1.0), Some(0.0), Some(1.0)));
+        assert_eq!(r.get(LAG_SECONDS), Some(1800.0));
+        assert_eq!(f.get(LAG_SECONDS), None);
+        assert_eq!(s.get("SalesforceRecordsRead"), None, "no run, no counts");
     }
 
     #[test]
