@@ -173,12 +173,12 @@ impl Gate {
     }
 }
 
-/// Sends requests through a [`Gate`] with a [`RetryPolicy`], honouring `Retry-After`.
+/// Sends requests through a [`Gate`] with a [`RetryPolicy`], honouring `Retry-After`, and
+/// counts every HTTP request it sends (token requests and retries included).
 pub(crate) struct Retrier {
     pub side: Side,
     pub policy: RetryPolicy,
     pub gate: Gate,
-    /// HTTP requests sent (every attempt), for [`ApiUsage`](contact_sync_pipeline::system::ApiUsage).
     sent: std::sync::atomic::AtomicU64,
 }
 
@@ -192,7 +192,7 @@ impl Retrier {
         }
     }
 
-    /// Requests sent through this retrier so far (retries included).
+    /// HTTP requests sent so far, every attempt counted.
     pub fn requests_sent(&self) -> u64 {
         self.sent.load(std::sync::atomic::Ordering::Relaxed)
     }

@@ -53,7 +53,7 @@ impl Budget {
         self.max.store(max, Ordering::Relaxed);
     }
 
-    /// `(used, max)` as last reported; `None` before the first answer that carried it.
+    /// `(used, max)` as last reported; `None` before any answer carried the header.
     pub fn usage(&self) -> Option<(u64, u64)> {
         let max = self.max.load(Ordering::Relaxed);
         (max > 0).then(|| (self.used.load(Ordering::Relaxed), max))
