@@ -41,7 +41,7 @@ pub struct RunLine {
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
     /// `ok`, `partial` (some pairs failed and stay pending), `unfinished` (no finish time),
-    /// or the outcome the run recorded itself.
+    /// or how the run recorded it ended when not completed (`limited`, `interrupted`).
     pub outcome: String,
     pub stats: SyncStats,
 }
@@ -75,10 +75,12 @@ pub struct WatermarkLag {
 
 fn run_line(run: &RunRecord) -> RunLine {
     let stats: SyncStats = serde_json::from_value(run.summary.clone()).unwrap_or_default();
-    let recorded = run
-        .summary
-        .get("outcome")
-        .and_then(|o| o.as_str())
+    // A run may record how it ended (`end`: `completed`, `limited`, `interrupted`, written
+    // by the one-process cycle) or an `outcome`; a completed run is rated by its counts.
+    let recorded = ["outcome", "end"]
+        .iter()
+        .find_map(|key| run.summary.get(*key).and_then(|o| o.as_str()))
+        .filter(|o| *o != "completed")
         .map(str::to_string);
     let outcome = recorded.unwrap_or_else(|| {
         if run.finished_at.is_none() {
@@ -339,23 +341,30 @@ mod tests {
 
     #[test]
     fn outcome_and_duration_come_from_the_run_record() {
-        // GIVEN a clean run, a run with a failed pair, an unfinished run, and a run that
-        // recorded its own outcome
+        // GIVEN a clean run, a run with a failed pair, an unfinished run, a run that recorded
+        // it was interrupted, and a completed run with a failed pair
         let mut own = run("d", 0, 0, 1, true);
-        own.summary["outcome"] = json!("interrupted");
+        own.summary["end"] = json!("interrupted");
+        let mut completed = run("e", 1, 0, 1, true);
+        completed.summary["end"] = json!("completed");
         // WHEN turned into lines
         let lines: Vec<RunLine> = [
             run("a", 0, 0, 1, true),
             run("b", 1, 0, 1, true),
             run("c", 0, 0, 1, false),
             own,
+            completed,
         ]
         .iter()
         .map(run_line)
         .collect();
-        // THEN the outcomes are ok, partial, unfinished and the recorded one
+        // THEN the outcomes are ok, partial, unfinished, the recorded end, and for a run that
+        // recorded a completed end, what its counts say
         let outcomes: Vec<&str> = lines.iter().map(|l| l.outcome.as_str()).collect();
-        assert_eq!(outcomes, ["ok", "partial", "unfinished", "interrupted"]);
+        assert_eq!(
+            outcomes,
+            ["ok", "partial", "unfinished", "interrupted", "partial"]
+        );
         assert_eq!(lines[0].duration_seconds, Some(2.5));
         assert_eq!(lines[2].duration_seconds, None);
     }
