@@ -38,6 +38,8 @@ struct AwsWorld {
     secrets: aws_sdk_secretsmanager::Client,
     genesys_secret_arn: String,
     webhook: Arc<Mutex<Vec<Value>>>,
+    /// The EMF documents the handlers emitted.
+    metrics: Arc<Mutex<Vec<Value>>>,
 }
 
 impl AwsWorld {
@@ -75,8 +77,10 @@ impl AwsWorld {
         vars.insert(SALESFORCE_SECRET_ARN.into(), sf_arn);
         vars.insert(GENESYS_SECRET_ARN.into(), gz_arn.clone());
         vars.insert(ALERT_WEBHOOK_URL.into(), webhook_url);
-        let deployment =
-            Deployment::new(&stack.sdk, vars, Mapping::default_mapping()).expect("deployment");
+        let (sink, metrics) = contact_sync_aws::metrics::Sink::memory();
+        let deployment = Deployment::new(&stack.sdk, vars, Mapping::default_mapping())
+            .expect("deployment")
+            .with_metrics(sink);
         Some(AwsWorld {
             sf,
             gz,
@@ -86,6 +90,7 @@ impl AwsWorld {
             stack,
             deployment,
             webhook,
+            metrics,
         })
     }
 
@@ -589,4 +594,122 @@ async fn rotated_credentials_are_picked_up_after_an_auth_failure() {
         matches!(report, PollReport::Polled { batches: 1, .. }),
         "{report:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_function_emits_one_emf_line_per_invocation_with_counts_and_no_values() {
+    // GIVEN Hana only in Salesforce and Ivo in both systems with different titles changed on
+    // both sides after a first run (a conflict settled by policy)
+    let Some(w) = AwsWorld::new("metrics").await else {
+        return;
+    };
+    let hana = w
+        .sf
+        .insert(json!({"FirstName": "Hana", "LastName": "Sato", "Email": "hana.sato@example.com"}));
+    let ivo =
+        w.sf.insert(json!({"LastName": "Ivo", "Email": "ivo@example.com", "Title": "Agent"}));
+    let ivo_gz =
+        w.gz.insert(json!({"lastName": "Ivo", "workEmail": "ivo@example.com", "title": "Agent"}));
+    w.run().await;
+    w.sf.edit(&ivo, json!({"Title": "Lead"}));
+    tick().await;
+    w.gz.edit(&ivo_gz, json!({"title": "Manager"}));
+    w.metrics.lock().expect("metrics").clear();
+
+    // WHEN the second run goes through the poller (as its main wraps it), the reconciler and
+    // the notifier (as its main calls it)
+    let report = contact_sync_aws::metrics::observe_poll(
+        &w.deployment,
+        poller::handle(
+            &w.deployment,
+            &scheduled_event(),
+            Instant::now() + Duration::from_secs(600),
+        ),
+    )
+    .await
+    .expect("poller");
+    assert!(matches!(report, PollReport::Polled { .. }), "{report:?}");
+    assert!(w.drain_reconcile(5).await.iter().all(Vec::is_empty));
+    let alerter = w.deployment.alerter().await.expect("alerter");
+    let event = w.receive(CONFLICT_QUEUE).await.expect("a conflict event");
+    let response = notifier::handle_measured(&w.deployment, &*alerter, event.clone()).await;
+    w.settle(CONFLICT_QUEUE, &event, &response).await;
+
+    // THEN there is one document per invocation, each with the namespace and both dimensions
+    let docs = w.metrics.lock().expect("metrics").clone();
+    let by = |function: &str| -> Vec<&Value> {
+        docs.iter().filter(|d| d["Function"] == function).collect()
+    };
+    let (poller, reconciler, notifier) = (by("poller"), by("reconciler"), by("notifier"));
+    assert_eq!(
+        (poller.len(), reconciler.len(), notifier.len()),
+        (1, 1, 1),
+        "{docs:#?}"
+    );
+    for doc in &docs {
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "ContactSync");
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["Integration", "Function"]])
+        );
+        assert_eq!(doc["Integration"], "default");
+        assert!(doc["_aws"]["Timestamp"].is_i64());
+        for metric in directive["Metrics"].as_array().expect("metrics") {
+            let name = metric["Name"].as_str().expect("name");
+            assert!(doc[name].is_number(), "{name} has no numeric value");
+        }
+    }
+    // AND the poller's line says a successful run that read Ivo on both sides, with the time
+    // since the first run and the API calls it made
+    let p = poller[0];
+    assert_eq!(
+        (
+            p["Runs"].as_u64(),
+            p["SuccessfulRuns"].as_u64(),
+            p["FailedRuns"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    assert_eq!(p["SalesforceRecordsChanged"], 1);
+    // (Ivo, and Hana's Genesys record created by the first run: the echo of our own write)
+    assert_eq!(p["PairsEnqueued"], 2);
+    assert!(p["SecondsSinceLastSuccessfulRun"].as_f64().is_some(), "{p}");
+    assert!(p["SalesforceApiCalls"].as_u64() > Some(0), "{p}");
+    assert!(p["GenesysApiCalls"].as_u64() > Some(0), "{p}");
+    assert!(p["SalesforceApiUsagePercent"].as_f64().is_some(), "{p}");
+    // AND the reconciler's line counts the conflict and the one write it made (Salesforce
+    // takes Genesys's newer title), the echo as unchanged, and no error
+    let r = reconciler[0];
+    assert_eq!(
+        (r["Messages"].as_u64(), r["Pairs"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert_eq!(r["Conflicts"], 1);
+    assert_eq!(r["Unchanged"], 1);
+    assert_eq!(r["SalesforceRecordsWritten"], 1);
+    assert_eq!(r["GenesysRecordsWritten"], 0);
+    assert_eq!(
+        (r["Errors"].as_u64(), r["FailedMessages"].as_u64()),
+        (Some(0), Some(0))
+    );
+    // AND the notifier's line counts the delivered digest
+    let n = notifier[0];
+    assert_eq!(
+        (
+            n["Messages"].as_u64(),
+            n["Digests"].as_u64(),
+            n["FailedMessages"].as_u64()
+        ),
+        (Some(1), Some(1), Some(0))
+    );
+    // AND no line carries a value or an email
+    let text = serde_json::to_string(&docs).expect("json");
+    for value in ["Lead", "Manager", "Agent", "@example.com", "Hana", "Ivo"] {
+        assert!(
+            !text.contains(value),
+            "a metric line carries {value}: {text}"
+        );
+    }
+    assert!(!w.genesys_linked_to(&hana).is_empty());
 }

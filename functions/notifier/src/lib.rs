@@ -9,11 +9,34 @@
 //! once).
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use contact_sync_aws::Deployment;
+use contact_sync_aws::metrics::{self, NotifyTally};
 use contact_sync_pipeline::notify::{Alerter, notify};
 use contact_sync_pipeline::queue::{ConflictEvent, MESSAGE_VERSION};
+use std::time::Instant;
 
 /// Handles one delivery.
 pub async fn handle(alerter: &dyn Alerter, event: SqsEvent) -> SqsBatchResponse {
+    handle_counted(alerter, event).await.0
+}
+
+/// Handles one delivery and emits its metrics (EMF, see `contact_sync_aws::metrics`).
+pub async fn handle_measured(
+    deployment: &Deployment,
+    alerter: &dyn Alerter,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let started = Instant::now();
+    let (response, tally) = handle_counted(alerter, event).await;
+    metrics::emit_notify(deployment, tally, started);
+    response
+}
+
+async fn handle_counted(alerter: &dyn Alerter, event: SqsEvent) -> (SqsBatchResponse, NotifyTally) {
+    let mut tally = NotifyTally {
+        messages: event.records.len() as u64,
+        ..NotifyTally::default()
+    };
     let mut response = SqsBatchResponse::default();
     let mut events = Vec::new();
     let mut ids = Vec::new();
@@ -32,6 +55,7 @@ pub async fn handle(alerter: &dyn Alerter, event: SqsEvent) -> SqsBatchResponse 
     }
     match notify(&events, alerter).await {
         Ok(Some(digest)) => {
+            tally.digests += 1;
             tracing::info!(
                 conflicts = digest.total,
                 needs_review = digest.needs_review,
@@ -46,7 +70,8 @@ pub async fn handle(alerter: &dyn Alerter, event: SqsEvent) -> SqsBatchResponse 
             }
         }
     }
-    response
+    tally.failed_messages = response.batch_item_failures.len() as u64;
+    (response, tally)
 }
 
 fn decode(body: &str) -> Result<ConflictEvent, String> {

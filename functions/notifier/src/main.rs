@@ -12,10 +12,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let alerter = Deployment::from_env().await?.alerter().await?;
+    let deployment = Deployment::from_env().await?;
+    let alerter = deployment.alerter().await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<SqsEvent>| {
-        let alerter = alerter.clone();
-        async move { Ok::<_, Error>(notifier::handle(&*alerter, event.payload).await) }
+        let (deployment, alerter) = (&deployment, alerter.clone());
+        async move {
+            let response = notifier::handle_measured(deployment, &*alerter, event.payload).await;
+            Ok::<_, Error>(response)
+        }
     }))
     .await
 }

@@ -17,9 +17,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<CloudWatchEvent>| {
         let deployment = &deployment;
         async move {
-            let report =
-                poller::handle(deployment, &event.payload, deadline(event.context.deadline))
-                    .await?;
+            let handler =
+                poller::handle(deployment, &event.payload, deadline(event.context.deadline));
+            let report = contact_sync_aws::metrics::observe_poll(deployment, handler).await?;
             Ok::<_, Error>(report)
         }
     }))

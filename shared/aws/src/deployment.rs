@@ -13,6 +13,7 @@
 //! | `CONTACT_SYNC_CONFIG` | all | mapping YAML (default: the built-in mapping) |
 //! | `AWS_ENDPOINT_URL` | all | optional: an emulator (moto) instead of AWS |
 
+use crate::metrics::Sink;
 use crate::queue::SqsQueue;
 use crate::secrets::{SecretCache, SecretError, connection_vars};
 use crate::store::DynamoDbStore;
@@ -78,6 +79,8 @@ pub struct Deployment {
     secrets: SecretCache,
     /// Built on first use from the secrets; dropped when the credentials are refused.
     integration: tokio::sync::Mutex<Option<Integration>>,
+    /// Where the functions' EMF metrics go (stdout unless a test says otherwise).
+    metrics: Sink,
 }
 
 impl std::fmt::Debug for Deployment {
@@ -118,7 +121,19 @@ impl Deployment {
             mapping,
             vars,
             integration: tokio::sync::Mutex::new(None),
+            metrics: Sink::Stdout,
         })
+    }
+
+    /// Sends the functions' metrics to `sink` instead of stdout (tests).
+    pub fn with_metrics(mut self, sink: Sink) -> Deployment {
+        self.metrics = sink;
+        self
+    }
+
+    /// Where the functions' metrics go.
+    pub fn metrics(&self) -> &Sink {
+        &self.metrics
     }
 
     pub fn store(&self) -> Arc<DynamoDbStore> {

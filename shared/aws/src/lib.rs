@@ -5,11 +5,15 @@
 //! - [`secrets`]: credentials from Secrets Manager, cached per cold start.
 //! - [`webhook::WebhookAlerter`]: conflict digests to a Slack-compatible webhook.
 //! - [`deployment::Deployment`]: all of the above from the variables `template.yaml` sets.
+//! - [`metrics`]: the functions' CloudWatch Embedded Metric Format lines.
+//! - [`dead_letters::DeadLetters`]: listing and replaying the dead-letter queues.
 //! - [`template`] / [`provision`] / [`emulator`]: the template's table and queues, created in
 //!   moto for tests and local runs.
 
+pub mod dead_letters;
 pub mod deployment;
 pub mod emulator;
+pub mod metrics;
 pub mod provision;
 pub mod queue;
 pub mod secrets;

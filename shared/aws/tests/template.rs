@@ -192,3 +192,119 @@ async fn what_the_emulator_gets_is_what_the_template_declares() {
         }
     }
 }
+
+/// Every `(function, metric)` the code can emit: each function's invocation with every
+/// optional figure present.
+fn emitted() -> std::collections::BTreeSet<(String, String)> {
+    use contact_sync_aws::metrics::{Invocation, NotifyTally, PollTally, ReconcileTally};
+    use contact_sync_pipeline::system::{ApiUsage, DailyAllocation};
+    let now = chrono::Utc::now();
+    let usage = ApiUsage {
+        requests: 1,
+        daily: Some(DailyAllocation { used: 1, max: 2 }),
+    };
+    let mut poll = Invocation::poll(
+        "default",
+        &PollTally {
+            failed: false,
+            run: Some(Default::default()),
+            previous_run_finished_at: Some(now),
+        },
+        now,
+    );
+    let mut reconcile = Invocation::reconcile(
+        "default",
+        &ReconcileTally {
+            oldest_message_age_seconds: Some(1.0),
+            ..ReconcileTally::default()
+        },
+        now,
+    );
+    let mut notify = Invocation::notify("default", NotifyTally::default(), now);
+    let started = std::time::Instant::now();
+    poll.api_usage(None, Some((usage, usage))).duration(started);
+    reconcile
+        .api_usage(None, Some((usage, usage)))
+        .duration(started);
+    notify.duration(started);
+    [
+        ("poller", poll),
+        ("reconciler", reconcile),
+        ("notifier", notify),
+    ]
+    .iter()
+    .flat_map(|(f, m)| m.names().map(|n| (f.to_string(), n.to_string())))
+    .collect()
+}
+
+/// `(function, metric)` of every ContactSync metric an alarm or the dashboard reads.
+fn read_by_template() -> Vec<(String, String)> {
+    use serde_yaml_ng::Value;
+    let doc: Value =
+        serde_yaml_ng::from_str(contact_sync_aws::template::TEMPLATE).expect("template");
+    let untag = |v: &Value| match v {
+        Value::Tagged(t) => t.value.clone(),
+        other => other.clone(),
+    };
+    let function_of = |dims: &Value| {
+        dims.as_sequence()
+            .into_iter()
+            .flatten()
+            .find(|d| d["Name"] == "Function")
+            .and_then(|d| d["Value"].as_str().map(str::to_string))
+            .expect("a Function dimension")
+    };
+    let mut read = Vec::new();
+    for (_, resource) in doc["Resources"].as_mapping().expect("resources") {
+        let props = &resource["Properties"];
+        match resource["Type"].as_str() {
+            Some("AWS::CloudWatch::Alarm") => {
+                let mut metrics: Vec<&Value> = vec![props];
+                if let Some(list) = props["Metrics"].as_sequence() {
+                    metrics.extend(list.iter().map(|m| &m["MetricStat"]["Metric"]));
+                }
+                for m in metrics {
+                    if m["Namespace"] == "ContactSync" {
+                        let name = m["MetricName"].as_str().expect("name").to_string();
+                        read.push((function_of(&m["Dimensions"]), name));
+                    }
+                }
+            }
+            Some("AWS::CloudWatch::Dashboard") => {
+                let body = untag(&props["DashboardBody"]);
+                let body = body.as_str().expect("dashboard body");
+                // `${...}` references are strings inside the JSON already.
+                let json: serde_json::Value = serde_json::from_str(body).expect("dashboard JSON");
+                for widget in json["widgets"].as_array().expect("widgets") {
+                    for metric in widget["properties"]["metrics"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                    {
+                        if metric[0] == "ContactSync" {
+                            assert_eq!(metric[4], "Function", "{metric}");
+                            read.push((
+                                metric[5].as_str().expect("function").to_string(),
+                                metric[1].as_str().expect("name").to_string(),
+                            ));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    read
+}
+
+#[test]
+fn every_metric_the_dashboard_and_alarms_read_is_one_the_functions_emit() {
+    // GIVEN the metrics the code emits per function
+    let emitted = emitted();
+    // WHEN the template's alarms and dashboard are read
+    let read = read_by_template();
+    // THEN each metric they read is emitted by that function under that name
+    assert!(read.len() >= 20, "{read:?}");
+    let missing: Vec<_> = read.iter().filter(|m| !emitted.contains(*m)).collect();
+    assert!(missing.is_empty(), "read but never emitted: {missing:?}");
+}

@@ -71,7 +71,7 @@ pub async fn run(command: ConflictsCommand) -> anyhow::Result<ExitCode> {
             values,
         } => {
             let mapping = wiring::mapping(None)?;
-            let store = wiring::store(Target::from_flag(sandbox), false)?;
+            let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let conflicts = store.conflicts(&mapping.integration, open).await?;
             report::print_conflicts(&mut out, &conflicts, json, values)?;
         }
@@ -81,7 +81,7 @@ pub async fn run(command: ConflictsCommand) -> anyhow::Result<ExitCode> {
             json,
             values,
         } => {
-            let store = wiring::store(Target::from_flag(sandbox), false)?;
+            let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let Some(item) = store.conflict(&id).await? else {
                 anyhow::bail!("no conflict `{id}` (list them with `contact-sync conflicts list`)");
             };
@@ -106,7 +106,7 @@ pub async fn run(command: ConflictsCommand) -> anyhow::Result<ExitCode> {
                 (None, None) => anyhow::bail!("choose --side, --value or --clear"),
             };
             let mapping = wiring::mapping(None)?;
-            let store = wiring::store(Target::from_flag(sandbox), false)?;
+            let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let done = resolve(&*store, &mapping, &id, decision).await?;
             writeln!(
                 out,

@@ -7,12 +7,15 @@
 //! command line is wrong; 130 the run was interrupted (the next run finishes the work); 1 the
 //! command could not complete (bad config, auth failure).
 
+mod backend;
 mod check;
 mod conflicts;
+mod dlq;
 mod progress;
 mod report;
 mod review;
 mod sandbox;
+mod status;
 mod sync;
 mod systems;
 mod wiring;
@@ -60,6 +63,24 @@ enum Command {
         #[command(subcommand)]
         command: review::ReviewCommand,
     },
+    /// Health: the last runs, error and conflict rates, watermark lag per side, open review
+    /// items, pending pairs.
+    Status {
+        /// How many recent runs to show and rate.
+        #[arg(long, default_value_t = 10)]
+        runs: usize,
+        /// Read the sandbox's state instead of the real one.
+        #[arg(long)]
+        sandbox: bool,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dead-letter queues of the deployed backend (CONTACT_SYNC_BACKEND=aws).
+    Dlq {
+        #[command(subcommand)]
+        command: dlq::DlqCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -99,6 +120,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sync(args) => sync::run(args).await,
         Command::Conflicts { command } => conflicts::run(command).await,
         Command::Review { command } => review::run(command).await,
+        Command::Status {
+            runs,
+            sandbox,
+            json,
+        } => {
+            let backend = backend::Backend::open(sandbox).await?;
+            status::print(&status::gather(&backend, runs).await?, json)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Dlq { command } => dlq::run(command).await,
     }
 }
 

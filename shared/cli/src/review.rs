@@ -53,7 +53,7 @@ pub async fn run(command: ReviewCommand) -> anyhow::Result<ExitCode> {
     let mapping = wiring::mapping(None)?;
     match command {
         ReviewCommand::List { sandbox, json } => {
-            let store = wiring::store(Target::from_flag(sandbox), false)?;
+            let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let mut items = store.conflicts(&mapping.integration, true).await?;
             // Held fields are settled with `conflicts resolve`.
             items.retain(|c| {
@@ -78,7 +78,7 @@ pub async fn run(command: ReviewCommand) -> anyhow::Result<ExitCode> {
                 (None, false, false, true, _) => ReviewDecision::Release,
                 _ => ReviewDecision::Keep,
             };
-            let store = wiring::store(Target::from_flag(sandbox), false)?;
+            let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let done = decide(
                 &*store,
                 &mapping.integration,

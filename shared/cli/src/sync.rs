@@ -128,7 +128,7 @@ pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Resul
     let store = if args.dry_run && fresh_orgs {
         std::sync::Arc::new(contact_sync_pipeline::store::memory::MemoryStore::new())
     } else {
-        wiring::store(target, !args.dry_run)?
+        wiring::store(target, !args.dry_run).await?
     };
     let wired = wiring::integration(connections, mapping, store, args.dry_run)?;
     let options = CycleOptions {

@@ -3,6 +3,7 @@
 //! sandbox's or the real one), and both systems over the in-process queue. Commands take the
 //! store as `Arc<dyn SyncStore>`, so another backend plugs in here.
 
+use crate::backend::{Backend, BackendKind};
 use crate::sandbox;
 use crate::systems::Systems;
 use anyhow::{Context, anyhow, bail};
@@ -146,9 +147,16 @@ fn with_direction(yaml: &str, source: &str, direction: Direction) -> anyhow::Res
         .map_err(|e| anyhow!("{e}"))
 }
 
-/// The target's store. `writable: false` never creates a state that does not exist yet (an
-/// empty in-memory store stands in for it).
-pub fn store(target: Target, writable: bool) -> anyhow::Result<Arc<dyn SyncStore>> {
+/// The target's store: the deployment's table when `CONTACT_SYNC_BACKEND=aws` (see
+/// [`crate::backend`]), else the embedded file. `writable: false` never creates a local state
+/// that does not exist yet (an empty in-memory store stands in for it).
+pub async fn store(target: Target, writable: bool) -> anyhow::Result<Arc<dyn SyncStore>> {
+    if BackendKind::from_env()? == BackendKind::Aws {
+        if target == Target::Sandbox {
+            bail!("--sandbox uses the local backend; unset CONTACT_SYNC_BACKEND (it is `aws`)");
+        }
+        return Ok(Backend::open(false).await?.store);
+    }
     let file = target.state_file();
     if !writable && !file.exists() {
         return Ok(Arc::new(MemoryStore::new()));

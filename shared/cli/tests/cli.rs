@@ -2,30 +2,11 @@
 
 mod common;
 
+use common::{contact_sync, stderr, stdout};
 use contact_sync_pipeline::store::embedded::EmbeddedStore;
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn contact_sync(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_contact-sync"));
-    cmd.args(args)
-        .env_clear()
-        .env("CONTACT_SYNC_STATE_DIR", state)
-        .env("RUST_LOG", "warn");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().expect("run contact-sync")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The one JSON document a `--json` command printed.
 fn json(o: &Output) -> Value {

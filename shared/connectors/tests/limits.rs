@@ -3,7 +3,7 @@
 //! credentials failing fast.
 
 use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
-use contact_sync_pipeline::system::{ContactReader, SystemError};
+use contact_sync_pipeline::system::{ApiUsage, ContactReader, SystemError};
 use contact_sync_simulators::{
     Fault, GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig,
 };
@@ -219,4 +219,45 @@ async fn bad_credentials_fail_fast_with_one_token_request_and_a_clear_message() 
         assert!(text.contains("invalid_client"), "{text}");
         assert!(!text.contains("wrong-"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn api_usage_counts_every_request_sent_and_the_reported_allocation() {
+    // GIVEN a Salesforce org with a 1,000-request daily allocation, a Genesys org, one record
+    // in each, and fresh clients that have sent nothing
+    let sf_sim = SalesforceSim::start(SalesforceSimConfig {
+        daily_api_limit: 1_000,
+        ..SalesforceSimConfig::default()
+    })
+    .await
+    .expect("sf sim");
+    let gz_sim = GenesysSim::start(GenesysSimConfig::default())
+        .await
+        .expect("gz sim");
+    let sf_id = sf_sim.insert(json!({"LastName": "Only"}));
+    let gz_id = gz_sim.insert(json!({"lastName": "Only"}));
+    let sf = SalesforceSystem::new(salesforce_config(&sf_sim)).expect("sf config");
+    let gz = GenesysSystem::new(genesys_config(&gz_sim, None)).expect("gz config");
+    assert_eq!(sf.api_usage(), ApiUsage::default());
+    assert_eq!(gz.api_usage().requests, 0);
+
+    // WHEN each fetches its record twice
+    for _ in 0..2 {
+        sf.fetch(std::slice::from_ref(&sf_id))
+            .await
+            .expect("sf fetch");
+        gz.fetch(std::slice::from_ref(&gz_id))
+            .await
+            .expect("gz fetch");
+    }
+
+    // THEN the requests counted are the requests the servers received (token requests too)
+    let (sf_usage, gz_usage) = (sf.api_usage(), gz.api_usage());
+    assert_eq!(sf_usage.requests, sf_sim.counters().total);
+    assert_eq!(gz_usage.requests, gz_sim.counters().total);
+    assert!(sf_usage.requests >= 3, "{sf_usage:?}");
+    // AND Salesforce's allocation is the one its last answer reported; Genesys reports none
+    let daily = sf_usage.daily.expect("Sforce-Limit-Info seen");
+    assert_eq!((daily.used, daily.max), (sf_sim.api_usage(), 1_000));
+    assert_eq!(gz_usage.daily, None);
 }

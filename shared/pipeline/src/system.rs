@@ -148,6 +148,34 @@ impl SystemError {
 
 pub type SystemResult<T> = Result<T, SystemError>;
 
+/// What a system client has spent since it was built: the HTTP requests it sent (retries and
+/// token requests included), and the org's rolling daily API allocation as the system last
+/// reported it (Salesforce `Sforce-Limit-Info: api-usage=N/M`; Genesys reports none). Counts
+/// only: for metrics and the operator's statistics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiUsage {
+    pub requests: u64,
+    pub daily: Option<DailyAllocation>,
+}
+
+/// `used` of `max` requests in the rolling 24 hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyAllocation {
+    pub used: u64,
+    pub max: u64,
+}
+
+impl DailyAllocation {
+    /// Share of the allocation used, in percent (0 when the maximum is unknown).
+    pub fn percent_used(&self) -> f64 {
+        if self.max == 0 {
+            0.0
+        } else {
+            self.used as f64 * 100.0 / self.max as f64
+        }
+    }
+}
+
 /// A record that no longer exists on its side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Deletion {
@@ -214,6 +242,12 @@ pub trait ContactReader: Send + Sync {
     /// records of the other side. Systems whose change read already returns everything
     /// (Genesys) may return an empty list.
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>>;
+
+    /// Requests sent so far and the allocation last reported (see [`ApiUsage`]); adapters
+    /// that count nothing keep the default.
+    fn api_usage(&self) -> ApiUsage {
+        ApiUsage::default()
+    }
 }
 
 /// Writing one CRM.

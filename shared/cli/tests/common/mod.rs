@@ -1,7 +1,11 @@
-//! Helpers shared by the CLI's test files.
+//! Helpers shared by the CLI's test files: running the `contact-sync` binary as a user would,
+//! and dumping a store for before/after comparisons. Each test file uses a part of them.
+#![allow(dead_code)]
 
 use contact_sync_engine::Side;
 use contact_sync_pipeline::store::SyncStore;
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// Everything a store holds about these records and this integration (pairs, watermarks of
 /// changes and of the delete log, conflicts, runs, pending pairs), for before/after
@@ -49,4 +53,25 @@ pub async fn store_dump(
         store.runs(integration, 100).await.expect("runs"),
         store.pending_pairs(1000).await.expect("pending"),
     )
+}
+
+/// Runs the binary with only the given variables, the state in `state`, logs at `warn`.
+pub fn contact_sync(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_contact-sync"));
+    cmd.args(args)
+        .env_clear()
+        .env("CONTACT_SYNC_STATE_DIR", state)
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run contact-sync")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -18,8 +18,8 @@ use async_trait::async_trait;
 use auth::Token;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
-    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
+    ApiUsage, ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord,
+    SystemError, SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
 };
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -301,6 +301,13 @@ impl ContactReader for GenesysSystem {
     async fn find_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         // The scan already returns every contact.
         Ok(Vec::new())
+    }
+
+    fn api_usage(&self) -> ApiUsage {
+        ApiUsage {
+            requests: self.inner.retrier.requests_sent(),
+            daily: None,
+        }
     }
 }
 

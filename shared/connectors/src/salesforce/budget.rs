@@ -53,15 +53,15 @@ impl Budget {
         self.max.store(max, Ordering::Relaxed);
     }
 
+    /// The share of the allocation after which calls stop.
+    pub fn share(&self) -> f64 {
+        self.share
+    }
+
     /// `(used, max)` as last reported; `None` before any answer carried the header.
     pub fn usage(&self) -> Option<(u64, u64)> {
         let max = self.max.load(Ordering::Relaxed);
         (max > 0).then(|| (self.used.load(Ordering::Relaxed), max))
-    }
-
-    /// The share of the allocation after which calls stop.
-    pub fn share(&self) -> f64 {
-        self.share
     }
 
     fn spent(&self) -> Option<SystemError> {

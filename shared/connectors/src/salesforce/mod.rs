@@ -18,8 +18,9 @@ pub use auth::JwtBearer;
 use auth::Session;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::system::{
-    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
-    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
+    ApiUsage, ChangePage, ContactReader, ContactWriter, CreateRequest, DailyAllocation,
+    DeletionRead, RawRecord, SystemError, SystemFacts, SystemResult, UpdateRequest, Watermark,
+    WriteOutcome,
 };
 pub use describe::FieldDescription;
 use std::sync::Arc;
@@ -371,6 +372,17 @@ impl ContactReader for SalesforceSystem {
 
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.find_by_emails(emails).await
+    }
+
+    fn api_usage(&self) -> ApiUsage {
+        ApiUsage {
+            requests: self.inner.retrier.requests_sent(),
+            daily: self
+                .inner
+                .budget
+                .usage()
+                .map(|(used, max)| DailyAllocation { used, max }),
+        }
     }
 }
 

@@ -1,0 +1,269 @@
+//! Operating commands as a user runs them: `status` (local and deployed backends), `dlq`, and
+//! the backend selection. The deployed-backend test needs moto (`CONTACT_SYNC_MOTO_URL`, see
+//! `contact_sync_aws::emulator`).
+
+mod common;
+
+use chrono::{Duration, Utc};
+use common::{contact_sync, stderr, stdout};
+use contact_sync_aws::DynamoDbStore;
+use contact_sync_aws::emulator::Stack;
+use contact_sync_engine::Side;
+use contact_sync_pipeline::stats::{PerSide, SyncStats};
+use contact_sync_pipeline::store::{ConflictRecord, RunRecord, SyncStore};
+use contact_sync_pipeline::system::Watermark;
+use serde_json::Value;
+use std::process::Output;
+
+fn json(o: &Output) -> Value {
+    serde_json::from_str(stdout(o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn status_after_sandbox_syncs_shows_the_runs_rates_watermarks_and_open_items() {
+    // GIVEN a sandbox state after the sandbox's two syncs (the first creates, links and
+    // settles conflicts; the second finds nothing to do)
+    let state = tempfile::tempdir().expect("tempdir");
+    let sync = contact_sync(state.path(), &["sync", "--sandbox", "--json"], &[]);
+    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    let cycles = json(&sync);
+    let (first, second) = (&cycles[0], &cycles[1]);
+
+    // WHEN the status is asked for as JSON
+    let out = contact_sync(state.path(), &["status", "--sandbox", "--json"], &[]);
+
+    // THEN it lists both runs newest first, with their counts and outcome
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let status = json(&out);
+    assert_eq!(status["backend"], "local");
+    let runs = status["runs"].as_array().expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run_id"], second["run_id"]);
+    assert_eq!(runs[1]["run_id"], first["run_id"]);
+    assert_eq!(runs[1]["stats"], first["stats"]);
+    assert_eq!(runs[1]["outcome"], "ok");
+    assert!(runs[1]["duration_seconds"].as_f64() >= Some(0.0));
+    // AND the rates are over the pairs of both runs
+    let pairs = first["stats"]["pairs_enqueued"].as_u64().unwrap()
+        + second["stats"]["pairs_enqueued"].as_u64().unwrap();
+    let conflicts = first["stats"]["conflicts"].as_u64().unwrap();
+    assert_eq!(status["rates"]["pairs"], pairs);
+    assert_eq!(status["rates"]["conflicts"], conflicts);
+    let expected_rate = (conflicts as f64 * 1000.0 / pairs as f64).round() / 10.0;
+    assert_eq!(
+        status["rates"]["conflict_rate"].as_f64(),
+        Some(expected_rate)
+    );
+    assert_eq!(status["rates"]["errors"], 0);
+    // AND both watermarks are set, the last successful run is the second, and the open
+    // review items are the ones `conflicts list --open` shows
+    for side in ["salesforce", "genesys"] {
+        assert!(
+            status["watermarks"][side]["lag_seconds"].as_i64() >= Some(0),
+            "{status}"
+        );
+    }
+    assert_eq!(status["last_successful_run_at"], second["finished_at"]);
+    let open = contact_sync(
+        state.path(),
+        &["conflicts", "list", "--sandbox", "--open", "--json"],
+        &[],
+    );
+    assert_eq!(
+        status["open_review_items"].as_u64(),
+        Some(stdout(&open).lines().count() as u64)
+    );
+    assert_eq!(status["pending_pairs"], 0);
+
+    // WHEN the status is printed for a person
+    let text = contact_sync(state.path(), &["status", "--sandbox"], &[]);
+    // THEN it names the backend, both runs, the rates and the review items, and no email
+    let text = stdout(&text);
+    assert!(text.contains("on the local backend"), "{text}");
+    assert!(text.contains(first["run_id"].as_str().unwrap()), "{text}");
+    assert!(text.contains("conflict rate"), "{text}");
+    assert!(text.contains("open review items:"), "{text}");
+    assert!(!text.contains("@example."), "{text}");
+}
+
+#[test]
+fn the_local_backend_says_it_has_no_dead_letter_queue() {
+    // GIVEN the local backend (the default)
+    let state = tempfile::tempdir().expect("tempdir");
+    // WHEN the dead-letter queues are listed, and a replay is asked for
+    let list = contact_sync(state.path(), &["dlq", "list"], &[]);
+    let replay = contact_sync(state.path(), &["dlq", "replay", "--all"], &[]);
+    // THEN listing says why there is none (exit 0), and replaying fails saying the same
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    assert!(
+        stdout(&list).contains("the local backend has no dead-letter queue"),
+        "{}",
+        stdout(&list)
+    );
+    assert_eq!(replay.status.code(), Some(1));
+    assert!(
+        stderr(&replay).contains("no dead-letter queue"),
+        "{}",
+        stderr(&replay)
+    );
+}
+
+#[test]
+fn an_unknown_backend_or_a_missing_table_is_one_clear_line() {
+    let state = tempfile::tempdir().expect("tempdir");
+    // GIVEN a misspelt backend WHEN status runs THEN it fails naming the variable
+    let bad = contact_sync(
+        state.path(),
+        &["status"],
+        &[("CONTACT_SYNC_BACKEND", "dynamo")],
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        stderr(&bad).contains("CONTACT_SYNC_BACKEND: `dynamo` is not `local` or `aws`"),
+        "{}",
+        stderr(&bad)
+    );
+    // GIVEN the deployed backend without a table WHEN status runs THEN it names SYNC_TABLE
+    let no_table = contact_sync(
+        state.path(),
+        &["status"],
+        &[("CONTACT_SYNC_BACKEND", "aws")],
+    );
+    assert_eq!(no_table.status.code(), Some(1));
+    assert!(
+        stderr(&no_table).contains("SYNC_TABLE: not set"),
+        "{}",
+        stderr(&no_table)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_conflicts_and_dlq_work_on_the_deployed_backend() {
+    // GIVEN a deployment in moto with a recorded poll, a watermark, an open review item and
+    // a reconcile batch in the dead-letter queue
+    let Some(stack) = Stack::create("CLI on the deployed backend").await else {
+        return;
+    };
+    let endpoint =
+        contact_sync_aws::emulator::endpoint("CLI on the deployed backend").expect("moto url");
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        &stack.resources.table,
+    );
+    let started = Utc::now() - Duration::minutes(30);
+    let stats = SyncStats {
+        read: PerSide {
+            salesforce: 3,
+            genesys: 5,
+        },
+        pairs_enqueued: 4,
+        ..SyncStats::default()
+    };
+    store
+        .record_run(&RunRecord {
+            run_id: "run-1".into(),
+            integration: "default".into(),
+            started_at: Some(started),
+            finished_at: Some(started + Duration::seconds(42)),
+            summary: serde_json::to_value(&stats).unwrap(),
+        })
+        .await
+        .expect("run");
+    store
+        .advance_watermark(
+            "default",
+            Side::Salesforce,
+            &Watermark {
+                stamp: started,
+                last_id: "003A".into(),
+            },
+        )
+        .await
+        .expect("watermark");
+    store
+        .record_conflict(&ConflictRecord::ambiguous_match(
+            "c-1".into(),
+            "default",
+            "run-1",
+            (None, Some("003A".into()), None),
+            "two candidates",
+            vec!["g-1".into(), "g-2".into()],
+            started,
+        ))
+        .await
+        .expect("conflict");
+    let sqs = aws_sdk_sqs::Client::new(&stack.sdk);
+    let dead = sqs
+        .send_message()
+        .queue_url(stack.resources.queue_url("ReconcileDeadLetterQueue"))
+        .message_body(
+            r#"{"v":1,"integration":"default","run_id":"run-1","pairs":[{"sf_id":"003A"}]}"#,
+        )
+        .send()
+        .await
+        .expect("send")
+        .message_id
+        .expect("id");
+    let state = tempfile::tempdir().expect("tempdir");
+    let vars = stack.resources.variables();
+    let env = [
+        ("CONTACT_SYNC_BACKEND", "aws"),
+        ("SYNC_TABLE", vars["SYNC_TABLE"].as_str()),
+        ("RECONCILE_QUEUE_URL", vars["RECONCILE_QUEUE_URL"].as_str()),
+        ("CONFLICT_QUEUE_URL", vars["CONFLICT_QUEUE_URL"].as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    // (Blocking in this test is fine: nothing else runs on its runtime meanwhile.)
+    let run = |args: &[&str]| contact_sync(state.path(), args, &env);
+
+    // WHEN the status is asked for
+    let status = run(&["status", "--json"]);
+    // THEN it reads the run, the watermark and the open item from DynamoDB, without rates
+    assert_eq!(status.status.code(), Some(0), "{}", stderr(&status));
+    let status = json(&status);
+    assert_eq!(status["backend"], "aws");
+    assert_eq!(status["runs"][0]["run_id"], "run-1");
+    assert_eq!(status["runs"][0]["duration_seconds"], 42.0);
+    assert_eq!(status["runs"][0]["stats"]["read"]["genesys"], 5);
+    assert_eq!(status["rates"], Value::Null);
+    assert!(status["watermarks"]["salesforce"]["lag_seconds"].as_i64() >= Some(1_790));
+    assert_eq!(status["watermarks"]["genesys"], Value::Null);
+    assert_eq!(status["open_review_items"], 1);
+
+    // WHEN the open items are listed THEN the ambiguous match is there
+    let open = run(&["conflicts", "list", "--open", "--json"]);
+    assert_eq!(open.status.code(), Some(0), "{}", stderr(&open));
+    assert_eq!(json(&open)["id"], "c-1");
+
+    // WHEN the dead-letter queues are listed THEN the batch is there with its counts
+    let list = run(&["dlq", "list", "--json"]);
+    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+    let letter = json(&list);
+    assert_eq!(letter["message_id"], dead);
+    assert_eq!(
+        (letter["kind"].as_str(), letter["pairs"].as_u64()),
+        (Some("reconcile"), Some(1))
+    );
+
+    // WHEN it is replayed THEN it is back in the reconcile queue and the DLQ is empty
+    let replay = run(&["dlq", "replay", "--all", "--json"]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stderr(&replay));
+    assert_eq!(json(&replay)["replayed"], serde_json::json!([dead]));
+    let back = sqs
+        .receive_message()
+        .queue_url(stack.resources.queue_url("ReconcileQueue"))
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .expect("receive");
+    assert_eq!(back.messages().len(), 1);
+    let after = run(&["dlq", "list"]);
+    assert!(
+        stdout(&after).contains("both dead-letter queues are empty"),
+        "{}",
+        stdout(&after)
+    );
+}
