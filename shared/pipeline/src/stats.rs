@@ -38,9 +38,12 @@ impl AddAssign for PerSide {
     }
 }
 
-/// What a run did. Every pair the run touched lands in exactly one of `unchanged`,
-/// `updated_pairs`, `created` (by side), `unlinked`, `review`, `failed`, `skipped` or `left`.
+/// What a run did: records read and written per side, and what became of each pair
+/// (`unchanged`, `unlinked`, `review`, `failed`, `skipped`, `left`; writes are counted per side
+/// in `created` / `updated` / `deleted`). A summary stored by an older version, or a partial
+/// one, loads with the missing counters at zero.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SyncStats {
     /// Records read from each system by the poll (Genesys: every record scanned).
     pub read: PerSide,
@@ -53,7 +56,6 @@ pub struct SyncStats {
     /// Records updated on each side (link-only Genesys updates included).
     pub updated: PerSide,
     /// Records deleted on each side (delete policy `propagate`).
-    #[serde(default)]
     pub deleted: PerSide,
     /// Pairs found already in sync.
     pub unchanged: u64,
@@ -69,7 +71,6 @@ pub struct SyncStats {
     pub skipped: u64,
     /// Pairs this run did not get to (`--limit` reached, or interrupted): untouched, found
     /// again by the next run (the watermarks did not move past them).
-    #[serde(default)]
     pub left: u64,
 }
 
@@ -88,5 +89,23 @@ impl AddAssign for SyncStats {
         self.failed += o.failed;
         self.skipped += o.skipped;
         self.left += o.left;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_summary_loads_with_missing_counters_at_zero() {
+        // GIVEN a stored summary that has only some counters (an older or partial record)
+        let stored = serde_json::json!({"read": {"salesforce": 3, "genesys": 4}, "failed": 1});
+        // WHEN it is loaded
+        let stats: SyncStats = serde_json::from_value(stored).expect("loads");
+        // THEN what it has is kept and the rest is zero
+        assert_eq!(stats.read.genesys, 4);
+        assert_eq!(stats.failed, 1);
+        assert_eq!(stats.updated, PerSide::default());
+        assert_eq!(stats.left, 0);
     }
 }
