@@ -7,13 +7,16 @@
 //! ```json
 //! // Salesforce (connected app with the client-credentials flow and a run-as user)
 //! {"client_id": "3MVG9...", "client_secret": "...", "login_url": "https://yourdomain.my.salesforce.com"}
+//! // or Salesforce with the JWT bearer flow (certificate on the connected app, no secret)
+//! {"auth": "jwt_bearer", "client_id": "3MVG9...", "jwt_username": "integration@acme.com",
+//!  "jwt_private_key": "-----BEGIN PRIVATE KEY-----\n...", "login_url": "https://login.salesforce.com"}
 //! // Genesys Cloud (OAuth client, client-credentials grant, external-contacts permissions)
 //! {"client_id": "...", "client_secret": "...", "region": "us_east_1"}
 //! // Alert webhook (optional; Slack incoming webhook or anything that takes {"text": ...})
 //! {"url": "https://hooks.slack.com/services/..."}
 //! ```
 //!
-//! `login_url` (Salesforce) and `region` / `api_base` / `login_base` (Genesys) are optional in
+//! `login_url` and `jwt_audience` (Salesforce) and `region` / `api_base` / `login_base` (Genesys) are optional in
 //! the secret; when absent, the environment variables of the same meaning
 //! (`SALESFORCE_LOGIN_URL`, `GENESYS_REGION`, ...) or their defaults apply.
 
@@ -141,11 +144,24 @@ where
 }
 
 /// Which secret field stands for which connection variable.
-const SALESFORCE_FIELDS: [(&str, &str); 3] = [
+const SALESFORCE_FIELDS: [(&str, &str); 7] = [
     ("client_id", env::SALESFORCE_CLIENT_ID),
     ("client_secret", env::SALESFORCE_CLIENT_SECRET),
     ("login_url", env::SALESFORCE_LOGIN_URL),
+    ("auth", env::SALESFORCE_AUTH),
+    ("jwt_username", env::SALESFORCE_JWT_USERNAME),
+    ("jwt_private_key", env::SALESFORCE_JWT_PRIVATE_KEY),
+    ("jwt_audience", env::SALESFORCE_JWT_AUDIENCE),
 ];
+
+/// The fields a secret must have: the JWT bearer flow (`"auth": "jwt_bearer"`) signs with a
+/// key instead of sending a client secret.
+fn required_fields(doc: &SecretDocument) -> &'static [&'static str] {
+    match doc.field("auth") {
+        Some("jwt_bearer") => &["client_id", "jwt_username", "jwt_private_key"],
+        _ => &["client_id", "client_secret"],
+    }
+}
 const GENESYS_FIELDS: [(&str, &str); 5] = [
     ("client_id", env::GENESYS_CLIENT_ID),
     ("client_secret", env::GENESYS_CLIENT_SECRET),
@@ -167,7 +183,7 @@ pub fn connection_vars(
         (salesforce_name, salesforce, &SALESFORCE_FIELDS[..]),
         (genesys_name, genesys, &GENESYS_FIELDS[..]),
     ] {
-        for field in ["client_id", "client_secret"] {
+        for field in required_fields(doc) {
             if doc.field(field).is_none() {
                 return Err(SecretError::Permanent {
                     name: name.to_string(),
@@ -227,6 +243,35 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "secret gz-arn: field `client_secret` is missing or empty"
+        );
+    }
+
+    #[test]
+    fn a_salesforce_secret_may_carry_the_jwt_bearer_flow_instead_of_a_client_secret() {
+        // GIVEN a Salesforce secret for the JWT bearer flow (no client secret)
+        let sf = doc(serde_json::json!({
+            "auth": "jwt_bearer", "client_id": "sf-id", "jwt_username": "int@acme.com",
+            "jwt_private_key": "-----BEGIN PRIVATE KEY-----x"
+        }));
+        let gz = doc(serde_json::json!({"client_id": "gz-id", "client_secret": "gz-s3cret"}));
+        // WHEN laid over the environment
+        let vars =
+            connection_vars(&HashMap::new(), ("sf-arn", &sf), ("gz-arn", &gz)).expect("complete");
+        // THEN the JWT variables are set and the settings load with the JWT flow
+        assert_eq!(vars[env::SALESFORCE_AUTH], "jwt_bearer");
+        assert_eq!(vars[env::SALESFORCE_JWT_USERNAME], "int@acme.com");
+        let settings = env::ConnectionSettings::from_vars(&vars).expect("valid settings");
+        assert!(settings.salesforce.jwt.is_some());
+
+        // GIVEN the same secret without its key WHEN laid over THEN the secret's field is named
+        let no_key = doc(serde_json::json!({
+            "auth": "jwt_bearer", "client_id": "sf-id", "jwt_username": "int@acme.com"
+        }));
+        let e = connection_vars(&HashMap::new(), ("sf-arn", &no_key), ("gz-arn", &gz))
+            .expect_err("no key");
+        assert_eq!(
+            e.to_string(),
+            "secret sf-arn: field `jwt_private_key` is missing or empty"
         );
     }
 }
