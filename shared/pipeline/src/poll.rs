@@ -1464,3 +1464,197 @@ impl Resolver {
         (refs, contested_list)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// A record's match keys: `link:<sf id>`, emails (with `@`), phones (with `+`).
+    fn keys(id: &str, keys: &[&str]) -> Candidate {
+        let mut c = Candidate {
+            id: id.into(),
+            ..Candidate::default()
+        };
+        for key in keys {
+            match key.strip_prefix("link:") {
+                Some(sf_id) => c.link = Some(sf_id.into()),
+                None if key.contains('@') => c.emails.push(key.to_string()),
+                None => c.phones.push(key.to_string()),
+            }
+        }
+        c
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 12, minute, 0)
+            .single()
+            .expect("valid time")
+    }
+
+    fn mark(minute: u32, id: &str) -> Watermark {
+        Watermark {
+            stamp: at(minute),
+            last_id: id.into(),
+        }
+    }
+
+    #[test]
+    fn matching_page_by_page_gives_the_answer_of_the_whole_index() {
+        // GIVEN Genesys contacts spread over three pages: a link to SF1 on the last page, email
+        // twins of SF2 on two pages, a phone match of SF3, one contact linked to another record
+        let pages = [
+            vec![
+                keys("g1", &["one@example.com"]),
+                keys("g2", &["two@example.com", "+14155550100"]),
+            ],
+            vec![
+                keys("g3", &["two@example.com"]),
+                keys("g4", &["+14155550103"]),
+                keys("g5", &["link:SF9", "five@example.com"]),
+            ],
+            vec![keys("g6", &["link:SF1"])],
+        ];
+        let candidates = [
+            keys("SF1", &["one@example.com"]),
+            keys("SF2", &["two@example.com", "+14155550100"]),
+            keys("SF3", &["+14155550103"]),
+            keys("SF5", &["five@example.com"]),
+            keys("SF6", &["nobody@example.com"]),
+        ];
+        let mut whole = CandidateIndex::new(Side::Genesys);
+        for candidate in pages.iter().flatten() {
+            whole.insert(candidate);
+        }
+        // WHEN each candidate is matched page by page, keeping a tally
+        let mut tallies: BTreeMap<&str, Tally> = BTreeMap::new();
+        for page in &pages {
+            let mut index = CandidateIndex::new(Side::Genesys);
+            for candidate in page {
+                index.insert(candidate);
+            }
+            for c in &candidates {
+                tallies.entry(&c.id).or_default().add(&index.match_one(c));
+            }
+        }
+        // THEN every tally's outcome is the engine's outcome over all pages at once
+        for c in &candidates {
+            assert_eq!(
+                tallies[c.id.as_str()].outcome(),
+                whole.match_one(c),
+                "{}",
+                c.id
+            );
+        }
+        // AND the cases are the interesting ones: link over email, twins, phone, taken, none
+        assert!(matches!(
+            tallies["SF1"].outcome(),
+            MatchOutcome::Matched {
+                by: MatchKey::Link,
+                ..
+            }
+        ));
+        assert!(matches!(
+            tallies["SF2"].outcome(),
+            MatchOutcome::Ambiguous { .. }
+        ));
+        assert!(matches!(
+            tallies["SF3"].outcome(),
+            MatchOutcome::Matched {
+                by: MatchKey::Phone,
+                ..
+            }
+        ));
+        assert_eq!(tallies["SF5"].outcome(), MatchOutcome::NoMatch);
+        assert_eq!(tallies["SF6"].outcome(), MatchOutcome::NoMatch);
+    }
+
+    #[test]
+    fn a_tally_survives_a_checkpoint_as_ids_only() {
+        // GIVEN a tally with two email matches
+        let mut tally = Tally::default();
+        tally.add(&MatchOutcome::Ambiguous {
+            candidates: vec!["g-2".into(), "g-1".into()],
+            by: MatchKey::Email,
+        });
+        // WHEN it is written to JSON and read back
+        let json = serde_json::to_string(&tally).expect("encode");
+        let back: Tally = serde_json::from_str(&json).expect("decode");
+        // THEN it is the same, and the JSON holds the key kind and the ids, nothing else
+        assert_eq!(back, tally);
+        assert_eq!(json, r#"{"k":"email","i":["g-1","g-2"]}"#);
+    }
+
+    #[test]
+    fn a_record_claimed_by_several_is_ambiguous_for_each() {
+        // GIVEN two records matching g1 alone, and one matching g2
+        let matched = |id: &str| MatchOutcome::Matched {
+            other_id: id.into(),
+            by: MatchKey::Email,
+        };
+        let mut outcomes: BTreeMap<String, MatchOutcome> = [
+            ("SF1".to_string(), matched("g1")),
+            ("SF2".to_string(), matched("g1")),
+            ("SF3".to_string(), matched("g2")),
+        ]
+        .into();
+        // WHEN the claims are settled
+        settle_claims(&mut outcomes);
+        // THEN both claims on g1 are ambiguous (naming g1), the one on g2 stands
+        let ambiguous = MatchOutcome::Ambiguous {
+            candidates: vec!["g1".into()],
+            by: MatchKey::Email,
+        };
+        assert_eq!(outcomes["SF1"], ambiguous);
+        assert_eq!(outcomes["SF2"], ambiguous);
+        assert_eq!(outcomes["SF3"], matched("g2"));
+    }
+
+    #[test]
+    fn a_watermark_stays_before_its_reads_start_and_before_deferred_changes() {
+        // GIVEN a read that started at 12:10 and saw changes up to 12:20
+        let read = SideScan {
+            newest: Some(mark(20, "z")),
+            started_at: Some(at(10)),
+            ..SideScan::default()
+        };
+        // WHEN the watermark it reached is asked for, without and with a 5-minute skew
+        // THEN it is just before the read's start (less the skew), not the newest change
+        let just_before = |minute: u32| Watermark {
+            stamp: at(minute) - Duration::milliseconds(1),
+            last_id: String::new(),
+        };
+        assert_eq!(read.reached(Duration::zero()), Some(just_before(10)));
+        assert_eq!(read.reached(Duration::minutes(5)), Some(just_before(5)));
+        // AND a change left to the next poll holds it further back, strictly before that change
+        let mut deferred = read.clone();
+        deferred.defer(&mark(7, "m"));
+        deferred.defer(&mark(8, "a"));
+        let reached = deferred.reached(Duration::zero()).expect("a watermark");
+        assert_eq!(reached, just_before(7));
+        assert!(reached.is_before(at(7), "m"));
+        // AND a read whose changes all came before its start reaches the newest change
+        let old = SideScan {
+            newest: Some(mark(3, "q")),
+            started_at: Some(at(10)),
+            ..SideScan::default()
+        };
+        assert_eq!(old.reached(Duration::minutes(5)), Some(mark(3, "q")));
+        // AND a read without changes reaches nothing
+        assert_eq!(SideScan::default().reached(Duration::zero()), None);
+    }
+
+    #[test]
+    fn a_step_budget_allows_exactly_its_steps_and_a_past_deadline_none() {
+        // GIVEN a budget of two steps and one whose deadline has passed
+        let two = PollBudget::steps(2);
+        let late = PollBudget::until(Instant::now());
+        // WHEN asked before each step THEN the first allows steps 0 and 1 only, the second none
+        assert_eq!(
+            (two.allows(0), two.allows(1), two.allows(2)),
+            (true, true, false)
+        );
+        assert!(!late.allows(0));
+        assert!(PollBudget::unlimited().allows(1_000_000));
+    }
+}
