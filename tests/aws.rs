@@ -16,7 +16,8 @@ use contact_sync_aws::emulator::Stack;
 use contact_sync_engine::Side;
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::poll::PollBudget;
-use contact_sync_pipeline::store::{ConflictKind, SyncStore};
+use contact_sync_pipeline::store::{ConflictKind, PollCheckpoint, SyncStore};
+use contact_sync_pipeline::system::Watermark;
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
 use poller::PollReport;
 use serde_json::{Value, json};
@@ -233,6 +234,21 @@ impl AwsWorld {
             })
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// The poll checkpoint and the Salesforce watermark stored for the integration.
+    async fn poll_position(&self) -> (Option<PollCheckpoint>, Option<Watermark>) {
+        let store = self.deployment.store();
+        (
+            store
+                .load_poll_checkpoint("default")
+                .await
+                .expect("checkpoint"),
+            store
+                .watermark("default", Side::Salesforce)
+                .await
+                .expect("watermark"),
+        )
     }
 
     fn genesys_linked_to(&self, sf_id: &str) -> Vec<Value> {
@@ -617,14 +633,7 @@ async fn a_poll_longer_than_one_invocation_continues_in_the_next_one() {
     let second = poller::handle_within(&w.deployment, &scheduled_event(), &tiny)
         .await
         .expect("poller");
-    let between = store
-        .load_poll_checkpoint("default")
-        .await
-        .expect("checkpoint");
-    let watermark_between = store
-        .watermark("default", Side::Salesforce)
-        .await
-        .expect("wm");
+    let (between, watermark_between) = w.poll_position().await;
     w.drain_reconcile(5).await;
     // AND a third, with the whole invocation's time, runs the finish
     let third = w.run().await;
@@ -655,20 +664,8 @@ async fn a_poll_longer_than_one_invocation_continues_in_the_next_one() {
     );
     assert_eq!((w.sf.all().len(), w.gz.all().len()), (3, 3));
     // AND the checkpoint is gone, the watermarks moved, and each invocation left a run record
-    assert!(
-        store
-            .load_poll_checkpoint("default")
-            .await
-            .expect("checkpoint")
-            .is_none()
-    );
-    assert!(
-        store
-            .watermark("default", Side::Salesforce)
-            .await
-            .expect("wm")
-            .is_some()
-    );
+    let (checkpoint, watermark) = w.poll_position().await;
+    assert!(checkpoint.is_none() && watermark.is_some());
     assert_eq!(store.runs("default", 10).await.expect("runs").len(), 3);
 }
 
@@ -685,20 +682,6 @@ async fn an_invocation_without_time_for_one_step_moves_nothing() {
         .expect("poller");
     // THEN it is out of time, and nothing was enqueued, saved or moved
     assert!(matches!(report, PollReport::OutOfTime { .. }), "{report:?}");
-    let store = w.deployment.store();
     assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
-    assert!(
-        store
-            .load_poll_checkpoint("default")
-            .await
-            .expect("checkpoint")
-            .is_none()
-    );
-    assert_eq!(
-        store
-            .watermark("default", Side::Salesforce)
-            .await
-            .expect("wm"),
-        None
-    );
+    assert_eq!(w.poll_position().await, (None, None));
 }
