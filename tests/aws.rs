@@ -15,7 +15,9 @@ use contact_sync_aws::deployment::{ALERT_WEBHOOK_URL, GENESYS_SECRET_ARN, SALESF
 use contact_sync_aws::emulator::Stack;
 use contact_sync_engine::Side;
 use contact_sync_engine::mapping::Mapping;
-use contact_sync_pipeline::store::{ConflictKind, SyncStore};
+use contact_sync_pipeline::poll::PollBudget;
+use contact_sync_pipeline::store::{ConflictKind, PollCheckpoint, SyncStore};
+use contact_sync_pipeline::system::Watermark;
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
 use poller::PollReport;
 use serde_json::{Value, json};
@@ -237,6 +239,21 @@ impl AwsWorld {
             })
             .and_then(|n| n.parse().ok())
             .unwrap_or(0)
+    }
+
+    /// The poll checkpoint and the Salesforce watermark stored for the integration.
+    async fn poll_position(&self) -> (Option<PollCheckpoint>, Option<Watermark>) {
+        let store = self.deployment.store();
+        (
+            store
+                .load_poll_checkpoint("default")
+                .await
+                .expect("checkpoint"),
+            store
+                .watermark("default", Side::Salesforce)
+                .await
+                .expect("watermark"),
+        )
     }
 
     fn genesys_linked_to(&self, sf_id: &str) -> Vec<Value> {
@@ -712,4 +729,82 @@ async fn each_function_emits_one_emf_line_per_invocation_with_counts_and_no_valu
         );
     }
     assert!(!w.genesys_linked_to(&hana).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_poll_longer_than_one_invocation_continues_in_the_next_one() {
+    // GIVEN Ana in both systems, Ben only in Salesforce, Dee only in Genesys
+    let Some(w) = AwsWorld::new("poll continued").await else {
+        return;
+    };
+    let ana =
+        w.sf.insert(json!({"FirstName": "Ana", "LastName": "Lopez", "Email": "Ana@Example.com"}));
+    let ana_gz = w
+        .gz
+        .insert(json!({"firstName": "Ana", "lastName": "Lopez", "workEmail": "ana@example.com"}));
+    let ben =
+        w.sf.insert(json!({"FirstName": "Ben", "LastName": "Okafor", "Email": "ben@example.com"}));
+    w.gz.insert(json!({"firstName": "Dee", "lastName": "Ng", "workEmail": "dee@example.com"}));
+    let store = w.deployment.store();
+
+    // WHEN two scheduled invocations each have room for one step only (the Salesforce page,
+    // then the Genesys page), and the reconciler drains what they enqueued
+    let tiny = PollBudget::steps(1);
+    let first = poller::handle_within(&w.deployment, &scheduled_event(), &tiny)
+        .await
+        .expect("poller");
+    let second = poller::handle_within(&w.deployment, &scheduled_event(), &tiny)
+        .await
+        .expect("poller");
+    let (between, watermark_between) = w.poll_position().await;
+    w.drain_reconcile(5).await;
+    // AND a third, with the whole invocation's time, runs the finish
+    let third = w.run().await;
+
+    // THEN the first two reported `continued` for one poll, with its checkpoint in DynamoDB
+    // and no watermark moved, and the third finished it
+    let poll_of = |report: &PollReport| match report {
+        PollReport::Continued {
+            poll_id, steps: 1, ..
+        } => Some(poll_id.clone()),
+        _ => None,
+    };
+    let poll_id = poll_of(&first).unwrap_or_else(|| panic!("{first:?}"));
+    assert_eq!(poll_of(&second), Some(poll_id.clone()), "{second:?}");
+    let between = between.expect("a checkpoint between invocations");
+    assert_eq!((between.poll_id, between.version), (poll_id, 2));
+    assert_eq!(watermark_between, None);
+    assert!(matches!(third, PollReport::Polled { .. }), "{third:?}");
+    // AND both systems end right: Ana linked, Ben created in Genesys, Dee in Salesforce, once
+    assert_eq!(w.genesys_linked_to(&ana)[0]["id"], ana_gz);
+    assert_eq!(w.genesys_linked_to(&ben).len(), 1);
+    assert_eq!(
+        w.sf.all()
+            .iter()
+            .filter(|c| c["Email"] == "dee@example.com")
+            .count(),
+        1
+    );
+    assert_eq!((w.sf.all().len(), w.gz.all().len()), (3, 3));
+    // AND the checkpoint is gone, the watermarks moved, and each invocation left a run record
+    let (checkpoint, watermark) = w.poll_position().await;
+    assert!(checkpoint.is_none() && watermark.is_some());
+    assert_eq!(store.runs("default", 10).await.expect("runs").len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invocation_without_time_for_one_step_moves_nothing() {
+    // GIVEN a change waiting
+    let Some(w) = AwsWorld::new("poll out of time").await else {
+        return;
+    };
+    w.sf.insert(json!({"LastName": "Ida", "Email": "ida@example.com"}));
+    // WHEN an invocation starts with less than the time margin left
+    let report = poller::handle(&w.deployment, &scheduled_event(), Instant::now())
+        .await
+        .expect("poller");
+    // THEN it is out of time, and nothing was enqueued, saved or moved
+    assert!(matches!(report, PollReport::OutOfTime { .. }), "{report:?}");
+    assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
+    assert_eq!(w.poll_position().await, (None, None));
 }

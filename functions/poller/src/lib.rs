@@ -1,46 +1,64 @@
-//! Poller: an EventBridge scheduled event → one poll of both systems under the integration's
-//! run lease, fanning pair batches out to the reconcile queue, watermarks moved forward only
-//! after every batch is enqueued (`WatermarkAdvance::AfterEnqueue`), and a run record.
+//! Poller: an EventBridge scheduled event → one invocation's share of a poll of both systems
+//! under the integration's run lease ([`poll_resumable`]), pair batches fanned out to the
+//! reconcile queue, watermarks moved only once the whole poll is enqueued, and a run record.
 //!
 //! - A second, overlapping run finds the run lease taken and exits cleanly (`skipped`).
-//! - **Time budget**: every read from a system first checks the invocation's remaining time;
-//!   when less than [`TIME_MARGIN`] is left, the read fails, the poll stops before enqueueing
-//!   anything, releases its lease and leaves the watermarks where they were (`out_of_time`).
-//!   Nothing is lost: the next run reads from the same watermarks. What this does not do is
-//!   continue a long read where it stopped (see README, "Known gaps").
+//! - **Time budget**: no step of the poll (a Salesforce page, a Genesys scan page, the finish)
+//!   starts when less than [`TIME_MARGIN`] of the invocation is left. The poll then enqueues
+//!   the linked changes read so far, saves its checkpoint in DynamoDB, releases the lease and
+//!   reports `continued`; the next scheduled invocation picks the checkpoint up where it
+//!   stopped. Progress is also saved every minute, so an invocation killed in a step overrunning
+//!   the margin loses at most that. `out_of_time` (nothing moved) only when not even one step
+//!   fits.
+//! - **No self-invocation**: the continuation waits for the next scheduled event rather than
+//!   invoking the function again at once. That needs no `lambda:InvokeFunction` permission on
+//!   itself, cannot turn into a loop of invocations billing without end, and keeps one poller
+//!   at a time by construction; the price is latency (a poll needing k invocations takes about
+//!   k schedule periods; lower `ScheduleExpression` for a large org). A Salesforce cursor
+//!   outlived by the wait is refused and that read starts over safely (see `poll`).
+//! - Its reads span invocations, so its watermarks keep [`WATERMARK_SKEW`] before each read's
+//!   start (an edit landing on a record already read is read again next poll).
 
-use async_trait::async_trait;
 use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
 use contact_sync_aws::{Deployment, DeploymentError};
-use contact_sync_engine::Side;
-use contact_sync_pipeline::poll::{WatermarkAdvance, poll};
+use contact_sync_pipeline::poll::{PollBudget, PollProgress, poll_resumable};
+use contact_sync_pipeline::stats::SyncStats;
 use contact_sync_pipeline::store::RunRecord;
-use contact_sync_pipeline::system::{
-    ChangePage, ContactReader, ContactWriter, CreateRequest, DeletionRead, RawRecord, SystemError,
-    SystemFacts, SystemResult, UpdateRequest, Watermark, WriteOutcome,
-};
 use contact_sync_pipeline::{Integration, PipelineError};
 use serde::Serialize;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Time kept free at the end of an invocation for enqueueing and writing the run record.
-pub const TIME_MARGIN: Duration = Duration::from_secs(90);
+/// Time kept free at the end of an invocation: the last step may start just before it, so it
+/// covers one slow step (a Genesys page retried under 429s), enqueueing, the checkpoint save
+/// and the run record.
+pub const TIME_MARGIN: Duration = Duration::from_secs(120);
+
+/// How far before its read's start the poller keeps a watermark.
+pub const WATERMARK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 
 /// What one invocation did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "status")]
 pub enum PollReport {
+    /// The poll finished: everything enqueued, watermarks moved.
     Polled {
         run_id: String,
         batches: usize,
         pairs: u64,
         review: u64,
     },
-    /// Another run holds the run lease.
+    /// The budget ran out after `steps` steps: progress saved, the next invocation goes on.
+    Continued {
+        run_id: String,
+        poll_id: String,
+        steps: usize,
+        batches: usize,
+        pairs: u64,
+    },
+    /// Another run holds the run lease (or took this poll over).
     Skipped { run_id: String },
-    /// The time budget ran out before the poll finished; nothing moved.
+    /// Not even one step fitted in the time left; nothing moved.
     OutOfTime { run_id: String },
 }
 
@@ -50,34 +68,39 @@ pub async fn handle(
     event: &CloudWatchEvent,
     deadline: Instant,
 ) -> Result<PollReport, PollerError> {
-    let started_at = Utc::now();
-    let run_id = run_id(event, started_at);
-    let budget = deadline
+    let stop = deadline
         .checked_sub(TIME_MARGIN)
         .unwrap_or_else(Instant::now);
+    handle_within(deployment, event, &PollBudget::until(stop)).await
+}
+
+/// Handles one scheduled event within an explicit budget (tests, tools).
+pub async fn handle_within(
+    deployment: &Deployment,
+    event: &CloudWatchEvent,
+    budget: &PollBudget,
+) -> Result<PollReport, PollerError> {
+    let started_at = Utc::now();
+    let run_id = run_id(event, started_at);
     let result = deployment
         .with_integration(|integration| {
             let run_id = run_id.clone();
             async move {
-                let budgeted = within_budget(&integration, budget);
-                poll(&budgeted, &run_id, WatermarkAdvance::AfterEnqueue).await
+                let integration = with_poller_settings(integration);
+                poll_resumable(&integration, &run_id, budget).await
             }
         })
         .await?;
+    let record = |stats: &SyncStats| RunRecord {
+        run_id: run_id.clone(),
+        integration: String::new(),
+        started_at: Some(started_at),
+        finished_at: Some(Utc::now()),
+        summary: serde_json::to_value(stats).unwrap_or_default(),
+    };
     match result {
-        Ok(outcome) => {
-            let integration = deployment.integration().await?;
-            integration
-                .store
-                .record_run(&RunRecord {
-                    run_id: run_id.clone(),
-                    integration: integration.name.clone(),
-                    started_at: Some(started_at),
-                    finished_at: Some(Utc::now()),
-                    summary: serde_json::to_value(&outcome.stats).unwrap_or_default(),
-                })
-                .await
-                .map_err(PipelineError::from)?;
+        Ok(PollProgress::Finished(outcome)) => {
+            record_run(deployment, record(&outcome.stats)).await?;
             Ok(PollReport::Polled {
                 run_id,
                 batches: outcome.batches,
@@ -85,18 +108,45 @@ pub async fn handle(
                 review: outcome.stats.review,
             })
         }
-        Err(PipelineError::RunInProgress(name)) => {
-            tracing::info!(%run_id, integration = %name, "another run holds the run lease; nothing to do");
-            Ok(PollReport::Skipped { run_id })
-        }
-        Err(PipelineError::System(SystemError::Transient { message, .. }))
-            if message == OUT_OF_TIME =>
-        {
-            tracing::warn!(%run_id, "time budget ran out during the poll; the next run starts from the same watermarks");
+        Ok(PollProgress::Continued(continued)) if continued.steps == 0 => {
+            tracing::warn!(%run_id, "no time left for a single step; nothing moved");
             Ok(PollReport::OutOfTime { run_id })
+        }
+        Ok(PollProgress::Continued(continued)) => {
+            tracing::info!(%run_id, poll_id = %continued.poll_id, steps = continued.steps, "time budget reached; the next invocation continues this poll");
+            record_run(deployment, record(&continued.stats)).await?;
+            Ok(PollReport::Continued {
+                run_id,
+                poll_id: continued.poll_id,
+                steps: continued.steps,
+                batches: continued.batches,
+                pairs: continued.stats.pairs_enqueued,
+            })
+        }
+        Err(PipelineError::RunInProgress(name)) => {
+            tracing::info!(%run_id, integration = %name, "another run holds the run lease or took this poll over; nothing to do");
+            Ok(PollReport::Skipped { run_id })
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// The integration as the poller runs it: see [`WATERMARK_SKEW`].
+fn with_poller_settings(mut integration: Integration) -> Integration {
+    integration.settings.watermark_skew = WATERMARK_SKEW;
+    integration
+}
+
+/// Records an invocation's run (the poll's statistics so far).
+async fn record_run(deployment: &Deployment, mut run: RunRecord) -> Result<(), PollerError> {
+    let integration = deployment.integration().await?;
+    run.integration = integration.name.clone();
+    integration
+        .store
+        .record_run(&run)
+        .await
+        .map_err(PipelineError::from)?;
+    Ok(())
 }
 
 /// A run id: the schedule's time and a part of its event id (a retried delivery of the same
@@ -128,102 +178,4 @@ pub enum PollerError {
     Deployment(#[from] DeploymentError),
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
-}
-
-const OUT_OF_TIME: &str = "the poller's time budget ran out";
-
-/// The integration with both systems' reads refused once `budget` has passed (writes, which
-/// the poll does not make, pass through).
-fn within_budget(integration: &Integration, budget: Instant) -> Integration {
-    let mut budgeted = integration.clone();
-    budgeted.salesforce = Arc::new(Budgeted {
-        reader: Arc::clone(&integration.salesforce),
-        writer: None,
-        budget,
-    });
-    let genesys = Arc::clone(&integration.genesys);
-    budgeted.genesys = Arc::new(Budgeted {
-        reader: genesys.clone(),
-        writer: Some(genesys),
-        budget,
-    });
-    budgeted
-}
-
-/// A system whose reads fail (retryably) once the time budget has passed.
-struct Budgeted {
-    reader: Arc<dyn ContactReader>,
-    writer: Option<Arc<dyn ContactWriter>>,
-    budget: Instant,
-}
-
-impl Budgeted {
-    fn check(&self) -> SystemResult<()> {
-        if Instant::now() >= self.budget {
-            Err(SystemError::Transient {
-                side: self.reader.side(),
-                message: OUT_OF_TIME.to_string(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-
-    fn writer(&self) -> SystemResult<&dyn ContactWriter> {
-        self.writer.as_deref().ok_or_else(|| SystemError::Config {
-            side: self.reader.side(),
-            message: "read-only here".into(),
-        })
-    }
-}
-
-#[async_trait]
-impl ContactReader for Budgeted {
-    fn side(&self) -> Side {
-        self.reader.side()
-    }
-
-    async fn prepare(&self) -> SystemResult<SystemFacts> {
-        self.check()?;
-        self.reader.prepare().await
-    }
-
-    async fn read_changes(
-        &self,
-        since: Option<&Watermark>,
-        cursor: Option<String>,
-    ) -> SystemResult<ChangePage> {
-        self.check()?;
-        self.reader.read_changes(since, cursor).await
-    }
-
-    async fn read_deletions(&self, since: Option<&Watermark>) -> SystemResult<DeletionRead> {
-        self.check()?;
-        self.reader.read_deletions(since).await
-    }
-
-    async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
-        self.check()?;
-        self.reader.fetch(ids).await
-    }
-
-    async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
-        self.check()?;
-        self.reader.find_by_emails(emails).await
-    }
-}
-
-#[async_trait]
-impl ContactWriter for Budgeted {
-    async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
-        self.writer()?.create(records).await
-    }
-
-    async fn update(&self, records: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
-        self.writer()?.update(records).await
-    }
-
-    async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
-        self.writer()?.delete(ids).await
-    }
 }

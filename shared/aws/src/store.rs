@@ -12,6 +12,16 @@
 //!   items only eventually, moto never.
 //! - **Conflicts**: `attribute_not_exists` put (idempotent by id); closing is a conditional
 //!   update that also drops the item from the sparse `open_items` index.
+//! - **Poll checkpoints** may be larger than one item (the port allows 4 MiB of state), so a
+//!   checkpoint is a header item `INT#{integration}` / `POLL#CHECKPOINT` (poll id, version, a
+//!   random `nonce`, chunk count) and its state in chunk items `INT#{integration}` /
+//!   `POLL#CHUNK#{nonce}#{n}` of at most 256 KiB each (far under the 400 KB item limit). A save
+//!   writes new chunks under a fresh nonce, then flips the header with one conditional `PutItem`
+//!   (`poll_id = :poll AND version = :expected`, or `attribute_not_exists`): that put is the
+//!   compare-and-set, and chunks of a losing or crashed save are never referenced (deleted
+//!   after the fact, and by TTL after 7 days otherwise). A load reads the header, then the
+//!   chunks its nonce names (consistent reads); chunks replaced meanwhile make it read again.
+//!   Only `GetItem`, `PutItem`, `DeleteItem` and `Query` on the table: the poller's policy.
 //! - Batch reads (`pairs`, `links`) use `BatchGetItem` (100 keys a request, unprocessed keys
 //!   retried) with consistent reads; listings query the indexes (eventually consistent on
 //!   DynamoDB: a just-written run or conflict may show up a moment later).
@@ -25,14 +35,16 @@ use crate::table::{self, LISTING_INDEX, LISTING_PK, LISTING_SK, OPEN_INDEX, OPEN
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, KeysAndAttributes, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem,
 };
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::Side;
 use contact_sync_pipeline::store::{
-    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
-    StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
+    SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use contact_sync_pipeline::system::Watermark;
 use serde::Serialize;
@@ -329,6 +341,155 @@ impl DynamoDbStore {
                 )))
             }
         }
+    }
+}
+
+/// Bytes of checkpoint state per chunk item.
+const CHECKPOINT_CHUNK_BYTES: usize = 256 * 1024;
+
+/// How long a chunk lives unreferenced (a lost or crashed save) before TTL removes it.
+const CHECKPOINT_CHUNK_RETENTION: Duration = Duration::days(7);
+
+fn checkpoint_key(integration: &str) -> (String, String) {
+    (format!("INT#{integration}"), "POLL#CHECKPOINT".to_string())
+}
+
+fn checkpoint_chunk_prefix(nonce: &str) -> String {
+    format!("POLL#CHUNK#{nonce}#")
+}
+
+/// The header item of a stored checkpoint.
+struct CheckpointHeader {
+    poll_id: String,
+    version: u64,
+    saved_at: DateTime<Utc>,
+    nonce: String,
+    chunks: usize,
+}
+
+impl CheckpointHeader {
+    fn from_item(label: &str, item: &Item) -> StoreResult<CheckpointHeader> {
+        let number = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<u64>().ok())
+        };
+        let corrupt = || StoreError::Corrupt {
+            key: label.to_string(),
+            message: "poll checkpoint header without poll_id, version, nonce or chunks".into(),
+        };
+        Ok(CheckpointHeader {
+            poll_id: string(item, "poll_id").ok_or_else(corrupt)?,
+            version: number("version").ok_or_else(corrupt)?,
+            saved_at: string(item, "saved_at")
+                .and_then(|at| DateTime::parse_from_rfc3339(&at).ok())
+                .map(|at| at.with_timezone(&Utc))
+                .ok_or_else(corrupt)?,
+            nonce: string(item, "nonce").ok_or_else(corrupt)?,
+            chunks: number("chunks").ok_or_else(corrupt)? as usize,
+        })
+    }
+}
+
+impl DynamoDbStore {
+    /// Writes `bytes` as chunk items under `nonce`; returns how many.
+    async fn put_checkpoint_chunks(
+        &self,
+        integration: &str,
+        nonce: &str,
+        bytes: &[u8],
+    ) -> StoreResult<usize> {
+        let (pk, _) = checkpoint_key(integration);
+        let expires = ttl_seconds(Utc::now() + CHECKPOINT_CHUNK_RETENTION);
+        let chunks: Vec<&[u8]> = bytes.chunks(CHECKPOINT_CHUNK_BYTES).collect();
+        for (index, chunk) in chunks.iter().enumerate() {
+            let sk = format!("{}{index:04}", checkpoint_chunk_prefix(nonce));
+            let chunk_item = HashMap::from([
+                (table::PK.to_string(), s(&pk)),
+                (table::SK.to_string(), s(&sk)),
+                ("data".to_string(), AttributeValue::B(Blob::new(*chunk))),
+                (table::TTL_ATTRIBUTE.to_string(), n(expires)),
+            ]);
+            let put = self.client.put_item().table_name(&self.table);
+            put.set_item(Some(chunk_item))
+                .send()
+                .await
+                .map_err(|e| classify(&format!("PutItem {pk} checkpoint chunk"), e))?;
+        }
+        Ok(chunks.len())
+    }
+
+    /// Deletes the chunks of a checkpoint nobody references any more. Best effort: a failure
+    /// is logged and left to TTL.
+    async fn delete_checkpoint_chunks(&self, integration: &str, nonce: &str, count: usize) {
+        let (pk, _) = checkpoint_key(integration);
+        for index in 0..count {
+            let sk = format!("{}{index:04}", checkpoint_chunk_prefix(nonce));
+            if let Err(e) = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(&pk, &sk)))
+                .send()
+                .await
+            {
+                tracing::warn!(key = %pk, error = %DisplayErrorContext(&e), "unreferenced checkpoint chunk left to TTL");
+                return;
+            }
+        }
+    }
+
+    /// The state bytes a header names; `None` when its chunks are not all there (a save
+    /// replaced them after the header was read).
+    async fn read_checkpoint_chunks(
+        &self,
+        integration: &str,
+        header: &CheckpointHeader,
+    ) -> StoreResult<Option<Vec<u8>>> {
+        let (pk, _) = checkpoint_key(integration);
+        let prefix = checkpoint_chunk_prefix(&header.nonce);
+        let mut chunks: Vec<(String, Vec<u8>)> = Vec::with_capacity(header.chunks);
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+                .expression_attribute_names("#pk", table::PK)
+                .expression_attribute_names("#sk", table::SK)
+                .expression_attribute_values(":pk", s(&pk))
+                .expression_attribute_values(":prefix", s(&prefix))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query {pk} checkpoint chunks"), e))?;
+            for item in out.items.unwrap_or_default() {
+                let (Some(sk), Some(data)) = (
+                    string(&item, table::SK),
+                    item.get("data").and_then(|d| d.as_b().ok()),
+                ) else {
+                    return Err(StoreError::Corrupt {
+                        key: pk.clone(),
+                        message: "poll checkpoint chunk without data".into(),
+                    });
+                };
+                chunks.push((sk, data.as_ref().to_vec()));
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        if chunks.len() != header.chunks {
+            return Ok(None);
+        }
+        // Sort keys carry the chunk index at a fixed width: key order is chunk order.
+        chunks.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(
+            chunks.into_iter().flat_map(|(_, data)| data).collect(),
+        ))
     }
 }
 
@@ -752,5 +913,144 @@ impl SyncStore for DynamoDbStore {
             )
             .await?;
         decode_all(items)
+    }
+
+    async fn load_poll_checkpoint(&self, integration: &str) -> StoreResult<Option<PollCheckpoint>> {
+        let (pk, sk) = checkpoint_key(integration);
+        let mut attempt = 0;
+        loop {
+            backoff(attempt).await;
+            attempt += 1;
+            let Some(item) = self.get((pk.clone(), sk.clone())).await? else {
+                return Ok(None);
+            };
+            let header = CheckpointHeader::from_item(&pk, &item)?;
+            let Some(bytes) = self.read_checkpoint_chunks(integration, &header).await? else {
+                if attempt < ATTEMPTS {
+                    continue;
+                }
+                return Err(StoreError::Transient(format!(
+                    "{pk}: poll checkpoint replaced during every one of {ATTEMPTS} reads"
+                )));
+            };
+            let state = serde_json::from_slice(&bytes).map_err(|_| StoreError::Corrupt {
+                key: pk.clone(),
+                message: "poll checkpoint state is not JSON".into(),
+            })?;
+            return Ok(Some(PollCheckpoint {
+                integration: integration.to_string(),
+                poll_id: header.poll_id,
+                version: header.version,
+                saved_at: header.saved_at,
+                state,
+            }));
+        }
+    }
+
+    async fn save_poll_checkpoint(
+        &self,
+        checkpoint: &PollCheckpoint,
+        expected_version: Option<u64>,
+    ) -> StoreResult<CheckpointWrite> {
+        let bytes = checkpoint.state_json()?;
+        let integration = checkpoint.integration.as_str();
+        let (pk, sk) = checkpoint_key(integration);
+        let nonce = uuid::Uuid::new_v4().simple().to_string();
+        let chunks = match self
+            .put_checkpoint_chunks(integration, &nonce, &bytes)
+            .await
+        {
+            Ok(chunks) => chunks,
+            Err(e) => {
+                self.delete_checkpoint_chunks(
+                    integration,
+                    &nonce,
+                    bytes.len().div_ceil(CHECKPOINT_CHUNK_BYTES),
+                )
+                .await;
+                return Err(e);
+            }
+        };
+        let version = expected_version.map_or(1, |v| v + 1);
+        let mut header = key(&pk, &sk);
+        header.insert("poll_id".into(), s(&checkpoint.poll_id));
+        header.insert("version".into(), n(version));
+        header.insert("saved_at".into(), s(&table::sortable(checkpoint.saved_at)));
+        header.insert("nonce".into(), s(&nonce));
+        header.insert("chunks".into(), n(chunks));
+        let put = match expected_version {
+            None => self.put_if(header, "attribute_not_exists(#pk)"),
+            Some(expected) => self
+                .put_if(
+                    header,
+                    "attribute_exists(#pk) AND #poll = :poll AND #version = :expected",
+                )
+                .expression_attribute_names("#poll", "poll_id")
+                .expression_attribute_names("#version", "version")
+                .expression_attribute_values(":poll", s(&checkpoint.poll_id))
+                .expression_attribute_values(":expected", n(expected)),
+        };
+        match put.return_values(ReturnValue::AllOld).send().await {
+            Ok(out) => {
+                let replaced = out
+                    .attributes
+                    .filter(|old| !old.is_empty())
+                    .map(|old| CheckpointHeader::from_item(&pk, &old))
+                    .transpose();
+                match replaced {
+                    Ok(Some(old)) => {
+                        self.delete_checkpoint_chunks(integration, &old.nonce, old.chunks)
+                            .await
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "replaced checkpoint header unreadable; its chunks are left to TTL")
+                    }
+                }
+                Ok(CheckpointWrite::Saved { version })
+            }
+            Err(e) => {
+                self.delete_checkpoint_chunks(integration, &nonce, chunks)
+                    .await;
+                match written(&format!("PutItem {pk} checkpoint"), Err::<(), _>(e)) {
+                    Ok(_) => Ok(CheckpointWrite::Superseded),
+                    Err(e) => Err(e),
+                }
+            }
+        }
+    }
+
+    async fn clear_poll_checkpoint(
+        &self,
+        integration: &str,
+        poll_id: &str,
+        version: u64,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = checkpoint_key(integration);
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, &sk)))
+            .condition_expression("#poll = :poll AND #version = :version")
+            .expression_attribute_names("#poll", "poll_id")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":poll", s(poll_id))
+            .expression_attribute_values(":version", n(version))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                if let Some(old) = out.attributes.filter(|old| !old.is_empty())
+                    && let Ok(old) = CheckpointHeader::from_item(&pk, &old)
+                {
+                    self.delete_checkpoint_chunks(integration, &old.nonce, old.chunks)
+                        .await;
+                }
+                Ok(true)
+            }
+            Err(e) => written(&format!("DeleteItem {pk} checkpoint"), Err::<(), _>(e)),
+        }
     }
 }

@@ -36,6 +36,18 @@ pub struct Settings {
     pub overlap: Duration,
     /// Pending pairs (failed earlier) re-queued per run, at most.
     pub pending_retry_limit: usize,
+    /// A poll never moves a watermark past the start of its read minus this: an edit that
+    /// lands while a long read runs, with an older stamp than a record already read, is read
+    /// again by the next poll. Zero (the default) caps at the read's start exactly, which is
+    /// enough when the systems' clocks agree with ours; more also covers clocks behind ours and
+    /// late commits, at the price of reading the last `watermark_skew` of changes again every
+    /// poll (a pair parked after a refused write is retried once more when its record is read
+    /// again). The poller Lambda, whose reads span invocations, uses 5 minutes.
+    pub watermark_skew: Duration,
+    /// Unlinked changed records per side that one *resumable* poll carries to its final
+    /// matching step (their ids are in its checkpoint); more are left to the next poll, whose
+    /// watermark stops before them. Bounds the checkpoint (ids only: about 80 bytes a record).
+    pub poll_unlinked_limit: usize,
 }
 
 impl Default for Settings {
@@ -45,6 +57,8 @@ impl Default for Settings {
             lease_ttl: Duration::minutes(15),
             overlap: Duration::zero(),
             pending_retry_limit: 10_000,
+            watermark_skew: Duration::zero(),
+            poll_unlinked_limit: 10_000,
         }
     }
 }

@@ -9,7 +9,8 @@
 //! dry run that tried one would be a bug, and must fail loudly rather than write).
 
 use crate::store::{
-    ConflictRecord, Pair, RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, Pair, PollCheckpoint, RunRecord, SaveOutcome, StoreError,
+    StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -210,6 +211,37 @@ impl SyncStore for RunStore {
 
     async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>> {
         self.inner.runs(integration, limit).await
+    }
+
+    async fn load_poll_checkpoint(&self, integration: &str) -> StoreResult<Option<PollCheckpoint>> {
+        self.inner.load_poll_checkpoint(integration).await
+    }
+
+    async fn save_poll_checkpoint(
+        &self,
+        checkpoint: &PollCheckpoint,
+        expected_version: Option<u64>,
+    ) -> StoreResult<CheckpointWrite> {
+        if self.dry.is_some() {
+            return self.refuse("a poll checkpoint");
+        }
+        self.inner
+            .save_poll_checkpoint(checkpoint, expected_version)
+            .await
+    }
+
+    async fn clear_poll_checkpoint(
+        &self,
+        integration: &str,
+        poll_id: &str,
+        version: u64,
+    ) -> StoreResult<bool> {
+        if self.dry.is_some() {
+            return Ok(false);
+        }
+        self.inner
+            .clear_poll_checkpoint(integration, poll_id, version)
+            .await
     }
 }
 

@@ -13,8 +13,8 @@
 //! skips the checks, e.g. when the emulator a store needs is not running).
 
 use super::{
-    ConflictKind, ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome,
-    StoreError, SyncStore,
+    CheckpointWrite, ConflictKind, ConflictRecord, ConflictStatus, MAX_CHECKPOINT_STATE_BYTES,
+    Pair, PairStatus, PollCheckpoint, RunRecord, SaveOutcome, StoreError, SyncStore,
 };
 use crate::system::Watermark;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -75,6 +75,14 @@ macro_rules! store_contract_tests {
             an_open_conflict_is_closed_once,
             runs_are_newest_first_with_limit,
             record_run_again_replaces_the_run,
+            poll_checkpoint_is_absent_until_saved_and_reads_back,
+            poll_checkpoint_save_needs_the_stored_poll_and_version,
+            poll_checkpoint_of_another_poll_is_never_overwritten,
+            poll_checkpoint_is_cleared_only_by_its_poll_and_version,
+            concurrent_poll_checkpoint_saves_have_one_winner,
+            poll_checkpoints_are_kept_per_integration,
+            a_large_poll_checkpoint_reads_back_whole,
+            an_oversized_poll_checkpoint_is_refused,
         );
     };
     (@checks $module:ident, $factory:path; $($check:ident),* $(,)?) => {
@@ -737,9 +745,9 @@ pub async fn concurrent_save_pair_with_one_expected_version_has_one_winner(
         })
         .collect();
     // WHEN they all save at once
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.unwrap());
+    let mut outcomes = Vec::with_capacity(RACERS);
+    for finished in tasks {
+        outcomes.push(finished.await.expect("a saving task"));
     }
     // THEN one wins and the pair is at version 2
     let saved = outcomes
@@ -922,6 +930,243 @@ pub async fn record_run_again_replaces_the_run(store: Arc<dyn SyncStore>) {
     store.record_run(&finished).await.unwrap();
     // THEN the run is listed once, finished
     assert_eq!(store.runs(INTEGRATION, 10).await.unwrap(), vec![finished]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Poll checkpoints
+
+fn checkpoint(integration: &str, poll_id: &str, cursor: &str) -> PollCheckpoint {
+    PollCheckpoint {
+        integration: integration.to_string(),
+        poll_id: poll_id.to_string(),
+        version: 0,
+        saved_at: at(3),
+        state: serde_json::json!({ "cursor": cursor, "candidates": ["003000000000001AAA"] }),
+    }
+}
+
+/// The stored checkpoint's `(poll_id, version, cursor)`.
+async fn stored_checkpoint(
+    store: &Arc<dyn SyncStore>,
+    integration: &str,
+) -> Option<(String, u64, String)> {
+    store
+        .load_poll_checkpoint(integration)
+        .await
+        .unwrap()
+        .map(|c| {
+            let cursor = c.state["cursor"].as_str().unwrap_or_default().to_string();
+            (c.poll_id, c.version, cursor)
+        })
+}
+
+fn stored(poll_id: &str, version: u64, cursor: &str) -> Option<(String, u64, String)> {
+    Some((poll_id.to_string(), version, cursor.to_string()))
+}
+
+/// Saves a checkpoint of `poll_id` of the test integration.
+async fn save(
+    store: &Arc<dyn SyncStore>,
+    poll_id: &str,
+    cursor: &str,
+    expected: Option<u64>,
+) -> CheckpointWrite {
+    store
+        .save_poll_checkpoint(&checkpoint(INTEGRATION, poll_id, cursor), expected)
+        .await
+        .unwrap()
+}
+
+/// Saves poll-1's checkpoint twice (cursors `a`, then `b`): version 2.
+async fn save_poll_one_twice(store: &Arc<dyn SyncStore>) {
+    for (cursor, expected) in [("a", None), ("b", Some(1))] {
+        let written = save(store, "poll-1", cursor, expected).await;
+        assert!(matches!(written, CheckpointWrite::Saved { .. }));
+    }
+}
+
+pub async fn poll_checkpoint_is_absent_until_saved_and_reads_back(store: Arc<dyn SyncStore>) {
+    // GIVEN an empty store
+    let before = store.load_poll_checkpoint(INTEGRATION).await.unwrap();
+    // WHEN a poll saves its first checkpoint
+    let written = save(&store, "poll-1", "c1", None).await;
+    // THEN there was none, it is saved as version 1, and reads back as saved
+    assert_eq!(before, None);
+    assert_eq!(written, CheckpointWrite::Saved { version: 1 });
+    let mut expected = checkpoint(INTEGRATION, "poll-1", "c1");
+    expected.version = 1;
+    assert_eq!(
+        store.load_poll_checkpoint(INTEGRATION).await.unwrap(),
+        Some(expected)
+    );
+}
+
+pub async fn poll_checkpoint_save_needs_the_stored_poll_and_version(store: Arc<dyn SyncStore>) {
+    // GIVEN poll-1's checkpoint at version 1
+    save(&store, "poll-1", "c1", None).await;
+    // WHEN it is saved expecting 1, then again expecting 1 (stale), then created anew
+    let next = save(&store, "poll-1", "c2", Some(1)).await;
+    let stale = save(&store, "poll-1", "stale", Some(1)).await;
+    let fresh = save(&store, "poll-1", "fresh", None).await;
+    // THEN only the first is written (version 2); the others are superseded and change nothing
+    assert_eq!(next, CheckpointWrite::Saved { version: 2 });
+    assert_eq!(
+        (stale, fresh),
+        (CheckpointWrite::Superseded, CheckpointWrite::Superseded)
+    );
+    assert_eq!(
+        stored_checkpoint(&store, INTEGRATION).await,
+        stored("poll-1", 2, "c2")
+    );
+}
+
+pub async fn poll_checkpoint_of_another_poll_is_never_overwritten(store: Arc<dyn SyncStore>) {
+    // GIVEN poll-1 saved twice (version 2), then cleared, and poll-2 started (version 1)
+    save_poll_one_twice(&store).await;
+    assert!(
+        store
+            .clear_poll_checkpoint(INTEGRATION, "poll-1", 2)
+            .await
+            .unwrap()
+    );
+    save(&store, "poll-2", "new", None).await;
+    // WHEN a late run of poll-1 saves expecting poll-1's old versions (1 is poll-2's version
+    // number too)
+    let late_one = save(&store, "poll-1", "late", Some(1)).await;
+    let late_two = save(&store, "poll-1", "late", Some(2)).await;
+    // THEN both are superseded and poll-2's checkpoint is untouched
+    assert_eq!(
+        (late_one, late_two),
+        (CheckpointWrite::Superseded, CheckpointWrite::Superseded)
+    );
+    assert_eq!(
+        stored_checkpoint(&store, INTEGRATION).await,
+        stored("poll-2", 1, "new")
+    );
+}
+
+pub async fn poll_checkpoint_is_cleared_only_by_its_poll_and_version(store: Arc<dyn SyncStore>) {
+    // GIVEN poll-1's checkpoint at version 2
+    save_poll_one_twice(&store).await;
+    // WHEN it is cleared with a stale version, by another poll, then rightly, then again
+    let stale = store
+        .clear_poll_checkpoint(INTEGRATION, "poll-1", 1)
+        .await
+        .unwrap();
+    let other = store
+        .clear_poll_checkpoint(INTEGRATION, "poll-9", 2)
+        .await
+        .unwrap();
+    let kept = stored_checkpoint(&store, INTEGRATION).await;
+    let right = store
+        .clear_poll_checkpoint(INTEGRATION, "poll-1", 2)
+        .await
+        .unwrap();
+    let again = store
+        .clear_poll_checkpoint(INTEGRATION, "poll-1", 2)
+        .await
+        .unwrap();
+    // THEN only the right clear removes it
+    assert_eq!((stale, other, right, again), (false, false, true, false));
+    assert_eq!(kept, stored("poll-1", 2, "b"));
+    assert_eq!(store.load_poll_checkpoint(INTEGRATION).await.unwrap(), None);
+}
+
+pub async fn concurrent_poll_checkpoint_saves_have_one_winner(store: Arc<dyn SyncStore>) {
+    // GIVEN poll-1's checkpoint at version 1, and many runs that all loaded version 1
+    save(&store, "poll-1", "start", None).await;
+    let tasks: Vec<_> = (0..RACERS)
+        .map(|n| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move {
+                let cursor = format!("run-{n}");
+                let outcome = save(&store, "poll-1", &cursor, Some(1)).await;
+                (cursor, outcome)
+            })
+        })
+        .collect();
+    // WHEN they all save at once
+    let mut outcomes = Vec::with_capacity(RACERS);
+    for finished in tasks {
+        outcomes.push(finished.await.expect("a saving task"));
+    }
+    // THEN exactly one is saved (version 2), and the stored checkpoint is the winner's
+    let winners: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == CheckpointWrite::Saved { version: 2 })
+        .map(|(cursor, _)| cursor)
+        .collect();
+    assert_eq!(winners.len(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|(_, o)| matches!(
+        o,
+        CheckpointWrite::Saved { .. } | CheckpointWrite::Superseded
+    )));
+    assert_eq!(
+        stored_checkpoint(&store, INTEGRATION).await,
+        stored("poll-1", 2, winners[0])
+    );
+}
+
+pub async fn poll_checkpoints_are_kept_per_integration(store: Arc<dyn SyncStore>) {
+    // GIVEN checkpoints of two integrations
+    save(&store, "poll-a", "a", None).await;
+    store
+        .save_poll_checkpoint(&checkpoint("globex", "poll-g", "g"), None)
+        .await
+        .unwrap();
+    // WHEN one is cleared
+    assert!(
+        store
+            .clear_poll_checkpoint(INTEGRATION, "poll-a", 1)
+            .await
+            .unwrap()
+    );
+    // THEN the other is still there
+    assert_eq!(stored_checkpoint(&store, INTEGRATION).await, None);
+    assert_eq!(
+        stored_checkpoint(&store, "globex").await,
+        stored("poll-g", 1, "g")
+    );
+}
+
+/// Checkpoint state of at least `bytes` bytes of ids (22 each as JSON: far more than one
+/// DynamoDB item holds).
+fn large_state(bytes: usize, tag: &str) -> serde_json::Value {
+    let ids: Vec<String> = (0..bytes / 22 + 1)
+        .map(|n| format!("003{tag}{n:015}"))
+        .collect();
+    serde_json::json!({ "cursor": tag, "candidates": ids })
+}
+
+pub async fn a_large_poll_checkpoint_reads_back_whole(store: Arc<dyn SyncStore>) {
+    // GIVEN a 1.5 MB checkpoint saved, then replaced by a 0.9 MB one
+    let mut first = checkpoint(INTEGRATION, "poll-1", "unused");
+    first.state = large_state(1_500_000, "A");
+    store.save_poll_checkpoint(&first, None).await.unwrap();
+    let mut second = checkpoint(INTEGRATION, "poll-1", "unused");
+    second.state = large_state(900_000, "B");
+    // WHEN the second is saved and both are read back
+    let written = store.save_poll_checkpoint(&second, Some(1)).await.unwrap();
+    let loaded = store
+        .load_poll_checkpoint(INTEGRATION)
+        .await
+        .unwrap()
+        .expect("a checkpoint");
+    // THEN the read gives the second one whole, nothing of the first
+    assert_eq!(written, CheckpointWrite::Saved { version: 2 });
+    assert_eq!(loaded.version, 2);
+    assert!(loaded.state == second.state, "the state read back differs");
+}
+
+pub async fn an_oversized_poll_checkpoint_is_refused(store: Arc<dyn SyncStore>) {
+    // GIVEN a checkpoint whose state is larger than any store takes
+    let mut huge = checkpoint(INTEGRATION, "poll-1", "unused");
+    huge.state = large_state(MAX_CHECKPOINT_STATE_BYTES + 1_000, "H");
+    // WHEN it is saved
+    let error = store.save_poll_checkpoint(&huge, None).await.unwrap_err();
+    // THEN the save fails for good and nothing is stored
+    assert!(matches!(error, StoreError::Permanent(_)), "{error:?}");
+    assert_eq!(store.load_poll_checkpoint(INTEGRATION).await.unwrap(), None);
 }
 
 // ---------------------------------------------------------------------------------------------

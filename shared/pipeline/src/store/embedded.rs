@@ -14,8 +14,8 @@ use super::rules::{
     check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
 };
 use super::{
-    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
-    StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
+    SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -52,6 +52,9 @@ const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
 /// `(integration, run id)`: the runs of an integration.
 const RUNS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("runs_by_integration");
+
+/// integration → its [`PollCheckpoint`].
+const POLL_CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("poll_checkpoints");
 
 /// A held lease.
 #[derive(Debug, Serialize, Deserialize)]
@@ -165,6 +168,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(CONFLICTS_BY_INTEGRATION)?;
     txn.open_table(RUNS)?;
     txn.open_table(RUNS_BY_INTEGRATION)?;
+    txn.open_table(POLL_CHECKPOINTS)?;
     Ok(())
 }
 
@@ -195,6 +199,10 @@ fn conflict_key(id: &str) -> String {
 
 fn run_key(run_id: &str) -> String {
     format!("run#{run_id}")
+}
+
+fn checkpoint_key(integration: &str) -> String {
+    format!("poll-checkpoint#{integration}")
 }
 
 /// Decodes a stored value. serde_json's messages may quote the offending value (personal data),
@@ -643,6 +651,67 @@ impl SyncStore for EmbeddedStore {
             newest_runs_first(&mut found);
             found.truncate(limit);
             Ok(found)
+        })
+        .await
+    }
+
+    async fn load_poll_checkpoint(&self, integration: &str) -> StoreResult<Option<PollCheckpoint>> {
+        let integration = integration.to_string();
+        self.read("load_poll_checkpoint", move |txn| {
+            let table = txn
+                .open_table(POLL_CHECKPOINTS)
+                .map_err(storage("load_poll_checkpoint"))?;
+            get_json(&table, &integration, &checkpoint_key(&integration))
+        })
+        .await
+    }
+
+    async fn save_poll_checkpoint(
+        &self,
+        checkpoint: &PollCheckpoint,
+        expected_version: Option<u64>,
+    ) -> StoreResult<CheckpointWrite> {
+        checkpoint.state_json()?;
+        let mut checkpoint = checkpoint.clone();
+        self.write("save_poll_checkpoint", move |txn| {
+            let mut table = txn
+                .open_table(POLL_CHECKPOINTS)
+                .map_err(storage("save_poll_checkpoint"))?;
+            let key = checkpoint.integration.clone();
+            let stored: Option<PollCheckpoint> = get_json(&table, &key, &checkpoint_key(&key))?;
+            let stored = stored.as_ref().map(|c| (c.poll_id.as_str(), c.version));
+            if !PollCheckpoint::replaces(stored, &checkpoint.poll_id, expected_version) {
+                return Ok(Finish::Rollback(CheckpointWrite::Superseded));
+            }
+            let version = expected_version.map_or(1, |v| v + 1);
+            checkpoint.version = version;
+            put_json(&mut table, &key, &checkpoint)?;
+            Ok(Finish::Commit(CheckpointWrite::Saved { version }))
+        })
+        .await
+    }
+
+    async fn clear_poll_checkpoint(
+        &self,
+        integration: &str,
+        poll_id: &str,
+        version: u64,
+    ) -> StoreResult<bool> {
+        let integration = integration.to_string();
+        let poll_id = poll_id.to_string();
+        self.write("clear_poll_checkpoint", move |txn| {
+            let mut table = txn
+                .open_table(POLL_CHECKPOINTS)
+                .map_err(storage("clear_poll_checkpoint"))?;
+            let stored: Option<PollCheckpoint> =
+                get_json(&table, &integration, &checkpoint_key(&integration))?;
+            if !stored.is_some_and(|c| c.poll_id == poll_id && c.version == version) {
+                return Ok(Finish::Rollback(false));
+            }
+            table
+                .remove(integration.as_str())
+                .map_err(storage("clear_poll_checkpoint"))?;
+            Ok(Finish::Commit(true))
         })
         .await
     }

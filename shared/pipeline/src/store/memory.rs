@@ -5,8 +5,8 @@ use super::rules::{
     check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
 };
 use super::{
-    ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SaveOutcome, StoreError,
-    StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
+    SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -31,6 +31,8 @@ struct State {
     leases: HashMap<String, Lease>,
     conflicts: HashMap<String, ConflictRecord>,
     runs: HashMap<String, RunRecord>,
+    /// integration → its poll checkpoint.
+    checkpoints: HashMap<String, PollCheckpoint>,
 }
 
 impl State {
@@ -269,5 +271,49 @@ impl SyncStore for MemoryStore {
         newest_runs_first(&mut found);
         found.truncate(limit);
         Ok(found)
+    }
+
+    async fn load_poll_checkpoint(&self, integration: &str) -> StoreResult<Option<PollCheckpoint>> {
+        Ok(self.state()?.checkpoints.get(integration).cloned())
+    }
+
+    async fn save_poll_checkpoint(
+        &self,
+        checkpoint: &PollCheckpoint,
+        expected_version: Option<u64>,
+    ) -> StoreResult<CheckpointWrite> {
+        checkpoint.state_json()?;
+        let mut state = self.state()?;
+        let stored = state
+            .checkpoints
+            .get(&checkpoint.integration)
+            .map(|c| (c.poll_id.as_str(), c.version));
+        if !PollCheckpoint::replaces(stored, &checkpoint.poll_id, expected_version) {
+            return Ok(CheckpointWrite::Superseded);
+        }
+        let version = expected_version.map_or(1, |v| v + 1);
+        let mut saved = checkpoint.clone();
+        saved.version = version;
+        state
+            .checkpoints
+            .insert(checkpoint.integration.clone(), saved);
+        Ok(CheckpointWrite::Saved { version })
+    }
+
+    async fn clear_poll_checkpoint(
+        &self,
+        integration: &str,
+        poll_id: &str,
+        version: u64,
+    ) -> StoreResult<bool> {
+        let mut state = self.state()?;
+        let matches = state
+            .checkpoints
+            .get(integration)
+            .is_some_and(|c| c.poll_id == poll_id && c.version == version);
+        if matches {
+            state.checkpoints.remove(integration);
+        }
+        Ok(matches)
     }
 }

@@ -194,6 +194,71 @@ pub struct RunRecord {
     pub summary: serde_json::Value,
 }
 
+/// The saved progress of a poll that spans several invocations (see [`crate::poll`]). At most
+/// one per integration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollCheckpoint {
+    pub integration: String,
+    /// The poll this progress belongs to: unique per poll, never reused by a later one.
+    pub poll_id: String,
+    /// Set by the store: 1 on a poll's first save, one more on each later save (the value passed
+    /// to [`SyncStore::save_poll_checkpoint`] is ignored).
+    pub version: u64,
+    pub saved_at: DateTime<Utc>,
+    /// The poll's own state, opaque to the store: ids, cursors and counts only, never field
+    /// values. At most [`MAX_CHECKPOINT_STATE_BYTES`] as JSON.
+    pub state: serde_json::Value,
+}
+
+impl PollCheckpoint {
+    /// The state as JSON, refused (permanently, naming only the integration and the size)
+    /// above [`MAX_CHECKPOINT_STATE_BYTES`].
+    pub fn state_json(&self) -> StoreResult<Vec<u8>> {
+        let bytes = serde_json::to_vec(&self.state).map_err(|e| {
+            StoreError::Permanent(format!(
+                "poll checkpoint of {}: cannot encode ({:?} error)",
+                self.integration,
+                e.classify()
+            ))
+        })?;
+        if bytes.len() > MAX_CHECKPOINT_STATE_BYTES {
+            return Err(StoreError::Permanent(format!(
+                "poll checkpoint of {}: {} bytes, more than the {MAX_CHECKPOINT_STATE_BYTES} a store takes",
+                self.integration,
+                bytes.len()
+            )));
+        }
+        Ok(bytes)
+    }
+
+    /// Whether a save of `poll_id`'s checkpoint expecting `expected` may replace the stored one
+    /// (`stored`: its poll id and version, if any): the compare-and-set rule of
+    /// [`SyncStore::save_poll_checkpoint`].
+    pub fn replaces(stored: Option<(&str, u64)>, poll_id: &str, expected: Option<u64>) -> bool {
+        match (stored, expected) {
+            (None, None) => true,
+            (Some((stored_poll, version)), Some(expected)) => {
+                stored_poll == poll_id && version == expected
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The largest checkpoint `state` (encoded as JSON) every store accepts. The poll bounds what it
+/// carries far below this (see `Settings::poll_unlinked_limit`).
+pub const MAX_CHECKPOINT_STATE_BYTES: usize = 4 * 1024 * 1024;
+
+/// Result of [`SyncStore::save_poll_checkpoint`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointWrite {
+    /// Stored, with this version.
+    Saved { version: u64 },
+    /// The stored checkpoint is not the one expected (another run saved or cleared it, or
+    /// another poll's checkpoint is stored): nothing was written.
+    Superseded,
+}
+
 /// A store failure. `Transient` may succeed on retry; `Permanent` will not.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -229,6 +294,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 /// - **Conflicts**: `record_conflict` is idempotent by `id` (a second call with the same id
 ///   keeps the first record). `close_conflict` turns an open record closed once and says
 ///   whether it did (false when unknown or already closed).
+/// - **Poll checkpoints** (one per integration, compare-and-set): `save_poll_checkpoint` with
+///   `expected_version: None` writes only when no checkpoint is stored (version 1); with
+///   `Some(v)` only when the stored one has the same `poll_id` and version `v` (version `v + 1`);
+///   otherwise it writes nothing and answers `Superseded`, so two runs can never both advance
+///   one poll, and a late run of a finished poll never overwrites the next poll's checkpoint.
+///   `clear_poll_checkpoint` removes it only for the same poll and version. A load after a
+///   successful save returns exactly what was saved (never a mix of two saves). A `state`
+///   larger than [`MAX_CHECKPOINT_STATE_BYTES`] is refused with a permanent error, writing
+///   nothing.
 /// - All operations are atomic individually; none spans another call.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
@@ -293,4 +367,22 @@ pub trait SyncStore: Send + Sync {
 
     /// Runs of an integration, newest first, at most `limit`.
     async fn runs(&self, integration: &str, limit: usize) -> StoreResult<Vec<RunRecord>>;
+
+    /// The integration's poll checkpoint, if one is stored.
+    async fn load_poll_checkpoint(&self, integration: &str) -> StoreResult<Option<PollCheckpoint>>;
+
+    /// Compare-and-set save of a poll checkpoint (see the contract above).
+    async fn save_poll_checkpoint(
+        &self,
+        checkpoint: &PollCheckpoint,
+        expected_version: Option<u64>,
+    ) -> StoreResult<CheckpointWrite>;
+
+    /// Removes the checkpoint when it is `poll_id`'s at `version`; true when it did.
+    async fn clear_poll_checkpoint(
+        &self,
+        integration: &str,
+        poll_id: &str,
+        version: u64,
+    ) -> StoreResult<bool>;
 }
