@@ -81,6 +81,22 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// The sandbox simulators for other processes (e.g. the Lambdas under `cargo lambda`).
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Start both simulators on loopback, print their connection variables (`NAME=value`) and
+    /// serve until Ctrl-C; the orgs are kept in the state directory like `sync --sandbox`'s.
+    Serve {
+        /// Start from newly seeded orgs.
+        #[arg(long)]
+        fresh: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -130,6 +146,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => dlq::run(command).await,
+        Command::Sandbox {
+            command: SandboxCommand::Serve { fresh },
+        } => sandbox::serve(&state_dir(), fresh).await,
     }
 }
 

@@ -113,3 +113,38 @@ impl Sandbox {
         Ok(())
     }
 }
+
+/// `contact-sync sandbox serve`: both simulators on loopback for other processes (the Lambda
+/// binaries under `cargo lambda watch`, the bootstrap that writes their secrets). Prints the
+/// connection variables as `NAME=value` lines on stdout, serves until Ctrl-C, then keeps the
+/// orgs for the next command.
+pub async fn serve(dir: &Path, fresh: bool) -> anyhow::Result<std::process::ExitCode> {
+    use contact_sync_connectors::environment as env;
+    use std::io::Write;
+    let sandbox = Sandbox::open(dir, fresh, false).await?;
+    let (sf, gz) = (&sandbox.salesforce, &sandbox.genesys);
+    let lines = [
+        (env::SALESFORCE_LOGIN_URL, sf.url()),
+        (env::SALESFORCE_CLIENT_ID, sf.client_id().to_string()),
+        (
+            env::SALESFORCE_CLIENT_SECRET,
+            sf.client_secret().to_string(),
+        ),
+        (env::GENESYS_API_BASE, gz.url()),
+        (env::GENESYS_LOGIN_BASE, gz.url()),
+        (env::GENESYS_CLIENT_ID, gz.client_id().to_string()),
+        (env::GENESYS_CLIENT_SECRET, gz.client_secret().to_string()),
+    ];
+    let mut out = std::io::stdout().lock();
+    for (name, value) in lines {
+        writeln!(out, "{name}={value}")?;
+    }
+    out.flush()?;
+    drop(out);
+    eprintln!("sandbox simulators serving on loopback; Ctrl-C stops them and keeps their data");
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    sandbox.save()?;
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -1271,12 +1271,10 @@ async fn read_deletions(
             population,
             "delete circuit breaker tripped: deletes held for review"
         );
-        review.push(deletes_held(
-            integration,
-            run_id,
-            deletes as u64,
-            population,
-        ));
+        let mut item = deletes_held(integration, run_id, deletes as u64, population);
+        let held: Vec<&String> = linked.iter().map(|(pair_id, _)| *pair_id).collect();
+        item.id = hold_item_id(integration, &item.id, held).await?;
+        review.push(item);
         return Ok(DeletionsRead {
             watermark: None,
             survivors: BTreeSet::new(),
@@ -1330,6 +1328,51 @@ pub fn deletes_held(
         genesys_value: None,
         at: integration.clock.now(),
     }
+}
+
+/// The id under which a hold of deletes is recorded: the integration's one item (`base`) while
+/// nobody has settled it; once a person has, a new hold gets an item of its own, named by the
+/// pairs it holds (the same held deletes seen again, as each run retries them, are the same
+/// item). Without this, a hold after a settled one would land in the closed item, unseen.
+pub async fn hold_item_id<'a>(
+    integration: &Integration,
+    base: &str,
+    held_pairs: impl IntoIterator<Item = &'a String>,
+) -> Result<String, PipelineError> {
+    let settled = integration
+        .store
+        .conflict(base)
+        .await?
+        .is_some_and(|c| c.status == crate::store::ConflictStatus::Closed);
+    if !settled {
+        return Ok(base.to_string());
+    }
+    let mut held: Vec<&String> = held_pairs.into_iter().collect();
+    held.sort();
+    // FNV-1a over the sorted pair ids: stable across runs and processes.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for id in held {
+        for b in id.as_bytes().iter().chain(std::iter::once(&0xff)) {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    Ok(format!("{base}-{hash:016x}"))
+}
+
+/// The open, unsettled hold of deletes, if any: while there is one, a reconcile holds the
+/// deletes it finds too (under the same item), so that records the poll reaches by another
+/// way (a change on the surviving side) are not deleted behind the hold's back.
+pub async fn open_hold(integration: &Integration) -> Result<Option<ConflictRecord>, PipelineError> {
+    Ok(integration
+        .store
+        .conflicts(&integration.name, true)
+        .await?
+        .into_iter()
+        .find(|c| {
+            matches!(c.kind, crate::store::ConflictKind::DeletesHeld { .. })
+                && c.policy == "delete_breaker"
+        }))
 }
 
 /// Stores the watermarks a poll reached (each only moves forward).

@@ -572,10 +572,16 @@ async fn hold_deletes_over_the_breaker(
     work: &mut [Work],
     outcome: &mut ReconcileOutcome,
 ) -> Result<(), PipelineError> {
-    if !breaker_trips(integration, work) {
+    let deletes = work.iter().filter(|w| is_delete(w)).count();
+    // Deletes are held while a hold is open (the breaker tripped earlier and nobody settled
+    // it), not only when this batch alone trips the breaker.
+    if deletes == 0 {
         return Ok(());
     }
-    let deletes = work.iter().filter(|w| is_delete(w)).count();
+    let open_hold = crate::poll::open_hold(integration).await?;
+    if open_hold.is_none() && !breaker_trips(integration, work) {
+        return Ok(());
+    }
     let population = work.len();
     tracing::warn!(run_id = %batch.run_id, deletes, population, "delete circuit breaker tripped: deletes held for review");
     let mut held_ids = Vec::new();
@@ -603,21 +609,10 @@ async fn hold_deletes_over_the_breaker(
         deletes as u64,
         population as u64,
     );
-    // The poll holds deletes under the same item; once a person has settled it, a new hold
-    // gets an item of its own, named by the pairs it holds.
-    let settled = integration
-        .store
-        .conflict(&item.id)
-        .await?
-        .is_some_and(|c| c.status == ConflictStatus::Closed);
-    if settled {
-        held_ids.sort();
-        item.id = format!(
-            "{}-{:016x}",
-            item.id,
-            fnv1a(held_ids.iter().map(String::as_bytes))
-        );
-    }
+    item.id = match open_hold {
+        Some(open) => open.id,
+        None => crate::poll::hold_item_id(integration, &item.id, &held_ids).await?,
+    };
     integration.store.record_conflict(&item).await?;
     outcome.stats.review += 1;
     integration
