@@ -31,11 +31,16 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// Lambda's deadline (epoch milliseconds) as an `Instant`.
+/// Lambda's deadline (epoch milliseconds) as an `Instant`. Lambda always sends one in the
+/// future; an emulator may not (`cargo lambda watch` sends the constant 600000, i.e. 1970), and
+/// then the invocation gets Lambda's maximum of 15 minutes instead of none at all.
 fn deadline(epoch_ms: u64) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Instant::now() + Duration::from_millis(epoch_ms.saturating_sub(now_ms))
+    match epoch_ms.saturating_sub(now_ms) {
+        0 => Instant::now() + Duration::from_secs(15 * 60),
+        left => Instant::now() + Duration::from_millis(left),
+    }
 }

@@ -410,3 +410,64 @@ fn ctrl_c_asks_the_run_to_stop_and_a_second_one_quits_with_130() {
     assert!(err.contains("quit: pairs in progress are retried"), "{err}");
     assert_eq!(out.status.code(), Some(130), "{err}");
 }
+
+#[test]
+fn sandbox_serve_lets_another_process_sync_the_simulators_and_keeps_them_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    // GIVEN the sandbox simulators served for other processes
+    let state = tempfile::tempdir().expect("tempdir");
+    let mut server = Command::new(env!("CARGO_BIN_EXE_contact-sync"))
+        .args(["sandbox", "serve"])
+        .env_clear()
+        .env("CONTACT_SYNC_STATE_DIR", state.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut lines = BufReader::new(server.stdout.take().expect("stdout")).lines();
+    let vars: Vec<(String, String)> = (0..7)
+        .map(|_| {
+            let line = lines.next().expect("a line").expect("utf-8");
+            let (name, value) = line.split_once('=').expect("NAME=value");
+            (name.to_string(), value.to_string())
+        })
+        .collect();
+    let names: Vec<&str> = vars.iter().map(|(n, _)| n.as_str()).collect();
+    for expected in [
+        "SALESFORCE_LOGIN_URL",
+        "SALESFORCE_CLIENT_ID",
+        "SALESFORCE_CLIENT_SECRET",
+        "GENESYS_API_BASE",
+        "GENESYS_CLIENT_ID",
+        "GENESYS_CLIENT_SECRET",
+    ] {
+        assert!(names.contains(&expected), "{names:?}");
+    }
+    assert!(
+        vars.iter()
+            .filter(|(n, _)| n.ends_with("_URL") || n.ends_with("_BASE"))
+            .all(|(_, v)| v.starts_with("http://127.0.0.1:"))
+    );
+
+    // WHEN another process syncs with those variables (its own state)
+    let other = tempfile::tempdir().expect("tempdir");
+    let env: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let sync = contact_sync(other.path(), &["sync", "--once", "--json"], &env);
+
+    // THEN it syncs the served orgs (the sandbox has people on one side only: creates)
+    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    let summary: Value = serde_json::from_str(stdout(&sync).trim()).expect("json");
+    assert!(
+        summary["stats"]["created"]["genesys"].as_u64() > Some(0),
+        "{summary}"
+    );
+
+    // WHEN the server gets Ctrl-C THEN it exits cleanly and keeps the orgs for next time
+    let status = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    assert_eq!(server.wait().expect("wait").code(), Some(0));
+    assert!(state.path().join("sandbox-orgs.json").exists());
+}
