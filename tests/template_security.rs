@@ -44,8 +44,13 @@ fn as_list(v: &Value) -> Vec<&Value> {
     }
 }
 
+/// IAM statements by owning resource.
+type Statements = Vec<(String, Value)>;
+/// Policy templates (or managed policy names) by owning resource, with their parameters.
+type Templates = Vec<(String, String, Value)>;
+
 /// Every IAM statement and policy-template use in the template, with where it is.
-fn grants(template: &Value) -> (Vec<(String, Value)>, Vec<(String, String, Value)>) {
+fn grants(template: &Value) -> (Statements, Templates) {
     let mut statements = Vec::new();
     let mut templates = Vec::new();
     let resources = template["Resources"].as_mapping().expect("Resources");
