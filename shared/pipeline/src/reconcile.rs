@@ -133,6 +133,16 @@ fn check_batch(integration: &Integration, batch: &ReconcileBatch) -> Result<(), 
             batch.integration, integration.name
         )));
     }
+    // Refused before any call, so a malformed message touches nothing.
+    if batch
+        .pairs
+        .iter()
+        .any(|r| r.pair_id.is_none() && r.sf_id.is_none() && r.gz_id.is_none())
+    {
+        return Err(PipelineError::Message(
+            "a pair reference names no record".into(),
+        ));
+    }
     Ok(())
 }
 
