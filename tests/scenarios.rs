@@ -1293,7 +1293,12 @@ async fn scenario(seed: u64, store: Arc<dyn SyncStore>) -> Tally {
 }
 
 fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
-    println!(
+    // Straight to stderr (not `println!`): the counts show in CI logs even when the test
+    // passes and libtest captures its output.
+    use std::io::Write as _;
+    let mut err = std::io::stderr();
+    let _ = writeln!(
+        err,
         "{label}: {} scenarios (seeds {base}..{}), {} rounds, {} cycles, {} faults injected \
          ({} crashes fired), {} user actions, {} fields checked: {} kept the last edit, {} \
          settled by policy ({} after an uncommitted agreement), {} open review items, {} dead \
@@ -1318,7 +1323,7 @@ fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
         tally.violations.len(),
         elapsed.as_secs_f64()
     );
-    println!("{label}: faults by kind: {:?}", tally.faults);
+    let _ = writeln!(err, "{label}: faults by kind: {:?}", tally.faults);
 }
 
 fn assert_clean(label: &str, base: u64, tally: &Tally) {
