@@ -93,7 +93,7 @@ pub async fn reconcile_within(
         integration,
         batch,
         &facts,
-        &mut leased,
+        (&mut leased, now),
         &mut outcome,
         budget,
     )
@@ -132,6 +132,16 @@ fn check_batch(integration: &Integration, batch: &ReconcileBatch) -> Result<(), 
             "batch for integration `{}` delivered to `{}`",
             batch.integration, integration.name
         )));
+    }
+    // Refused before any call, so a malformed message touches nothing.
+    if batch
+        .pairs
+        .iter()
+        .any(|r| r.pair_id.is_none() && r.sf_id.is_none() && r.gz_id.is_none())
+    {
+        return Err(PipelineError::Message(
+            "a pair reference names no record".into(),
+        ));
     }
     Ok(())
 }
@@ -397,15 +407,20 @@ async fn resolve(
     Ok(existing.into_values().chain(fresh.into_values()).collect())
 }
 
+/// `work` was leased at `leased_at`.
 async fn reconcile_leased(
     integration: &Integration,
     batch: &ReconcileBatch,
     facts: &RunFacts,
-    work: &mut [Work],
+    (work, leased_at): (&mut [Work], chrono::DateTime<chrono::Utc>),
     outcome: &mut ReconcileOutcome,
     budget: &mut Option<usize>,
 ) -> Result<(), PipelineError> {
     let (sf_records, gz_records) = plan_work(integration, batch, facts, work, outcome).await?;
+    if leases_may_have_expired(integration, leased_at) {
+        give_back(batch, work, outcome);
+        return Ok(());
+    }
     hold_deletes_over_the_breaker(integration, batch, work, outcome).await?;
     spend_budget(work, budget, outcome);
 
@@ -441,6 +456,32 @@ async fn reconcile_leased(
     commit(integration, batch, work, &sf_records, &gz_records, outcome).await
 }
 
+/// True when half the lease lifetime has passed since the pairs were leased: another worker
+/// may own them by the time our writes land, and what we read may be stale, so nothing planned
+/// on those reads may be written (a stalled worker would overwrite newer values).
+fn leases_may_have_expired(
+    integration: &Integration,
+    leased_at: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    integration.clock.now() - leased_at > integration.settings.lease_ttl / 2
+}
+
+/// Drops every plan of the batch unwritten and asks for the references again (redelivery
+/// re-reads both sides).
+fn give_back(batch: &ReconcileBatch, work: &mut [Work], outcome: &mut ReconcileOutcome) {
+    tracing::warn!(run_id = %batch.run_id, pairs = work.len(), "reads older than half the lease lifetime; nothing written, the batch is delivered again");
+    for w in work.iter_mut() {
+        if w.plan.take().is_some() {
+            outcome.retry.push(PairRef {
+                pair_id: (!w.is_new).then(|| w.pair.pair_id.clone()),
+                sf_id: w.sf_id.clone(),
+                gz_id: w.gz_id.clone(),
+                merged_into: w.merged_into.clone(),
+            });
+        }
+    }
+}
+
 /// Records of both sides, by id, as read for a batch.
 type Records = HashMap<String, SideRecord>;
 
@@ -462,7 +503,7 @@ async fn plan_work(
         integration.salesforce.fetch(&sf_ids),
         integration.genesys.fetch(&gz_ids)
     )?;
-    let sf_records: HashMap<String, SideRecord> = sf_raw
+    let mut sf_records: HashMap<String, SideRecord> = sf_raw
         .iter()
         .map(|r: &RawRecord| {
             let rec = mapping.salesforce_record(&r.id, r.modified_at, &r.body);
@@ -477,6 +518,7 @@ async fn plan_work(
             (rec.id.clone(), rec)
         })
         .collect();
+    adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
 
     // Plan.
     let ctx = PlanContext {
@@ -538,6 +580,56 @@ async fn plan_work(
         w.plan = Some(plan_pair(&ctx, &input));
     }
     Ok((sf_records, gz_records))
+}
+
+/// A stored pair that never got its Salesforce record may have had one created by an earlier
+/// attempt whose answer never arrived (a timeout, a crash before the commit): Salesforce has
+/// no idempotent create, so before creating again, the unlinked Salesforce record with the
+/// Genesys record's email (exactly one) is adopted instead (found by the poll's matching too,
+/// but a redelivered batch may get here first).
+async fn adopt_unanswered_creates(
+    integration: &Integration,
+    work: &mut [Work],
+    sf_records: &mut Records,
+    gz_records: &Records,
+) -> Result<(), PipelineError> {
+    let orphans: Vec<(usize, Vec<String>)> = work
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.is_new && w.pair.sf_id.is_none() && w.sf_id.is_none())
+        .filter_map(|(i, w)| {
+            let gz = gz_records.get(w.gz_id.as_ref()?)?;
+            (!gz.match_emails.is_empty()).then(|| (i, gz.match_emails.clone()))
+        })
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let emails = unique(orphans.iter().flat_map(|(_, e)| e.iter().cloned()));
+    let found: Vec<SideRecord> = integration
+        .salesforce
+        .find_by_emails(&emails)
+        .await?
+        .iter()
+        .map(|r| {
+            integration
+                .mapping
+                .salesforce_record(&r.id, r.modified_at, &r.body)
+        })
+        .collect();
+    let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    for (i, emails) in orphans {
+        let mut candidates = found.iter().filter(|r| {
+            !taken.contains_key(&r.id) && r.match_emails.iter().any(|e| emails.contains(e))
+        });
+        if let (Some(only), None) = (candidates.next(), candidates.next()) {
+            tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %only.id, "adopting a Salesforce record an unanswered create made");
+            work[i].sf_id = Some(only.id.clone());
+            sf_records.insert(only.id.clone(), only.clone());
+        }
+    }
+    Ok(())
 }
 
 /// True when a pair's plan deletes or unlinks it (what the delete circuit breaker counts).

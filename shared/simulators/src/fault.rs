@@ -32,10 +32,81 @@ pub enum Fault {
         millis: u64,
         times: u32,
     },
+    /// Process the next `times` matching requests as usual, then answer with a broken body in
+    /// place of the real one (same status): what a proxy, a bug or a cut connection delivers.
+    Malformed {
+        path_contains: String,
+        body: BrokenBody,
+        times: u32,
+    },
     /// Per-record validation failure for writes touching this record id, until
     /// `clear_faults`. Updates and deletes match the record id; creates match when a field
     /// value (Salesforce) or an `externalIds[].value` (Genesys) equals it.
     RejectRecord { id: String },
+}
+
+/// How a [`Fault::Malformed`] answer is broken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokenBody {
+    /// The real JSON cut in half.
+    TruncatedJson,
+    /// The real JSON with every string turned into a number and every number into a string.
+    WrongTypes,
+    /// An empty JSON object: every field the client expects is missing.
+    MissingFields,
+    /// A load balancer's HTML error page (`text/html`).
+    HtmlErrorPage,
+    /// The real body with bytes that are not UTF-8 in the middle.
+    InvalidUtf8,
+}
+
+impl BrokenBody {
+    pub const ALL: [BrokenBody; 5] = [
+        BrokenBody::TruncatedJson,
+        BrokenBody::WrongTypes,
+        BrokenBody::MissingFields,
+        BrokenBody::HtmlErrorPage,
+        BrokenBody::InvalidUtf8,
+    ];
+
+    /// The broken version of a real body; the content type to send with it.
+    pub(crate) fn apply(self, real: &[u8]) -> (Vec<u8>, &'static str) {
+        const JSON: &str = "application/json";
+        match self {
+            BrokenBody::TruncatedJson => (real[..real.len() / 2].to_vec(), JSON),
+            BrokenBody::WrongTypes => {
+                let swapped = serde_json::from_slice::<serde_json::Value>(real)
+                    .map(swap_types)
+                    .unwrap_or(serde_json::Value::from(42));
+                (swapped.to_string().into_bytes(), JSON)
+            }
+            BrokenBody::MissingFields => (b"{}".to_vec(), JSON),
+            BrokenBody::HtmlErrorPage => (
+                b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center></body></html>".to_vec(),
+                "text/html",
+            ),
+            BrokenBody::InvalidUtf8 => {
+                let mut bytes = real.to_vec();
+                let middle = bytes.len() / 2;
+                bytes.splice(middle..middle, [0xff, 0xfe, 0xc3, 0x28]);
+                (bytes, JSON)
+            }
+        }
+    }
+}
+
+fn swap_types(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(_) => Value::from(12_345),
+        Value::Number(n) => Value::String(n.to_string()),
+        Value::Bool(b) => Value::String(b.to_string()),
+        Value::Array(items) => Value::Array(items.into_iter().map(swap_types).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().map(|(k, v)| (k, swap_types(v))).collect())
+        }
+        Value::Null => Value::Bool(true),
+    }
 }
 
 /// A status fault that fired for a request.
@@ -56,6 +127,7 @@ struct FaultState {
     statuses: Vec<(String, StatusFault, u32)>,
     delays: Vec<(String, u64, u32)>,
     slow_answers: Vec<(String, u64, u32)>,
+    malformed: Vec<(String, BrokenBody, u32)>,
     rejected: BTreeSet<String>,
 }
 
@@ -87,12 +159,18 @@ impl FaultBook {
                 millis,
                 times,
             } if times > 0 => state.slow_answers.push((path_contains, millis, times)),
+            Fault::Malformed {
+                path_contains,
+                body,
+                times,
+            } if times > 0 => state.malformed.push((path_contains, body, times)),
             Fault::RejectRecord { id } => {
                 state.rejected.insert(id);
             }
             Fault::Status { .. }
             | Fault::Delay { .. }
             | Fault::SlowAnswer { .. }
+            | Fault::Malformed { .. }
             | Fault::ExpireTokens => {}
         }
     }
@@ -124,6 +202,21 @@ impl FaultBook {
             state.statuses.remove(index);
         }
         Some(fault)
+    }
+
+    /// Consume the first broken-body fault matching `path`.
+    pub(crate) fn take_malformed(&self, path: &str) -> Option<BrokenBody> {
+        let mut state = self.lock();
+        let index = state
+            .malformed
+            .iter()
+            .position(|(needle, _, _)| path.contains(needle.as_str()))?;
+        let body = state.malformed[index].1;
+        state.malformed[index].2 -= 1;
+        if state.malformed[index].2 == 0 {
+            state.malformed.remove(index);
+        }
+        Some(body)
     }
 
     pub(crate) fn is_rejected(&self, id: &str) -> bool {

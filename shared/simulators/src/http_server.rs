@@ -125,3 +125,21 @@ impl IncomingRequest {
         Some((user.to_string(), password.to_string()))
     }
 }
+
+/// The response with its body broken as `broken` says (status and other headers kept).
+pub(crate) async fn break_body(
+    response: axum::response::Response,
+    broken: crate::fault::BrokenBody,
+) -> axum::response::Response {
+    let (mut parts, body) = response.into_parts();
+    let real = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let (bytes, content_type) = broken.apply(&real);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(content_type),
+    );
+    axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
+}

@@ -15,7 +15,8 @@
 //! Each simulator keeps a virtual clock (real time plus an offset set with
 //! `set_clock_offset`) whose stamps are strictly increasing, request [`Counters`] (429
 //! answers included), and a queue of injected [`Fault`]s (statuses with `Retry-After`, expired
-//! tokens, delays before processing, slow answers after it, per-record rejections).
+//! tokens, delays before processing, slow answers after it, broken bodies (truncated JSON, wrong
+//! types, missing fields, HTML error pages, invalid UTF-8), per-record rejections).
 
 mod clock;
 mod counters;
@@ -27,7 +28,7 @@ pub mod salesforce;
 pub mod sandbox;
 
 pub use counters::Counters;
-pub use fault::Fault;
+pub use fault::{BrokenBody, Fault};
 pub use genesys::{GenesysSim, GenesysSimConfig};
 pub use salesforce::{
     SANDBOX_JWT_PRIVATE_KEY_PEM, SANDBOX_JWT_PUBLIC_KEY_PEM, SalesforceSim, SalesforceSimConfig,

@@ -115,7 +115,10 @@ async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
     let correlation_id = uuid::Uuid::new_v4().to_string();
     let mut response = match IncomingRequest::read(request).await {
         Ok(request) => {
-            let response = respond(&org, &request).await;
+            let mut response = respond(&org, &request).await;
+            if let Some(broken) = org.faults.take_malformed(&request.path) {
+                response = crate::http_server::break_body(response, broken).await;
+            }
             if let Some(delay) = org.faults.take_slow_answer(&request.path) {
                 tokio::time::sleep(delay).await;
             }

@@ -183,6 +183,9 @@ async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
         api_call(&org, &route, &request)
     };
     org.counters.record_status(response.status().as_u16());
+    if let Some(broken) = org.faults.take_malformed(&request.path) {
+        response = crate::http_server::break_body(response, broken).await;
+    }
     if let Some(delay) = org.faults.take_slow_answer(&request.path) {
         tokio::time::sleep(delay).await;
     }
