@@ -297,8 +297,10 @@ async fn a_poll_stopped_after_any_number_of_steps_ends_like_an_uninterrupted_one
     scenario(&one_step).await;
     let steps = poll_in_invocations(&one_step, &one_step.integration, 1).await;
     // 11 Salesforce changes (the 10 above and Dee, created by the first sync) in pages of 5,
-    // 25 Genesys contacts in pages of 10, and the finish.
-    assert_eq!(steps, 3 + 3 + 1);
+    // 25 Genesys contacts in pages of 10, and the finish; one Salesforce page more when the
+    // first sync's own writes are stamped after this poll's read start (the simulator stamps a
+    // burst of writes 1 ms apart, ahead of the clock) and so fall in its re-read window.
+    assert!((7..=8).contains(&steps), "{steps} steps");
     let mut ends = vec![snapshot(&one_step).await];
     for k in 2..=steps {
         let w = small_pages().await;
