@@ -1,8 +1,9 @@
 //! The reconciler Lambda's cost: the real release `reconciler` binary, started under a local
 //! Lambda Runtime API with the variables `template.yaml` gives it (table and conflict queue in
-//! moto, credentials in moto's Secrets Manager), handed two SQS events of 10 messages × 50
-//! pairs each (a cold and a warm invocation), with both simulators answering every request
-//! 50 ms late. Prints its init time (start → first `next`), each invocation's wall time, its
+//! moto, credentials in moto's Secrets Manager), handed one SQS event of 10 messages × 50
+//! new pairs (500 Salesforce contacts to create in Genesys), then the same event again (a
+//! redelivery: a warm invocation that finds every pair in sync), with both simulators
+//! answering every request 50 ms late. Prints its init time (start → first `next`), each invocation's wall time, its
 //! peak resident memory (`VmHWM`) and CPU time, and the binary's size; then, in this process,
 //! the init path itself (`Deployment::new` + first `integration()`: SDK clients, both secrets
 //! read from moto, both connectors built).
@@ -12,7 +13,6 @@
 
 use contact_sync_aws::Deployment;
 use contact_sync_bench::aws_world::AwsWorld;
-use contact_sync_bench::edits::EditPlan;
 use contact_sync_bench::lambda_runtime_api::RuntimeApi;
 use contact_sync_bench::process;
 use contact_sync_engine::mapping::Mapping;
@@ -33,13 +33,11 @@ async fn main() {
     let Some(world) = AwsWorld::new("reconciler_cost", PAIRS_PER_MESSAGE).await else {
         return;
     };
-    // A synced, settled org pair, then edits for two events' worth of pairs.
-    let pairs = 2 * MESSAGES * PAIRS_PER_MESSAGE;
-    world.sf.insert_numbered(2 * pairs);
-    world.cycle().await;
-    world.cycle().await;
-    let plan = EditPlan::spread(&world.sf, &world.gz, pairs);
-    plan.apply(&world.sf, &world.gz);
+    // 500 Salesforce contacts, none in Genesys: the event creates every pair (a pair reserved,
+    // a Genesys bulk add, the link committed). Moto copies the whole table for every
+    // transaction and keeps the memory, so nothing else goes through it first.
+    let pairs = MESSAGES * PAIRS_PER_MESSAGE;
+    world.sf.insert_numbered(pairs);
     let polled = poll(
         &world.integration,
         "bench-run",
@@ -47,8 +45,8 @@ async fn main() {
     )
     .await
     .expect("poll");
-    assert_eq!(polled.batches, 2 * MESSAGES, "two events of batches");
-    let events = [sqs_event(&world, "cold"), sqs_event(&world, "warm")];
+    assert_eq!(polled.batches, MESSAGES, "one event of batches");
+    let event = sqs_event(&world, "cold");
     let vars = world.function_variables().await;
     let endpoint = std::env::var(contact_sync_aws::emulator::MOTO_URL).expect("moto URL");
 
@@ -64,9 +62,8 @@ async fn main() {
     world.gz.reset_counters();
 
     let api = RuntimeApi::start().await.expect("runtime API");
-    for (id, event) in ["cold", "warm"].iter().zip(&events) {
-        api.push(id, event.clone());
-    }
+    api.push("cold", event.clone());
+    api.push("warm-redelivery", event);
     let started = Instant::now();
     let mut child = Command::new(&binary)
         .env_clear()
@@ -111,7 +108,20 @@ async fn main() {
             "invocation {id}: every message done"
         );
     }
-    plan.assert_landed(&world.sf, &world.gz, "reconciler");
+    let linked = world
+        .gz
+        .all()
+        .iter()
+        .filter(|c| {
+            c["externalIds"]
+                .as_array()
+                .is_some_and(|ids| !ids.is_empty())
+        })
+        .count();
+    assert_eq!(
+        linked, pairs,
+        "every contact created once in Genesys, linked"
+    );
 
     let init = calls.next_requests[0] - started;
     let kb = |v: Option<u64>| v.map_or("?".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0));
@@ -121,7 +131,7 @@ async fn main() {
         std::fs::metadata(&binary).map_or(0, |m| m.len()) as f64 / 1_048_576.0
     );
     println!(
-        "event: {MESSAGES} messages x {PAIRS_PER_MESSAGE} pairs (each pair edited on one side); simulators answer every request {LATENCY_MS} ms late; DynamoDB and SQS: moto on loopback"
+        "event: {MESSAGES} messages x {PAIRS_PER_MESSAGE} new pairs (Salesforce -> Genesys creates), then the same event again; simulators answer every request {LATENCY_MS} ms late; DynamoDB and SQS: moto on loopback"
     );
     println!(
         "init (process start -> first `next`): {:.1} ms",
@@ -142,7 +152,7 @@ async fn main() {
     );
     let (sfc, gzc) = (world.sf.counters(), world.gz.counters());
     println!(
-        "simulator requests during both: salesforce {} (token {}), genesys {} (token {})",
+        "simulator requests during both invocations: salesforce {} (token {}), genesys {} (token {})",
         sfc.total, sfc.auth, gzc.total, gzc.auth
     );
     world.sf.clear_faults();

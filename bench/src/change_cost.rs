@@ -162,9 +162,7 @@ async fn copies(sf: &SalesforceSim, gz: &GenesysSim) -> (SalesforceSim, GenesysS
 fn newest(records: &[Value], key: &str) -> DateTime<Utc> {
     records
         .iter()
-        .filter_map(|r| r[key].as_str())
-        .filter_map(|raw| DateTime::parse_from_rfc3339(raw).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .filter_map(|r| crate::seed_style::stamp(r, key))
         .max()
         .unwrap_or(DateTime::UNIX_EPOCH)
 }

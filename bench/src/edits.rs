@@ -52,22 +52,13 @@ impl EditPlan {
         }
     }
 
+    /// Both systems hold every edited title.
     pub fn assert_landed(&self, sf: &SalesforceSim, gz: &GenesysSim, who: &str) {
-        for (_, gz_id, title) in &self.on_salesforce {
-            let contact = gz.get(gz_id).expect("genesys contact");
-            assert_eq!(
-                contact["title"],
-                title.as_str(),
-                "{who}: a Salesforce edit reached Genesys"
-            );
-        }
-        for (sf_id, _, title) in &self.on_genesys {
+        for (sf_id, gz_id, title) in self.on_salesforce.iter().chain(&self.on_genesys) {
             let record = sf.get(sf_id).expect("salesforce contact");
-            assert_eq!(
-                record["Title"],
-                title.as_str(),
-                "{who}: a Genesys edit reached Salesforce"
-            );
+            let contact = gz.get(gz_id).expect("genesys contact");
+            assert_eq!(record["Title"], title.as_str(), "{who}: Salesforce {sf_id}");
+            assert_eq!(contact["title"], title.as_str(), "{who}: Genesys {gz_id}");
         }
     }
 }

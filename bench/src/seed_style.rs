@@ -254,7 +254,8 @@ fn text(value: &Value, key: &str) -> String {
     value[key].as_str().unwrap_or_default().to_string()
 }
 
-fn stamp(value: &Value, key: &str) -> Option<DateTime<Utc>> {
+/// A record's stamp (`SystemModstamp` is `…+0000`, `modifyDate` is `…Z`).
+pub(crate) fn stamp(value: &Value, key: &str) -> Option<DateTime<Utc>> {
     let raw = value[key].as_str()?;
     DateTime::parse_from_rfc3339(raw)
         .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z"))

@@ -23,8 +23,9 @@
 //! values, and no Genesys contact may be left unlinked. A harness, not a test: it asserts only
 //! that each run was correct, so its figures describe correct runs.
 //!
-//! `cargo bench -p contact-sync-connectors --bench full_sync -- [contacts] [scale] [all|initial]`
-//! (defaults: 100000 contacts, scale 10 = 3,000 requests/min, all phases).
+//! `cargo bench -p contact-sync-connectors --bench full_sync -- [contacts] [scale] [phases]`
+//! (defaults: 100000 contacts, scale 10 = 3,000 requests/min, phases `all`; `initial` runs
+//! phase 1 only, `matching` phase 4 only).
 
 use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
 use contact_sync_engine::mapping::Mapping;
@@ -256,7 +257,7 @@ fn orgs() {
         .collect();
     let contacts: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let scale: u32 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10);
-    let all_phases = args.get(2).is_none_or(|p| p != "initial");
+    let phases = args.get(2).map_or("all", String::as_str);
     let limit = GENESYS_LIMIT_PER_MINUTE * scale;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -285,6 +286,11 @@ fn orgs() {
         seeding.elapsed().as_secs_f64()
     );
 
+    if phases == "matching" {
+        drop(gz);
+        matching(&runtime, &sf, genesys_config, &mapping, contacts);
+        return;
+    }
     let mut sync = SyncProcess::start(&sf, &gz, limit);
     let initial = run_phase(&mut sync, &sf, &gz, limit);
     initial.print(
@@ -294,7 +300,7 @@ fn orgs() {
     assert_eq!(initial.report.stats.created.genesys as usize, contacts);
     assert_eq!(initial.report.stats.failed, 0, "no failed pair");
     compare_in_full(&mapping, &sf, &gz, contacts);
-    if !all_phases {
+    if phases == "initial" {
         return;
     }
 
@@ -331,9 +337,20 @@ fn orgs() {
     );
     compare_in_full(&mapping, &sf, &gz, contacts);
     drop(sync);
-
-    // A Genesys org that already holds every contact, not linked.
     drop(gz);
+    matching(&runtime, &sf, genesys_config, &mapping, contacts);
+}
+
+/// A fresh Genesys org that already holds every Salesforce contact (one in ten with another
+/// title), not linked, and a fresh sync process: every pair found by matching.
+fn matching(
+    runtime: &tokio::runtime::Runtime,
+    sf: &SalesforceSim,
+    genesys_config: GenesysSimConfig,
+    mapping: &Mapping,
+    contacts: usize,
+) {
+    let limit = genesys_config.rate_limit_per_minute.unwrap_or(0);
     let gz = runtime
         .block_on(GenesysSim::start(genesys_config))
         .expect("genesys simulator");
@@ -351,15 +368,15 @@ fn orgs() {
             "title": title,
         }));
     }
-    let mut sync = SyncProcess::start(&sf, &gz, limit);
-    let matching = run_phase(&mut sync, &sf, &gz, limit);
+    let mut sync = SyncProcess::start(sf, &gz, limit);
+    let matching = run_phase(&mut sync, sf, &gz, limit);
     matching.print(
         &format!("matching: {contacts} Salesforce contacts, Genesys already holding them"),
         contacts,
     );
     assert_eq!(matching.report.stats.created.genesys, 0, "nothing created");
     assert_eq!(matching.report.stats.failed, 0, "no failed pair");
-    compare_in_full(&mapping, &sf, &gz, contacts);
+    compare_in_full(mapping, sf, &gz, contacts);
 }
 
 /// One cycle's figures with the simulators' counters for it.
