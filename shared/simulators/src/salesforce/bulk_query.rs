@@ -165,7 +165,6 @@ pub(crate) fn results(org: &Org, request: &IncomingRequest, id: &str) -> Respons
             "can only download query results of successfully completed bulk job with status: JOB_COMPLETE. Current status: IN_PROGRESS",
         );
     }
-    let (header, rows) = (job.header.clone(), job.rows.clone());
     // The service may answer fewer records than `maxRecords`: at most the configured page.
     let page_size = request
         .query_param("maxRecords")
@@ -174,12 +173,11 @@ pub(crate) fn results(org: &Org, request: &IncomingRequest, id: &str) -> Respons
         .unwrap_or(usize::MAX)
         .min(org.config.bulk_results_page_size)
         .max(1);
-    drop(state);
     // The locator is opaque to clients; here it is the offset in base 36.
     let offset = match request.query_param("locator") {
         None => 0,
         Some(locator) => match u64::from_str_radix(&locator, 36) {
-            Ok(offset) if (offset as usize) < rows.len() => offset as usize,
+            Ok(offset) if (offset as usize) < job.rows.len() => offset as usize,
             _ => {
                 return rest_error(
                     StatusCode::BAD_REQUEST,
@@ -189,12 +187,16 @@ pub(crate) fn results(org: &Org, request: &IncomingRequest, id: &str) -> Respons
             }
         },
     };
-    let end = offset.saturating_add(page_size).min(rows.len());
+    let total = job.rows.len();
+    let end = offset.saturating_add(page_size).min(total);
+    // Only this page is copied out (a large job's rows stay where they are).
+    let (header, rows) = (job.header.clone(), job.rows[offset..end].to_vec());
+    drop(state);
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Always)
         .from_writer(Vec::new());
     let mut failed = writer.write_record(&header).is_err();
-    for row in &rows[offset..end] {
+    for row in &rows {
         failed |= writer.write_record(row).is_err();
     }
     let body = match writer.into_inner() {
@@ -207,7 +209,7 @@ pub(crate) fn results(org: &Org, request: &IncomingRequest, id: &str) -> Respons
             );
         }
     };
-    let locator = if end < rows.len() {
+    let locator = if end < total {
         radix36(end as u64)
     } else {
         "null".to_string()

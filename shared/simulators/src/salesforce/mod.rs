@@ -188,6 +188,21 @@ impl SalesforceSim {
         id
     }
 
+    /// Inserts `count` numbered contacts as users would (`First{i}`, `Last{i}`,
+    /// `person{i}@example.com`, `+1415` and `i` in seven digits, title `Customer`): the
+    /// benchmarks' data at any scale.
+    pub fn insert_numbered(&self, count: usize) {
+        for i in 0..count {
+            self.insert(serde_json::json!({
+                "FirstName": format!("First{i}"),
+                "LastName": format!("Last{i}"),
+                "Email": format!("person{i}@example.com"),
+                "Phone": format!("+1415{:07}", i % 10_000_000),
+                "Title": "Customer",
+            }));
+        }
+    }
+
     /// Set fields of a live Contact (null clears a field), bumping SystemModstamp and
     /// LastModifiedDate.
     ///

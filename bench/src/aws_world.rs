@@ -1,0 +1,123 @@
+//! Both simulators and a fresh copy of the template's table and queues in moto, with an
+//! integration whose store is the real [`DynamoDbStore`] on a client that carries a
+//! [`CapacityMeter`], and the in-process queue (so batches can be taken out and handed to a
+//! Lambda as an SQS event).
+
+use crate::capacity::CapacityMeter;
+use contact_sync_aws::DynamoDbStore;
+use contact_sync_aws::deployment::{GENESYS_SECRET_ARN, SALESFORCE_SECRET_ARN};
+use contact_sync_aws::emulator::Stack;
+use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
+use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::cycle::{CycleOutcome, run_cycle};
+use contact_sync_pipeline::notify::LogAlerter;
+use contact_sync_pipeline::queue::InProcessQueue;
+use contact_sync_pipeline::{Integration, Settings, SystemClock};
+use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub struct AwsWorld {
+    pub sf: SalesforceSim,
+    pub gz: GenesysSim,
+    pub stack: Stack,
+    pub meter: CapacityMeter,
+    pub integration: Integration,
+    pub queue: Arc<InProcessQueue>,
+}
+
+impl AwsWorld {
+    /// `None` when moto is not configured (`CONTACT_SYNC_MOTO_URL`; a message says so).
+    pub async fn new(name: &str, batch_size: usize) -> Option<AwsWorld> {
+        let stack = Stack::create(name).await?;
+        let sf = SalesforceSim::start(SalesforceSimConfig::default())
+            .await
+            .expect("salesforce simulator");
+        let gz = GenesysSim::start(GenesysSimConfig::default())
+            .await
+            .expect("genesys simulator");
+        let meter = CapacityMeter::default();
+        let config = aws_sdk_dynamodb::config::Builder::from(&stack.sdk)
+            .interceptor(meter.clone())
+            .build();
+        let store = DynamoDbStore::new(
+            aws_sdk_dynamodb::Client::from_conf(config),
+            stack.resources.table.clone(),
+        );
+        let mapping = Mapping::default_mapping();
+        let mut sf_cfg = SalesforceConfig::new(sf.url(), sf.client_id(), sf.client_secret());
+        sf_cfg.fields = mapping.salesforce_fields();
+        let mut gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());
+        gz_cfg.requests_per_minute = None;
+        let queue = Arc::new(InProcessQueue::new());
+        let settings = Settings {
+            batch_size,
+            ..Settings::default()
+        };
+        let integration = Integration::new(
+            mapping,
+            Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
+            Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
+            Arc::new(store),
+            queue.clone(),
+            Arc::new(SystemClock),
+            settings,
+        );
+        Some(AwsWorld {
+            sf,
+            gz,
+            stack,
+            meter,
+            integration,
+            queue,
+        })
+    }
+
+    /// One `sync --once` cycle over DynamoDB.
+    pub async fn cycle(&self) -> CycleOutcome {
+        run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {})
+            .await
+            .expect("sync cycle")
+    }
+
+    /// Stores both simulators' credentials in Secrets Manager, as a deployment holds them, and
+    /// returns the variables a function reads (`template.yaml`'s plus the secret ARNs).
+    pub async fn function_variables(&self) -> HashMap<String, String> {
+        let secrets = aws_sdk_secretsmanager::Client::new(&self.stack.sdk);
+        let prefix = &self.stack.resources.table;
+        let sf_arn = create_secret(
+            &secrets,
+            &format!("{prefix}-salesforce"),
+            json!({"client_id": self.sf.client_id(), "client_secret": self.sf.client_secret(), "login_url": self.sf.url()}),
+        )
+        .await;
+        let gz_arn = create_secret(
+            &secrets,
+            &format!("{prefix}-genesys"),
+            json!({"client_id": self.gz.client_id(), "client_secret": self.gz.client_secret(), "api_base": self.gz.url()}),
+        )
+        .await;
+        let mut vars: HashMap<String, String> =
+            self.stack.resources.variables().into_iter().collect();
+        vars.insert(SALESFORCE_SECRET_ARN.into(), sf_arn);
+        vars.insert(GENESYS_SECRET_ARN.into(), gz_arn);
+        vars
+    }
+}
+
+async fn create_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    name: &str,
+    value: serde_json::Value,
+) -> String {
+    client
+        .create_secret()
+        .name(name)
+        .secret_string(value.to_string())
+        .send()
+        .await
+        .expect("create secret")
+        .arn
+        .expect("secret ARN")
+}
