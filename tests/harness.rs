@@ -85,6 +85,34 @@ impl World {
         run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {}).await
     }
 
+    /// Waits until real time has passed every stamp either simulator gave. A simulator stamps
+    /// writes at least 1 ms apart, so a burst of writes runs its clock ahead of real time, which
+    /// a real system's does not; a poll started before real time catches up caps its watermark
+    /// at its read's start and reads those records again. Benchmarks that count calls per
+    /// change wait here before each measured cycle.
+    pub async fn wait_past_stamps(&self) {
+        let stamp = |c: &Value, field: &str| {
+            c[field]
+                .as_str()
+                .and_then(|s| {
+                    chrono::DateTime::parse_from_rfc3339(s)
+                        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
+                        .ok()
+                })
+                .map(|t| t.with_timezone(&chrono::Utc))
+        };
+        let newest = self
+            .sf
+            .all()
+            .iter()
+            .filter_map(|c| stamp(c, "SystemModstamp"))
+            .chain(self.gz.all().iter().filter_map(|c| stamp(c, "modifyDate")))
+            .max();
+        if let Some(ahead) = newest.and_then(|n| (n - chrono::Utc::now()).to_std().ok()) {
+            tokio::time::sleep(ahead + std::time::Duration::from_millis(5)).await;
+        }
+    }
+
     /// Resets both simulators' request counters.
     pub fn reset_counters(&self) {
         self.sf.reset_counters();

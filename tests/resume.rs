@@ -295,16 +295,19 @@ async fn a_poll_stopped_after_any_number_of_steps_ends_like_an_uninterrupted_one
     // WHEN the same poll runs in invocations of one step each, then two, ... up to all steps
     let one_step = small_pages().await;
     scenario(&one_step).await;
+    one_step.wait_past_stamps().await;
     let steps = poll_in_invocations(&one_step, &one_step.integration, 1).await;
     // 11 Salesforce changes (the 10 above and Dee, created by the first sync) in pages of 5,
     // 25 Genesys contacts in pages of 10, and the finish; one Salesforce page more when the
     // first sync's own writes are stamped after this poll's read start (the simulator stamps a
-    // burst of writes 1 ms apart, ahead of the clock) and so fall in its re-read window.
+    // burst of writes 1 ms apart, ahead of the clock) and so fall in its re-read window. Each
+    // world waits for real time to pass its stamps first, so all of them take the same steps.
     assert!((7..=8).contains(&steps), "{steps} steps");
     let mut ends = vec![snapshot(&one_step).await];
     for k in 2..=steps {
         let w = small_pages().await;
         scenario(&w).await;
+        w.wait_past_stamps().await;
         let invocations = poll_in_invocations(&w, &w.integration, k).await;
         assert_eq!(invocations, steps.div_ceil(k));
         ends.push(snapshot(&w).await);

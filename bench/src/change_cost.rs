@@ -83,9 +83,13 @@ pub struct ChangeCost {
 /// of one pipeline cycle and one baseline run, and of the run after each. Panics when an edit
 /// did not reach the other side.
 pub async fn measure(contacts: usize, edits: usize) -> ChangeCost {
+    // Before each cycle real time passes the simulators' stamps (see `wait_past_stamps`), as
+    // it would on real systems, so no cycle reads a burst of its predecessor's writes twice.
     let world = World::new().await;
     world.sf.insert_numbered(contacts);
+    world.wait_past_stamps().await;
     world.sync().await;
+    world.wait_past_stamps().await;
     let settle = world.sync().await;
     assert_eq!(settle.stats.failed, 0, "steady state reached");
 
@@ -96,11 +100,13 @@ pub async fn measure(contacts: usize, edits: usize) -> ChangeCost {
     plan.apply(&world.sf, &world.gz);
     plan.apply(&sf_copy, &gz_copy);
 
+    world.wait_past_stamps().await;
     world.reset_counters();
     let outcome = world.sync().await;
     assert_eq!(outcome.stats.failed, 0, "no failed pair");
     let pipeline = RunCalls::of(&world.sf, &world.gz);
     plan.assert_landed(&world.sf, &world.gz, "pipeline");
+    world.wait_past_stamps().await;
     world.reset_counters();
     world.sync().await;
     let pipeline_echo = RunCalls::of(&world.sf, &world.gz);

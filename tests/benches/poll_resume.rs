@@ -37,7 +37,7 @@ async fn main() {
         w.gz.insert(json!({"firstName": "Pat", "lastName": format!("P{n}"), "workEmail": email}));
     }
     println!("{people} people in each system, unlinked (an initial sync); Genesys pages of 200");
-    settle(&w).await;
+    w.wait_past_stamps().await;
     let integration = &w.integration;
 
     // The first poll, invocation by invocation.
@@ -80,7 +80,7 @@ async fn main() {
 
     // The next polls, one invocation each, until one leads to no write at all.
     for poll in 2..=6 {
-        settle(&w).await;
+        w.wait_past_stamps().await;
         let took = step(integration, PollBudget::unlimited()).await;
         let batches = w.queue.pending_batches();
         let (reconciled, written) = reconcile_all(&w, integration).await;
@@ -107,7 +107,7 @@ async fn main() {
             w.sf.edit(id, json!({"Title": "Edited"}));
         }
     }
-    settle(&w).await;
+    w.wait_past_stamps().await;
     let took = step(integration, PollBudget::unlimited()).await;
     let batches = w.queue.pending_batches();
     let (_, written) = reconcile_all(&w, integration).await;
@@ -116,32 +116,6 @@ async fn main() {
         took.as_millis(),
         people.div_ceil(200)
     );
-}
-
-/// Waits until real time has passed every stamp either system gave: a simulator stamps records
-/// 1 ms apart, so a burst of writes runs its clock ahead of real time, which a real system's
-/// does not (the poll would read those records again, its watermark staying before its read's
-/// start).
-async fn settle(w: &World) {
-    let stamp = |c: &serde_json::Value, field: &str| {
-        c[field]
-            .as_str()
-            .and_then(|s| {
-                chrono::DateTime::parse_from_rfc3339(s)
-                    .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
-                    .ok()
-            })
-            .map(|t| t.with_timezone(&chrono::Utc))
-    };
-    let newest =
-        w.sf.all()
-            .iter()
-            .filter_map(|c| stamp(c, "SystemModstamp"))
-            .chain(w.gz.all().iter().filter_map(|c| stamp(c, "modifyDate")))
-            .max();
-    if let Some(ahead) = newest.and_then(|n| (n - chrono::Utc::now()).to_std().ok()) {
-        tokio::time::sleep(ahead + Duration::from_millis(5)).await;
-    }
 }
 
 /// One invocation within `budget`; its wall time.

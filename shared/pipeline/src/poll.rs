@@ -673,7 +673,7 @@ impl<'a> Poll<'a> {
             let record = integration
                 .mapping
                 .salesforce_record(&raw.id, raw.modified_at, &raw.body);
-            if is_change(since.as_ref(), &record) {
+            if is_salesforce_change(since.as_ref(), &record) {
                 changes.push((Candidate::from(&record), mark(&record)));
             }
         }
@@ -1128,6 +1128,18 @@ fn is_change(since: Option<&Watermark>, record: &SideRecord) -> bool {
     since.is_none_or(|wm| wm.is_before(record.modified_at, &record.id))
 }
 
+/// A Salesforce record is a change when it is after `since`'s stamp, or at that stamp and not
+/// the watermark's own record. Salesforce filtered the read by `(SystemModstamp, Id)` in its
+/// own `Id` order, which Salesforce does not document (18-character ids are case-safe, so a
+/// case-insensitive order is as plausible as a byte order); many records share a millisecond,
+/// so a byte-order filter here could drop a record Salesforce returned as later. Reading a
+/// record of the watermark's millisecond again costs a reconcile that writes nothing.
+fn is_salesforce_change(since: Option<&Watermark>, record: &SideRecord) -> bool {
+    since.is_none_or(|wm| {
+        record.modified_at > wm.stamp || (record.modified_at == wm.stamp && record.id != wm.last_id)
+    })
+}
+
 fn mark(record: &SideRecord) -> Watermark {
     Watermark {
         stamp: record.modified_at,
@@ -1540,6 +1552,41 @@ mod tests {
             stamp: at(minute),
             last_id: id.into(),
         }
+    }
+
+    fn salesforce_record(minute: u32, id: &str) -> SideRecord {
+        SideRecord {
+            side: Side::Salesforce,
+            id: id.into(),
+            modified_at: at(minute),
+            fields: Default::default(),
+            unmapped: Vec::new(),
+            merged_into: None,
+            merged_from: Vec::new(),
+            link: None,
+            match_emails: Vec::new(),
+            match_phones: Vec::new(),
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_salesforce_record_in_the_watermarks_millisecond_is_a_change_whatever_its_id_order() {
+        // GIVEN a watermark at a record whose id sorts after another's case-insensitively but
+        // before it byte-wise ('a' > 'B' in bytes, 'a' < 'b' ignoring case)
+        let since = mark(7, "003SM000000000aAAA");
+        // WHEN Salesforce returns records of that millisecond and around it
+        let same_stamp_other_id = salesforce_record(7, "003SM000000000BAAA");
+        let itself = salesforce_record(7, "003SM000000000aAAA");
+        let later = salesforce_record(8, "003SM0000000001AAA");
+        let earlier = salesforce_record(6, "003SM000000000zAAA");
+        // THEN a record of the same millisecond is kept (Salesforce's own order decided that it
+        // is after the watermark), the watermark's own record and older ones are not
+        assert!(is_salesforce_change(Some(&since), &same_stamp_other_id));
+        assert!(!is_salesforce_change(Some(&since), &itself));
+        assert!(is_salesforce_change(Some(&since), &later));
+        assert!(!is_salesforce_change(Some(&since), &earlier));
+        assert!(is_salesforce_change(None, &earlier));
     }
 
     #[test]
