@@ -13,7 +13,8 @@
 //! run record's. Needs moto: `eval "$(infra/moto start)"`.
 //!
 //! `cargo bench -p contact-sync-bench --bench dynamodb_cost -- [contacts] [edits]`
-//! (defaults: 1000 contacts, 500 edits).
+//! (defaults: 1000 contacts, 500 edits; BENCHMARKS.md uses 200 and 100: moto keeps a copy of
+//! the table per transaction).
 
 use contact_sync_bench::aws_world::AwsWorld;
 use contact_sync_bench::capacity::Consumption;
@@ -83,7 +84,9 @@ async fn cycle(world: &AwsWorld, title: &str) {
     let s = &outcome.stats;
     println!("\n{title}");
     println!(
-        "  pairs reconciled: {pairs} (created sf/gz {}/{}, updated sf/gz {}/{}, unchanged {}, failed {})",
+        "  records changed (poll) sf/gz {}/{}; pairs reconciled: {pairs} (created sf/gz {}/{}, updated sf/gz {}/{}, unchanged {}, failed {})",
+        s.changed.salesforce,
+        s.changed.genesys,
         s.created.salesforce,
         s.created.genesys,
         s.updated.salesforce,

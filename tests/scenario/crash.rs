@@ -192,20 +192,23 @@ impl SyncStore for CrashStore {
         self.inner.save_pair(pair, expected_version).await
     }
 
-    async fn acquire_lease(
+    async fn acquire_lease_free_since(
         &self,
         key: &str,
         owner: &str,
+        free_since: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
         self.write()?;
-        self.inner.acquire_lease(key, owner, now, ttl).await
+        self.inner
+            .acquire_lease_free_since(key, owner, free_since, now, ttl)
+            .await
     }
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
         self.write()?;
-        self.inner.release_lease(key, owner).await
+        self.inner.release_lease(key, owner, now).await
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {

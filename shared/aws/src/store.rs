@@ -2,14 +2,24 @@
 //!
 //! How each part of the port's contract holds on DynamoDB:
 //! - **Watermarks only move forward**: a conditional `PutItem` whose condition compares the
-//!   stored `(stamp, last_id)` with the new one (stamps as fixed-width strings).
-//! - **One pair per record**: `create_pair` / `save_pair` are one `TransactWriteItems` — the
-//!   pair put (`attribute_not_exists` / `version = :expected`) and one conditional put per link
-//!   (`attribute_not_exists(pk) OR pair_id = :me`) — so a pair and its links land together or
-//!   not at all, and two workers can never link one record to two pairs.
-//! - **Leases**: a conditional `PutItem` (free, expired at `now`, or ours) and a conditional
-//!   `DeleteItem` (ours). Expiry is compared on every acquire: DynamoDB's TTL deletes expired
-//!   items only eventually, moto never.
+//!   stored `(stamp, last_id)` with the new one (stamps as fixed-width strings). The store
+//!   remembers the newest watermark it has read or written per key; since a stored watermark
+//!   never moves back, one not after that is answered `false` without a request (a failed
+//!   condition would be charged a write unit for nothing: a quiet poll's case).
+//! - **One pair per record**: `create_pair` is one `TransactWriteItems` — the pair put
+//!   (`attribute_not_exists`) and one conditional put per link (`attribute_not_exists(pk) OR
+//!   pair_id = :me`) — so a pair and its links land together or not at all, and two workers
+//!   can never link one record to two pairs. `save_pair` first tries a plain `PutItem` of the
+//!   pair whose condition also requires the stored pair to hold the same record ids: their
+//!   links were written with them (by the transaction that added them) and links are never
+//!   removed, so there is nothing to link. When that condition fails, the failed put returns
+//!   the stored item: another version is a `VersionMismatch`; other ids (a first create's id,
+//!   a merge survivor) make the save the transaction above, with `version = :expected`, and
+//!   link puts for the new ids only. A changed pair costs one write unit instead of six.
+//! - **Leases**: a conditional `PutItem` (never held, held by nobody else since `free_since`,
+//!   or ours) and a conditional `UpdateItem` (ours) that sets the end (`expires_ms`) to the
+//!   release time and keeps the item for [`ENDED_LEASE_RETENTION`] (TTL). The end is compared
+//!   on every acquire: DynamoDB's TTL deletes items only eventually, moto never.
 //! - **Conflicts**: `attribute_not_exists` put (idempotent by id); closing is a conditional
 //!   update that also drops the item from the sparse `open_items` index.
 //! - **Poll checkpoints** may be larger than one item (the port allows 4 MiB of state), so a
@@ -43,13 +53,14 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::Side;
 use contact_sync_pipeline::store::{
-    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
-    SaveOutcome, StoreError, StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, ENDED_LEASE_RETENTION, Pair, PairStatus,
+    PollCheckpoint, RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use contact_sync_pipeline::system::Watermark;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -59,12 +70,15 @@ const BATCH_GET_KEYS: usize = 100;
 /// transaction on the same items, before giving up with a retryable error.
 const ATTEMPTS: u32 = 8;
 
-/// The DynamoDB store. Cheap to clone (the SDK client is shared).
+/// The DynamoDB store. Cheap to clone (the SDK client and the watermarks seen are shared).
 #[derive(Clone, Debug)]
 pub struct DynamoDbStore {
     client: Client,
     table: String,
     run_retention: Duration,
+    /// The newest watermark read or written per (integration, side): the stored one is at
+    /// least this (watermarks only move forward).
+    seen_watermarks: Arc<Mutex<HashMap<(String, Side), Watermark>>>,
 }
 
 impl DynamoDbStore {
@@ -74,7 +88,36 @@ impl DynamoDbStore {
             client,
             table: table.into(),
             run_retention: Duration::days(90),
+            seen_watermarks: Arc::default(),
         }
+    }
+
+    /// Notes that the stored watermark of `(integration, side)` is at least `watermark`.
+    fn saw_watermark(&self, integration: &str, side: Side, watermark: &Watermark) {
+        let mut seen = self
+            .seen_watermarks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let entry = seen
+            .entry((integration.to_string(), side))
+            .or_insert_with(|| watermark.clone());
+        if *entry < *watermark {
+            *entry = watermark.clone();
+        }
+    }
+
+    /// True when the stored watermark is known to be at or after `watermark`.
+    fn watermark_not_after_seen(
+        &self,
+        integration: &str,
+        side: Side,
+        watermark: &Watermark,
+    ) -> bool {
+        self.seen_watermarks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(integration.to_string(), side))
+            .is_some_and(|seen| watermark <= seen)
     }
 
     /// How long run records live after their last write before DynamoDB's TTL removes them.
@@ -280,19 +323,17 @@ impl DynamoDbStore {
         }
     }
 
-    /// The pair item and one link put per record id, as one transaction. `pair_condition`
-    /// guards the pair put; each link put succeeds when the link is free or already ours.
+    /// The pair item and one link put per record id of `ids` (the pair's ids not linked to
+    /// it yet), as one transaction. `pair_condition` guards the pair put; each link put
+    /// succeeds when the link is free or already ours.
     async fn write_pair(
         &self,
         pair: &Pair,
         pair_condition: (&str, Vec<(&str, AttributeValue)>),
         on_pair_condition_failed: SaveOutcome,
+        ids: Vec<(Side, &str)>,
     ) -> StoreResult<SaveOutcome> {
-        let mut item = encode(pair, table::pair_key(&pair.pair_id))?;
-        if pair.status == PairStatus::Pending {
-            item.insert(OPEN_PK.into(), s(table::PENDING_PAIRS));
-            item.insert(OPEN_SK.into(), s(&pair.pair_id));
-        }
+        let item = pair_item(pair)?;
         let (condition, values) = pair_condition;
         let mut pair_put = Put::builder()
             .table_name(&self.table)
@@ -306,7 +347,6 @@ impl DynamoDbStore {
             pair_put = pair_put.expression_attribute_values(name, value);
         }
         let mut writes = vec![TransactWriteItem::builder().put(build(pair_put)?).build()];
-        let ids: Vec<(Side, &str)> = record_ids(pair);
         for (side, record_id) in &ids {
             let (pk, sk) = table::link_key(*side, record_id);
             let mut link = key(&pk, &sk);
@@ -342,6 +382,95 @@ impl DynamoDbStore {
             }
         }
     }
+}
+
+impl DynamoDbStore {
+    /// `save_pair` when the stored pair at `expected_version` holds the same record ids as
+    /// `pair` (whose version is already `expected_version + 1`): one conditional `PutItem`, no
+    /// link written (they exist: see the module documentation). When the condition fails,
+    /// nothing was written and the stored item (returned by the failed put) says why.
+    async fn put_pair_same_links(
+        &self,
+        pair: &Pair,
+        expected_version: u64,
+    ) -> StoreResult<SameLinks> {
+        let mut condition = "attribute_exists(#pk) AND #version = :expected".to_string();
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(pair_item(pair)?))
+            .expression_attribute_names("#pk", table::PK)
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":expected", n(expected_version))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        for (name, attribute, id) in [
+            ("#sf", "sf_id", pair.sf_id.as_deref()),
+            ("#gz", "gz_id", pair.gz_id.as_deref()),
+        ] {
+            put = put.expression_attribute_names(name, attribute);
+            match id {
+                Some(id) => {
+                    let value = format!(":{}", &name[1..]);
+                    condition.push_str(&format!(" AND {name} = {value}"));
+                    put = put.expression_attribute_values(value, s(id));
+                }
+                // `None` is stored as NULL (serde_dynamo).
+                None => {
+                    condition.push_str(&format!(
+                        " AND (attribute_not_exists({name}) OR attribute_type({name}, :null))"
+                    ));
+                    put = put.expression_attribute_values(":null", s("NULL"));
+                }
+            }
+        }
+        let label = format!("PutItem pair {}", pair.pair_id);
+        let error = match put.condition_expression(condition).send().await {
+            Ok(_) => return Ok(SameLinks::Saved),
+            Err(e) => e,
+        };
+        let stored = match &error {
+            SdkError::ServiceError(e) => match e.err() {
+                aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                    failed,
+                ) => Some(failed.item().cloned()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match stored {
+            // No such pair.
+            Some(None) => Ok(SameLinks::VersionMismatch),
+            Some(Some(item)) if item.is_empty() => Ok(SameLinks::VersionMismatch),
+            Some(Some(item)) => {
+                let stored: Pair = decode(&pair.pair_id, item)?;
+                if stored.version == expected_version {
+                    Ok(SameLinks::IdsChanged(stored))
+                } else {
+                    Ok(SameLinks::VersionMismatch)
+                }
+            }
+            None => Err(classify(&label, error)),
+        }
+    }
+}
+
+/// How [`DynamoDbStore::put_pair_same_links`] ended.
+enum SameLinks {
+    Saved,
+    VersionMismatch,
+    /// The stored pair is at the expected version with other ids (returned).
+    IdsChanged(Pair),
+}
+
+/// A pair's item, with the pending index attributes when it is pending.
+fn pair_item(pair: &Pair) -> StoreResult<Item> {
+    let mut item = encode(pair, table::pair_key(&pair.pair_id))?;
+    if pair.status == PairStatus::Pending {
+        item.insert(OPEN_PK.into(), s(table::PENDING_PAIRS));
+        item.insert(OPEN_SK.into(), s(&pair.pair_id));
+    }
+    Ok(item)
 }
 
 /// Bytes of checkpoint state per chunk item.
@@ -573,6 +702,17 @@ fn epoch_ms(at: DateTime<Utc>) -> i64 {
     at.timestamp_millis()
 }
 
+/// Epoch milliseconds, rounded up: the end of a lease is never stored earlier than it is (a
+/// `free_since` is rounded down by [`epoch_ms`]).
+fn epoch_ms_ceil(at: DateTime<Utc>) -> i64 {
+    let ms = at.timestamp_millis();
+    if !at.timestamp_subsec_nanos().is_multiple_of(1_000_000) {
+        ms + 1
+    } else {
+        ms
+    }
+}
+
 /// Epoch seconds, rounded up: TTL never removes an item before its time.
 fn ttl_seconds(at: DateTime<Utc>) -> i64 {
     let secs = at.timestamp();
@@ -649,7 +789,13 @@ where
 #[async_trait]
 impl SyncStore for DynamoDbStore {
     async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>> {
-        self.get_doc(table::watermark_key(integration, side)).await
+        let stored: Option<Watermark> = self
+            .get_doc(table::watermark_key(integration, side))
+            .await?;
+        if let Some(wm) = &stored {
+            self.saw_watermark(integration, side, wm);
+        }
+        Ok(stored)
     }
 
     async fn advance_watermark(
@@ -658,6 +804,9 @@ impl SyncStore for DynamoDbStore {
         side: Side,
         watermark: &Watermark,
     ) -> StoreResult<bool> {
+        if self.watermark_not_after_seen(integration, side, watermark) {
+            return Ok(false);
+        }
         let (pk, sk) = table::watermark_key(integration, side);
         let mut item = encode(watermark, (pk.clone(), sk))?;
         let stamp = table::sortable(watermark.stamp);
@@ -671,7 +820,10 @@ impl SyncStore for DynamoDbStore {
             .expression_attribute_values(":id", s(&watermark.last_id))
             .send()
             .await;
-        written(&format!("PutItem {pk} watermark"), result)
+        let moved = written(&format!("PutItem {pk} watermark"), result)?;
+        // Written, or refused because the stored one is newer: either way it is at least this.
+        self.saw_watermark(integration, side, watermark);
+        Ok(moved)
     }
 
     async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
@@ -745,6 +897,7 @@ impl SyncStore for DynamoDbStore {
             pair,
             ("attribute_not_exists(#pk)", Vec::new()),
             SaveOutcome::AlreadyExists,
+            record_ids(pair),
         )
         .await
     }
@@ -752,6 +905,23 @@ impl SyncStore for DynamoDbStore {
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
         let mut stored = pair.clone();
         stored.version = expected_version + 1;
+        let before = match self.put_pair_same_links(&stored, expected_version).await? {
+            SameLinks::Saved => return Ok(SaveOutcome::Saved),
+            SameLinks::VersionMismatch => return Ok(SaveOutcome::VersionMismatch),
+            SameLinks::IdsChanged(before) => before,
+        };
+        // Links only for the ids the stored pair does not hold (those it holds are linked to
+        // it); the version condition fails if the pair moved since it was read.
+        let new_ids = record_ids(&stored)
+            .into_iter()
+            .filter(|(side, id)| {
+                let held = match side {
+                    Side::Salesforce => before.sf_id.as_deref(),
+                    Side::Genesys => before.gz_id.as_deref(),
+                };
+                held != Some(*id)
+            })
+            .collect();
         self.write_pair(
             &stored,
             (
@@ -759,14 +929,16 @@ impl SyncStore for DynamoDbStore {
                 vec![(":expected", n(expected_version))],
             ),
             SaveOutcome::VersionMismatch,
+            new_ids,
         )
         .await
     }
 
-    async fn acquire_lease(
+    async fn acquire_lease_free_since(
         &self,
         key: &str,
         owner: &str,
+        free_since: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl: Duration,
     ) -> StoreResult<bool> {
@@ -774,34 +946,41 @@ impl SyncStore for DynamoDbStore {
         let expires = now + ttl;
         let mut item = self::key(&pk, &sk);
         item.insert("owner".into(), s(owner));
-        item.insert("expires_ms".into(), n(epoch_ms(expires)));
-        item.insert(table::TTL_ATTRIBUTE.into(), n(ttl_seconds(expires)));
+        item.insert("expires_ms".into(), n(epoch_ms_ceil(expires)));
+        item.insert(
+            table::TTL_ATTRIBUTE.into(),
+            n(ttl_seconds(expires + ENDED_LEASE_RETENTION)),
+        );
         let result = self
             .put_if(
                 item,
-                "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :now",
+                "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :since",
             )
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", s(owner))
-            .expression_attribute_values(":now", n(epoch_ms(now)))
+            .expression_attribute_values(":since", n(epoch_ms(free_since)))
             .send()
             .await;
         written(&format!("PutItem {pk}"), result)
     }
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let (pk, sk) = table::lease_key(key);
         let result = self
             .client
-            .delete_item()
+            .update_item()
             .table_name(&self.table)
             .set_key(Some(self::key(&pk, &sk)))
             .condition_expression("#owner = :owner")
+            .update_expression("SET expires_ms = :now, #ttl = :ttl")
             .expression_attribute_names("#owner", "owner")
+            .expression_attribute_names("#ttl", table::TTL_ATTRIBUTE)
             .expression_attribute_values(":owner", s(owner))
+            .expression_attribute_values(":now", n(epoch_ms_ceil(now)))
+            .expression_attribute_values(":ttl", n(ttl_seconds(now + ENDED_LEASE_RETENTION)))
             .send()
             .await;
-        written(&format!("DeleteItem {pk}"), result)?;
+        written(&format!("UpdateItem {pk}"), result)?;
         Ok(())
     }
 

@@ -237,7 +237,9 @@ async fn under_run_lease<T>(
         return Err(PipelineError::RunInProgress(integration.name.clone()));
     }
     let result = work.await;
-    store.release_lease(&lease_key, run_id).await?;
+    store
+        .release_lease(&lease_key, run_id, integration.clock.now())
+        .await?;
     result
 }
 

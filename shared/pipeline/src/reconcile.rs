@@ -1,5 +1,14 @@
-//! The reconcile use case: one batch of pair references → leases, bulk reads of both sides,
-//! the engine's plans, bulk writes, and a compare-and-set commit of each pair's new base.
+//! The reconcile use case: one batch of pair references → bulk reads of the store and both
+//! sides, the engine's plans, leases for the pairs that have something to write, bulk writes,
+//! and a compare-and-set commit of each pair's new base.
+//!
+//! A pair whose plan changes nothing (both sides equal the stored base, the pair synced with
+//! nothing to record) costs reads only: no lease, no store write. A pair with writes is leased
+//! after the reads, and only if nobody else has held its lease since the reads began
+//! (`SyncStore::acquire_lease_free_since`): every writer holds the lease while it writes, so a
+//! pair written by anyone after our reads is refused and read again on redelivery, and no
+//! write is ever planned on stale reads (the commit's compare-and-set alone would catch a
+//! moved pair only after our writes had landed).
 //!
 //! Idempotent under redelivery: a pair whose writes already landed re-plans to nothing (values
 //! equal the base); a new pair is reserved in the store (conditional link put) before anything
@@ -66,42 +75,43 @@ pub async fn reconcile_within(
     let facts = integration.prepare().await?;
     let owner = format!("{}:{}", batch.run_id, uuid::Uuid::new_v4());
     let mut outcome = ReconcileOutcome::default();
+    // Every read the plans rest on (the stored pairs, then both systems' records) happens
+    // after this instant. Reads need no lease: a pair is leased only when its plan writes,
+    // and only if nobody else has held its lease since (so nobody can have written it after
+    // these reads).
+    let read_at = integration.clock.now();
     let mut work = resolve(integration, batch, &mut outcome).await?;
+    let records = plan_work(integration, batch, &facts, &mut work, &mut outcome).await?;
+    settle_quiet(&mut work, &mut outcome);
 
-    // Lease every pair (new ones get a fresh id nobody else knows, so this always succeeds).
-    let now = integration.clock.now();
-    let ttl = integration.settings.lease_ttl;
-    let mut leased = Vec::with_capacity(work.len());
-    for w in work.drain(..) {
-        let key = lease_key(&w.pair.pair_id);
-        if integration
-            .store
-            .acquire_lease(&key, &owner, now, ttl)
-            .await?
-        {
-            leased.push(w);
-        } else {
-            outcome.retry.push(PairRef {
-                pair_id: Some(w.pair.pair_id.clone()),
-                sf_id: w.sf_id.clone(),
-                gz_id: w.gz_id.clone(),
-                merged_into: None,
-            });
-        }
+    let mut leased = Vec::new();
+    let result = async {
+        let mut work = lease_writers(
+            integration,
+            &owner,
+            read_at,
+            work,
+            &mut leased,
+            &mut outcome,
+        )
+        .await?;
+        reconcile_leased(
+            integration,
+            batch,
+            &facts,
+            (&mut work, read_at),
+            (&records.0, &records.1),
+            &mut outcome,
+            budget,
+        )
+        .await
     }
-    let result = reconcile_leased(
-        integration,
-        batch,
-        &facts,
-        (&mut leased, now),
-        &mut outcome,
-        budget,
-    )
     .await;
-    for w in &leased {
+    let released_at = integration.clock.now();
+    for key in &leased {
         integration
             .store
-            .release_lease(&lease_key(&w.pair.pair_id), &owner)
+            .release_lease(key, &owner, released_at)
             .await?;
     }
     result?;
@@ -407,17 +417,99 @@ async fn resolve(
     Ok(existing.into_values().chain(fresh.into_values()).collect())
 }
 
-/// `work` was leased at `leased_at`.
+/// A pair's plan is done without a lease or a write when it leaves everything as stored: the
+/// plan writes nothing to either system, the stored pair is synced with the same ids, no
+/// error and no choices waiting, its base is the plan's new base, and no decision has an
+/// audit entry or review item to record. Saving it would change nothing but its version.
+fn is_quiet(w: &Work, plan: &PairPlan) -> bool {
+    plan.action == PairAction::Unchanged
+        && plan.salesforce.is_none()
+        && plan.genesys.is_none()
+        && !w.is_new
+        && w.merged_into.is_none()
+        && w.error.is_none()
+        && w.pair.status == PairStatus::Synced
+        && w.pair.last_error.is_none()
+        && w.pair.resolutions.is_empty()
+        && w.sf_id == w.pair.sf_id
+        && w.gz_id == w.pair.gz_id
+        && w.pair.base.as_ref() == Some(&plan.new_base)
+        && plan
+            .decisions
+            .iter()
+            .all(|d| audit_entry(&d.reason).is_none())
+}
+
+/// Counts the quiet pairs (see [`is_quiet`]) unchanged and drops their plans: nothing of theirs
+/// is leased, written or committed.
+fn settle_quiet(work: &mut [Work], outcome: &mut ReconcileOutcome) {
+    for w in work.iter_mut() {
+        if w.plan.as_ref().is_some_and(|plan| is_quiet(w, plan)) {
+            w.plan = None;
+            outcome.stats.unchanged += 1;
+        }
+    }
+}
+
+/// Leases every pair that still has a plan, each only when nobody else has held its lease
+/// since `read_at` (the batch's reads began): a pair taken meanwhile, or still held, may have
+/// been written after our reads, so it is asked for again (redelivery re-reads it) instead.
+/// Returns the work left (pairs without a plan stay, for the delete breaker's population);
+/// `leased` gets the keys taken.
+async fn lease_writers(
+    integration: &Integration,
+    owner: &str,
+    read_at: chrono::DateTime<chrono::Utc>,
+    work: Vec<Work>,
+    leased: &mut Vec<String>,
+    outcome: &mut ReconcileOutcome,
+) -> Result<Vec<Work>, PipelineError> {
+    let now = integration.clock.now();
+    let ttl = integration.settings.lease_ttl;
+    let mut kept = Vec::with_capacity(work.len());
+    for w in work {
+        if w.plan.is_none() {
+            kept.push(w);
+            continue;
+        }
+        // A new pair's id is fresh (nobody else knows it): this always succeeds, and stops a
+        // worker that finds the pair through its links once it is reserved.
+        let key = lease_key(&w.pair.pair_id);
+        if integration
+            .store
+            .acquire_lease_free_since(&key, owner, read_at, now, ttl)
+            .await?
+        {
+            leased.push(key);
+            kept.push(w);
+        } else {
+            outcome.retry.push(retry_ref(&w));
+        }
+    }
+    Ok(kept)
+}
+
+/// The reference that asks for a pair of this batch again.
+fn retry_ref(w: &Work) -> PairRef {
+    PairRef {
+        pair_id: (!w.is_new).then(|| w.pair.pair_id.clone()),
+        sf_id: w.sf_id.clone(),
+        gz_id: w.gz_id.clone(),
+        merged_into: w.merged_into.clone(),
+    }
+}
+
+/// Writes and commits the planned `work`, leased after reads that began at `read_at`.
 async fn reconcile_leased(
     integration: &Integration,
     batch: &ReconcileBatch,
     facts: &RunFacts,
-    (work, leased_at): (&mut [Work], chrono::DateTime<chrono::Utc>),
+    (work, read_at): (&mut [Work], chrono::DateTime<chrono::Utc>),
+    (sf_records, gz_records): (&Records, &Records),
     outcome: &mut ReconcileOutcome,
     budget: &mut Option<usize>,
 ) -> Result<(), PipelineError> {
-    let (sf_records, gz_records) = plan_work(integration, batch, facts, work, outcome).await?;
-    if leases_may_have_expired(integration, leased_at) {
+    if leases_may_have_expired(integration, read_at) {
         give_back(batch, work, outcome);
         return Ok(());
     }
@@ -450,20 +542,38 @@ async fn reconcile_leased(
         }
     }
 
+    let decided_at = integration.clock.now();
+    record_decisions_before_writes(
+        integration,
+        batch,
+        work,
+        (sf_records, gz_records),
+        decided_at,
+    )
+    .await?;
     apply(integration, Side::Salesforce, work, Vec::new(), outcome).await;
-    let links = link_write_backs(integration, facts, work, &gz_records);
+    let links = link_write_backs(integration, facts, work, gz_records);
     apply(integration, Side::Genesys, work, links, outcome).await;
-    commit(integration, batch, work, &sf_records, &gz_records, outcome).await
+    commit(
+        integration,
+        batch,
+        work,
+        (sf_records, gz_records),
+        decided_at,
+        outcome,
+    )
+    .await
 }
 
-/// True when half the lease lifetime has passed since the pairs were leased: another worker
-/// may own them by the time our writes land, and what we read may be stale, so nothing planned
-/// on those reads may be written (a stalled worker would overwrite newer values).
+/// True when half the lease lifetime has passed since the batch's reads began (the leases
+/// were taken later): another worker may own the pairs by the time our writes land, and what
+/// we read may be stale, so nothing planned on those reads may be written (a stalled worker
+/// would overwrite newer values).
 fn leases_may_have_expired(
     integration: &Integration,
-    leased_at: chrono::DateTime<chrono::Utc>,
+    read_at: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    integration.clock.now() - leased_at > integration.settings.lease_ttl / 2
+    integration.clock.now() - read_at > integration.settings.lease_ttl / 2
 }
 
 /// Drops every plan of the batch unwritten and asks for the references again (redelivery
@@ -472,12 +582,7 @@ fn give_back(batch: &ReconcileBatch, work: &mut [Work], outcome: &mut ReconcileO
     tracing::warn!(run_id = %batch.run_id, pairs = work.len(), "reads older than half the lease lifetime; nothing written, the batch is delivered again");
     for w in work.iter_mut() {
         if w.plan.take().is_some() {
-            outcome.retry.push(PairRef {
-                pair_id: (!w.is_new).then(|| w.pair.pair_id.clone()),
-                sf_id: w.sf_id.clone(),
-                gz_id: w.gz_id.clone(),
-                merged_into: w.merged_into.clone(),
-            });
+            outcome.retry.push(retry_ref(w));
         }
     }
 }
@@ -867,11 +972,10 @@ async fn commit(
     integration: &Integration,
     batch: &ReconcileBatch,
     work: &mut [Work],
-    sf_records: &HashMap<String, SideRecord>,
-    gz_records: &HashMap<String, SideRecord>,
+    (sf_records, gz_records): (&Records, &Records),
+    now: chrono::DateTime<chrono::Utc>,
     outcome: &mut ReconcileOutcome,
 ) -> Result<(), PipelineError> {
-    let now = integration.clock.now();
     let mut events = Vec::new();
     for w in work.iter_mut() {
         let Some(plan) = w.plan.take() else { continue };
@@ -994,50 +1098,30 @@ async fn commit(
                 next.synced_at = Some(now);
                 // Choices were applied by this plan.
                 next.resolutions.clear();
-                let sf = next.sf_id.as_ref().and_then(|id| sf_records.get(id));
-                let gz = next.gz_id.as_ref().and_then(|id| gz_records.get(id));
-                for d in &plan.decisions {
-                    let (kind, status, policy) = match &d.reason {
-                        Reason::Conflict { policy, winner } => (
-                            ConflictKind::Resolved { winner: *winner },
-                            ConflictStatus::Closed,
-                            policy.as_str(),
-                        ),
-                        Reason::HeldForReview => {
-                            (ConflictKind::Manual, ConflictStatus::Open, "manual")
-                        }
-                        Reason::Unmapped { side, review: true } => (
-                            ConflictKind::Unmapped { side: *side },
-                            ConflictStatus::Open,
-                            "value_map",
-                        ),
-                        Reason::ChosenByPerson => {
-                            (ConflictKind::Chosen, ConflictStatus::Closed, "person")
-                        }
-                        _ => continue,
-                    };
-                    if status == ConflictStatus::Open {
+                for c in decision_records(
+                    integration,
+                    batch,
+                    (&next, w.pair.base.as_ref()),
+                    &plan,
+                    (sf_records, gz_records),
+                    now,
+                ) {
+                    if c.status == ConflictStatus::Open {
                         outcome.stats.review += 1;
                     } else {
                         outcome.stats.conflicts += 1;
                     }
-                    let values = (
-                        w.pair
-                            .base
-                            .as_ref()
-                            .and_then(|b| b.get(&d.field))
-                            .map(str::to_string),
-                        sf.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
-                        gz.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
-                    );
-                    conflicts.push(record(&next, &d.field, policy, kind, status, values));
+                    conflicts.push(c);
                 }
             }
         }
         match integration.store.save_pair(&next, expected).await? {
             SaveOutcome::Saved => {
                 for c in conflicts {
-                    integration.store.record_conflict(&c).await?;
+                    // Policy decisions were recorded before the writes.
+                    if !(decided_before_writes(&plan.action) && is_decision(&c)) {
+                        integration.store.record_conflict(&c).await?;
+                    }
                     events.push(conflict_event(integration, batch, &c));
                 }
             }
@@ -1054,6 +1138,115 @@ async fn commit(
         integration.queue.send_conflicts(events).await?;
     }
     Ok(())
+}
+
+/// The audit entries and review items of a plan's field decisions, about `pair` (its ids as
+/// they stand; `base`: the stored base the plan merged against), with each side's value.
+fn decision_records(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    (pair, base): (&Pair, Option<&contact_sync_engine::CanonicalContact>),
+    plan: &PairPlan,
+    (sf_records, gz_records): (&Records, &Records),
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<ConflictRecord> {
+    let sf = pair.sf_id.as_ref().and_then(|id| sf_records.get(id));
+    let gz = pair.gz_id.as_ref().and_then(|id| gz_records.get(id));
+    let mut records = Vec::new();
+    for d in &plan.decisions {
+        let Some((kind, status, policy)) = audit_entry(&d.reason) else {
+            continue;
+        };
+        let values = (
+            base.and_then(|b| b.get(&d.field)).map(str::to_string),
+            sf.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
+            gz.and_then(|r| r.fields.get(&d.field)).map(str::to_string),
+        );
+        records.push(conflict_record(
+            integration,
+            batch,
+            pair,
+            &d.field,
+            policy,
+            kind,
+            status,
+            values,
+            now,
+        ));
+    }
+    records
+}
+
+/// True for a closed audit entry of a decision (a policy's or a person's), as opposed to a
+/// review item.
+fn is_decision(c: &ConflictRecord) -> bool {
+    c.status == ConflictStatus::Closed
+}
+
+/// Plans whose field decisions are applied by their writes (the others unlink, delete or
+/// follow a merge, and record no field decision).
+fn decided_before_writes(action: &PairAction) -> bool {
+    matches!(
+        action,
+        PairAction::Unchanged | PairAction::Update | PairAction::Create { .. } | PairAction::Skip
+    )
+}
+
+/// Records the field decisions (closed audit entries) of the plans about to be written,
+/// before any write: a crash between the writes and the commit would otherwise leave a
+/// decision applied on both systems with no trace in the store (the next run finds the sides
+/// agreeing and decides nothing). Idempotent (the entries' ids name the run); the commit
+/// sends their events.
+async fn record_decisions_before_writes(
+    integration: &Integration,
+    batch: &ReconcileBatch,
+    work: &[Work],
+    records: (&Records, &Records),
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), PipelineError> {
+    for w in work {
+        let Some(plan) = &w.plan else { continue };
+        if !decided_before_writes(&plan.action) {
+            continue;
+        }
+        let mut pair = w.pair.clone();
+        pair.sf_id = w.sf_id.clone();
+        pair.gz_id = w.gz_id.clone();
+        for c in decision_records(
+            integration,
+            batch,
+            (&pair, w.pair.base.as_ref()),
+            plan,
+            records,
+            now,
+        )
+        .into_iter()
+        .filter(is_decision)
+        {
+            integration.store.record_conflict(&c).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The audit entry or review item a field decision records, if any: its kind, status and
+/// policy.
+fn audit_entry(reason: &Reason) -> Option<(ConflictKind, ConflictStatus, &str)> {
+    Some(match reason {
+        Reason::Conflict { policy, winner } => (
+            ConflictKind::Resolved { winner: *winner },
+            ConflictStatus::Closed,
+            policy.as_str(),
+        ),
+        Reason::HeldForReview => (ConflictKind::Manual, ConflictStatus::Open, "manual"),
+        Reason::Unmapped { side, review: true } => (
+            ConflictKind::Unmapped { side: *side },
+            ConflictStatus::Open,
+            "value_map",
+        ),
+        Reason::ChosenByPerson => (ConflictKind::Chosen, ConflictStatus::Closed, "person"),
+        _ => return None,
+    })
 }
 
 /// Values of an audit entry that is about a record, not a field.
@@ -1268,4 +1461,344 @@ fn by_key(
 fn unique(ids: impl Iterator<Item = String>) -> Vec<String> {
     let set: BTreeSet<String> = ids.collect();
     set.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integration::{Clock, Settings};
+    use crate::queue::InProcessQueue;
+    use crate::store::SyncStore;
+    use crate::store::memory::MemoryStore;
+    use crate::system::{
+        ChangePage, ContactReader, ContactWriter, DeletionRead, SystemFacts, SystemResult,
+        Watermark,
+    };
+    use async_trait::async_trait;
+    use chrono::{DateTime, TimeZone, Utc};
+    use contact_sync_engine::mapping::Mapping;
+    use serde_json::{Value, json};
+    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const SF_ID: &str = "003000000000001AAA";
+    const GZ_ID: &str = "g-1";
+    const SOURCE: &str = "src-1";
+    const PAIR: &str = "p-1";
+
+    /// A clock one millisecond further on at every reading (a frozen one cannot order a
+    /// release against a read).
+    #[derive(Default)]
+    struct Ticking(AtomicI64);
+
+    impl Clock for Ticking {
+        fn now(&self) -> DateTime<Utc> {
+            let ms = self.0.fetch_add(1, Ordering::SeqCst);
+            Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap()
+                + chrono::Duration::milliseconds(ms)
+        }
+    }
+
+    /// Another worker that takes the pair's lease and lets it go while our reads run.
+    struct Intruder {
+        store: Arc<dyn SyncStore>,
+        clock: Arc<dyn Clock>,
+    }
+
+    /// One side's records in memory, applying updates as the real APIs do (Salesforce: the
+    /// fields sent; Genesys: the whole contact), counting writes.
+    struct FakeSystem {
+        side: Side,
+        records: Mutex<HashMap<String, Value>>,
+        writes: AtomicU64,
+        /// Runs once, inside the next fetch.
+        intruder: Mutex<Option<Intruder>>,
+        /// Saves the pair once more (another writer) inside the next update, so that our
+        /// commit loses, as a crash between the writes and the commit would leave it.
+        commit_thief: Mutex<Option<Arc<dyn SyncStore>>>,
+    }
+
+    impl FakeSystem {
+        fn new(side: Side, id: &str, body: Value) -> Arc<FakeSystem> {
+            Arc::new(FakeSystem {
+                side,
+                records: Mutex::new(HashMap::from([(id.to_string(), body)])),
+                writes: AtomicU64::new(0),
+                intruder: Mutex::new(None),
+                commit_thief: Mutex::new(None),
+            })
+        }
+
+        fn edit(&self, id: &str, field: &str, value: &str) {
+            let mut records = self.records.lock().unwrap();
+            records.get_mut(id).unwrap()[field] = json!(value);
+        }
+    }
+
+    #[async_trait]
+    impl ContactReader for FakeSystem {
+        fn side(&self) -> Side {
+            self.side
+        }
+        async fn prepare(&self) -> SystemResult<SystemFacts> {
+            Ok(SystemFacts {
+                instance_url: None,
+                link_source_id: Some(SOURCE.into()),
+            })
+        }
+        async fn read_changes(
+            &self,
+            _since: Option<&Watermark>,
+            _cursor: Option<String>,
+        ) -> SystemResult<ChangePage> {
+            Ok(ChangePage::default())
+        }
+        async fn read_deletions(&self, _since: Option<&Watermark>) -> SystemResult<DeletionRead> {
+            Ok(DeletionRead {
+                complete: true,
+                ..DeletionRead::default()
+            })
+        }
+        async fn fetch(&self, ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+            let intruder = self.intruder.lock().unwrap().take();
+            if let Some(Intruder { store, clock }) = intruder {
+                let key = lease_key(PAIR);
+                let ttl = chrono::Duration::minutes(15);
+                assert!(
+                    store
+                        .acquire_lease(&key, "other", clock.now(), ttl)
+                        .await
+                        .unwrap()
+                );
+                store
+                    .release_lease(&key, "other", clock.now())
+                    .await
+                    .unwrap();
+            }
+            let records = self.records.lock().unwrap();
+            Ok(ids
+                .iter()
+                .filter_map(|id| {
+                    records.get(id).map(|body| RawRecord {
+                        id: id.clone(),
+                        modified_at: Utc.with_ymd_and_hms(2026, 11, 24, 11, 0, 0).unwrap(),
+                        body: body.clone(),
+                    })
+                })
+                .collect())
+        }
+        async fn find_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[async_trait]
+    impl ContactWriter for FakeSystem {
+        async fn create(&self, _records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+            panic!("no record is created in these tests");
+        }
+        async fn update(&self, updates: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
+            self.writes.fetch_add(1, Ordering::SeqCst);
+            let thief = self.commit_thief.lock().unwrap().take();
+            if let Some(store) = thief {
+                let stored = store.pair(PAIR).await.unwrap().unwrap();
+                let saved = store.save_pair(&stored, stored.version).await.unwrap();
+                assert_eq!(saved, SaveOutcome::Saved);
+            }
+            let mut records = self.records.lock().unwrap();
+            Ok(updates
+                .into_iter()
+                .map(|u| {
+                    let stored = records.get_mut(&u.id).expect("updated record exists");
+                    match (self.side, stored, u.body) {
+                        (Side::Salesforce, Value::Object(stored), Value::Object(fields)) => {
+                            stored.extend(fields)
+                        }
+                        (_, stored, body) => *stored = body,
+                    }
+                    WriteOutcome {
+                        result: Ok(u.id.clone()),
+                        key: u.id,
+                    }
+                })
+                .collect())
+        }
+        async fn delete(&self, _ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
+            panic!("no record is deleted in these tests");
+        }
+    }
+
+    struct World {
+        integration: Integration,
+        store: Arc<MemoryStore>,
+        sf: Arc<FakeSystem>,
+        gz: Arc<FakeSystem>,
+    }
+
+    /// A linked pair whose records agree, not synced yet.
+    async fn world() -> World {
+        let sf = FakeSystem::new(
+            Side::Salesforce,
+            SF_ID,
+            json!({"Id": SF_ID, "FirstName": "Ada", "LastName": "Lovelace", "Email": "ada@example.com", "Title": "Analyst"}),
+        );
+        let gz = FakeSystem::new(
+            Side::Genesys,
+            GZ_ID,
+            json!({
+                "id": GZ_ID, "firstName": "Ada", "lastName": "Lovelace",
+                "workEmail": "ada@example.com", "title": "Analyst",
+                "externalIds": [{"externalSource": {"id": SOURCE}, "value": SF_ID}],
+            }),
+        );
+        let store = Arc::new(MemoryStore::new());
+        let pair = Pair::new(PAIR.into(), Some(SF_ID.into()), Some(GZ_ID.into()));
+        assert_eq!(store.create_pair(&pair).await.unwrap(), SaveOutcome::Saved);
+        let integration = Integration::new(
+            Mapping::default_mapping(),
+            sf.clone(),
+            gz.clone(),
+            store.clone(),
+            Arc::new(InProcessQueue::new()),
+            Arc::new(Ticking::default()),
+            Settings::default(),
+        );
+        World {
+            integration,
+            store,
+            sf,
+            gz,
+        }
+    }
+
+    fn batch(w: &World) -> ReconcileBatch {
+        ReconcileBatch {
+            v: MESSAGE_VERSION,
+            integration: w.integration.name.clone(),
+            run_id: "run-1".into(),
+            pairs: vec![PairRef::to_pair(PAIR.into())],
+        }
+    }
+
+    fn system_writes(w: &World) -> u64 {
+        w.sf.writes.load(Ordering::SeqCst) + w.gz.writes.load(Ordering::SeqCst)
+    }
+
+    /// Reconciles until the pair is synced and a reconcile changes nothing more (at most 3).
+    async fn settle(w: &World) {
+        for _ in 0..3 {
+            let before = system_writes(w);
+            reconcile(&w.integration, &batch(w)).await.unwrap();
+            let pair = w.store.pair(PAIR).await.unwrap().unwrap();
+            if pair.status == PairStatus::Synced && system_writes(w) == before {
+                return;
+            }
+        }
+        panic!("the pair did not settle");
+    }
+
+    #[tokio::test]
+    async fn an_unchanged_pair_costs_no_store_write() {
+        // GIVEN a synced pair whose records both still hold the base
+        let w = world().await;
+        settle(&w).await;
+        let version = w.store.pair(PAIR).await.unwrap().unwrap().version;
+        let (store_before, systems_before) = (w.store.write_requests(), system_writes(&w));
+
+        // WHEN it comes back in a batch (an echo of our own writes, a redelivery)
+        let outcome = reconcile(&w.integration, &batch(&w)).await.unwrap();
+
+        // THEN it is counted unchanged, with no store write at all (no lease, no save) and no
+        // system write
+        assert_eq!(outcome.stats.unchanged, 1);
+        assert!(outcome.retry.is_empty());
+        assert_eq!(w.store.write_requests() - store_before, 0);
+        assert_eq!(system_writes(&w), systems_before);
+        assert_eq!(w.store.pair(PAIR).await.unwrap().unwrap().version, version);
+    }
+
+    #[tokio::test]
+    async fn a_pending_pair_whose_records_agree_is_still_saved_synced() {
+        // GIVEN a synced pair that a failed write left pending, its records equal to its base
+        let w = world().await;
+        settle(&w).await;
+        let mut pending = w.store.pair(PAIR).await.unwrap().unwrap();
+        pending.status = PairStatus::Pending;
+        pending.last_error = Some(RecordError {
+            code: "CALL_FAILED_RETRYABLE".into(),
+            message: "timeout".into(),
+            retryable: true,
+        });
+        let version = pending.version;
+        assert_eq!(
+            w.store.save_pair(&pending, version).await.unwrap(),
+            SaveOutcome::Saved
+        );
+
+        // WHEN it is reconciled and nothing needs writing to either system
+        let systems_before = system_writes(&w);
+        reconcile(&w.integration, &batch(&w)).await.unwrap();
+
+        // THEN the pair is saved synced, without its error
+        let stored = w.store.pair(PAIR).await.unwrap().unwrap();
+        assert_eq!(stored.status, PairStatus::Synced);
+        assert_eq!(stored.last_error, None);
+        assert_eq!(stored.version, version + 2);
+        assert_eq!(system_writes(&w), systems_before);
+    }
+
+    #[tokio::test]
+    async fn a_policy_decision_is_audited_even_when_the_commit_never_happens() {
+        // GIVEN a synced pair whose first name was changed on both sides (salesforce_wins),
+        // and a commit that will not happen (another writer saves the pair during our write)
+        let w = world().await;
+        settle(&w).await;
+        w.sf.edit(SF_ID, "FirstName", "Augusta");
+        w.gz.edit(GZ_ID, "firstName", "Countess");
+        *w.gz.commit_thief.lock().unwrap() = Some(w.store.clone());
+
+        // WHEN the batch is reconciled
+        let outcome = reconcile(&w.integration, &batch(&w)).await.unwrap();
+
+        // THEN Salesforce's value was written to Genesys, the commit lost, and the store still
+        // holds the closed audit entry of the decision (the next run sees both sides agree
+        // and would decide nothing)
+        assert_eq!(w.gz.records.lock().unwrap()[GZ_ID]["firstName"], "Augusta");
+        assert_eq!(outcome.retry.len(), 1);
+        let audit = w.store.conflicts(&w.integration.name, false).await.unwrap();
+        assert_eq!(audit.len(), 1, "{audit:?}");
+        assert_eq!(audit[0].field, "first_name");
+        assert_eq!(audit[0].status, ConflictStatus::Closed);
+        assert_eq!(
+            audit[0].kind,
+            ConflictKind::Resolved {
+                winner: Side::Salesforce
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn a_pair_leased_by_another_worker_after_our_reads_began_is_not_written() {
+        // GIVEN a synced pair edited in Salesforce, and another worker that takes and releases
+        // the pair's lease while our reads run (it may have written the pair after them)
+        let w = world().await;
+        settle(&w).await;
+        w.sf.edit(SF_ID, "Title", "Engineer");
+        *w.sf.intruder.lock().unwrap() = Some(Intruder {
+            store: w.store.clone(),
+            clock: w.integration.clock.clone(),
+        });
+        let systems_before = system_writes(&w);
+
+        // WHEN the batch is reconciled
+        let outcome = reconcile(&w.integration, &batch(&w)).await.unwrap();
+
+        // THEN nothing planned on those reads is written: the pair is asked for again
+        assert_eq!(system_writes(&w), systems_before);
+        assert_eq!(outcome.retry.len(), 1);
+        assert_eq!(outcome.retry[0].pair_id.as_deref(), Some(PAIR));
+        // AND the redelivery, reading again, writes the edit to Genesys
+        reconcile(&w.integration, &batch(&w)).await.unwrap();
+        assert_eq!(w.gz.records.lock().unwrap()[GZ_ID]["title"], "Engineer");
+    }
 }

@@ -151,10 +151,11 @@ impl SyncStore for RunStore {
         self.inner.save_pair(pair, expected_version).await
     }
 
-    async fn acquire_lease(
+    async fn acquire_lease_free_since(
         &self,
         key: &str,
         owner: &str,
+        free_since: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
@@ -162,14 +163,16 @@ impl SyncStore for RunStore {
             // A dry run changes nothing, so it needs no exclusion from real runs.
             return Ok(true);
         }
-        self.inner.acquire_lease(key, owner, now, ttl).await
+        self.inner
+            .acquire_lease_free_since(key, owner, free_since, now, ttl)
+            .await
     }
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
         if self.dry.is_some() {
             return Ok(());
         }
-        self.inner.release_lease(key, owner).await
+        self.inner.release_lease(key, owner, now).await
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {

@@ -53,6 +53,7 @@ macro_rules! store_contract_tests {
             create_pair_twice_is_already_exists,
             create_pair_refuses_a_version_other_than_one,
             save_pair_with_stale_version_writes_nothing,
+            save_pair_with_the_same_ids_and_a_stale_version_writes_nothing,
             save_pair_bumps_version_to_expected_plus_one,
             save_pair_of_an_unknown_pair_is_a_version_mismatch,
             save_pair_links_a_new_id,
@@ -70,6 +71,9 @@ macro_rules! store_contract_tests {
             lease_owner_renews,
             lease_release_by_non_owner_does_nothing,
             lease_release_by_owner_frees_it,
+            lease_held_since_a_read_is_refused,
+            lease_released_before_a_read_is_taken,
+            lease_expired_before_a_read_is_taken,
             record_conflict_is_idempotent_by_id,
             conflicts_are_newest_first_with_open_only_filter,
             an_open_conflict_is_closed_once,
@@ -459,6 +463,35 @@ pub async fn save_pair_with_stale_version_writes_nothing(store: Arc<dyn SyncStor
     );
 }
 
+pub async fn save_pair_with_the_same_ids_and_a_stale_version_writes_nothing(
+    store: Arc<dyn SyncStore>,
+) {
+    // GIVEN pair p1 (both ids) saved once: version 2, synced
+    let p1 = pair("p1", Some("sf-1"), Some("gz-1"));
+    store.create_pair(&p1).await.unwrap();
+    let mut first = p1.clone();
+    first.status = PairStatus::Synced;
+    assert_eq!(
+        store.save_pair(&first, 1).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    // WHEN a writer still holding version 1 saves it with the same ids
+    let mut stale = p1.clone();
+    stale.status = PairStatus::Pending;
+    let outcome = store.save_pair(&stale, 1).await.unwrap();
+    // THEN it loses and nothing is written; a save at version 2 with the same ids goes through
+    assert_eq!(outcome, SaveOutcome::VersionMismatch);
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!((stored.version, stored.status), (2, PairStatus::Synced));
+    assert_eq!(
+        store.save_pair(&stale, 2).await.unwrap(),
+        SaveOutcome::Saved
+    );
+    let stored = store.pair("p1").await.unwrap().expect("p1");
+    assert_eq!((stored.version, stored.status), (3, PairStatus::Pending));
+    assert_eq!(store.pending_pairs(10).await.unwrap(), vec![stored]);
+}
+
 pub async fn save_pair_bumps_version_to_expected_plus_one(store: Arc<dyn SyncStore>) {
     // GIVEN pair p1 at version 1
     store
@@ -822,20 +855,68 @@ pub async fn lease_release_by_non_owner_does_nothing(store: Arc<dyn SyncStore>) 
     // GIVEN a lease held by a
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN b releases it
-    store.release_lease(LEASE, "b").await.unwrap();
+    store.release_lease(LEASE, "b", at(1)).await.unwrap();
     // THEN a still holds it: b is refused
     assert!(!store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
     // AND releasing a lease that does not exist is fine
-    store.release_lease("acme#nothing", "b").await.unwrap();
+    store
+        .release_lease("acme#nothing", "b", at(1))
+        .await
+        .unwrap();
 }
 
 pub async fn lease_release_by_owner_frees_it(store: Arc<dyn SyncStore>) {
     // GIVEN a lease held by a
     assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
     // WHEN a releases it
-    store.release_lease(LEASE, "a").await.unwrap();
+    store.release_lease(LEASE, "a", at(1)).await.unwrap();
     // THEN b can take it before the old expiry
     assert!(store.acquire_lease(LEASE, "b", at(1), ttl()).await.unwrap());
+}
+
+/// `owner` asks at minute `now` for [`LEASE`], free since minute `since`.
+async fn free_since(store: &Arc<dyn SyncStore>, owner: &str, since: u32, now: u32) -> bool {
+    store
+        .acquire_lease_free_since(LEASE, owner, at(since), at(now), ttl())
+        .await
+        .unwrap()
+}
+
+/// `a` holds [`LEASE`] from 12:00 until it releases it at minute `released`.
+async fn held_by_a_until(store: &Arc<dyn SyncStore>, released: u32) {
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    store.release_lease(LEASE, "a", at(released)).await.unwrap();
+}
+
+pub async fn lease_held_since_a_read_is_refused(store: Arc<dyn SyncStore>) {
+    // GIVEN b read something at 12:01, while a held the lease from 12:00 to its release at 12:02
+    held_by_a_until(&store, 2).await;
+    // WHEN b asks at 12:03 for the lease free since its read
+    let taken = free_since(&store, "b", 1, 3).await;
+    // THEN b is refused (a may have written after b's read), though the lease is free now
+    assert!(!taken);
+    assert!(store.acquire_lease(LEASE, "c", at(3), ttl()).await.unwrap());
+}
+
+pub async fn lease_released_before_a_read_is_taken(store: Arc<dyn SyncStore>) {
+    // GIVEN a held the lease from 12:00 until its release at 12:01
+    held_by_a_until(&store, 1).await;
+    // WHEN b, which read at 12:02, asks at 12:03
+    let taken = free_since(&store, "b", 2, 3).await;
+    // THEN b gets it, until 12:08: c (free since 12:03) is refused at 12:07
+    assert!(taken);
+    assert!(!free_since(&store, "c", 3, 7).await);
+}
+
+pub async fn lease_expired_before_a_read_is_taken(store: Arc<dyn SyncStore>) {
+    // GIVEN a's lease, never released, held until 12:05
+    assert!(store.acquire_lease(LEASE, "a", at(0), ttl()).await.unwrap());
+    // WHEN b asks at 12:07, free since 12:04 (before the expiry), and c free since 12:06
+    let b = free_since(&store, "b", 4, 7).await;
+    let c = free_since(&store, "c", 6, 7).await;
+    // THEN b is refused (a may still have been writing at 12:04) and c gets it
+    assert!(!b);
+    assert!(c);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -56,10 +56,11 @@ const RUNS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
 /// integration → its [`PollCheckpoint`].
 const POLL_CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("poll_checkpoints");
 
-/// A held lease.
+/// A lease, held or ended (kept after its release: see the port's lease contract).
 #[derive(Debug, Serialize, Deserialize)]
 struct Lease {
     owner: String,
+    /// Its expiry while held; the release time once released.
     expires_at: DateTime<Utc>,
 }
 
@@ -494,10 +495,11 @@ impl SyncStore for EmbeddedStore {
         .await
     }
 
-    async fn acquire_lease(
+    async fn acquire_lease_free_since(
         &self,
         key: &str,
         owner: &str,
+        free_since: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
@@ -509,7 +511,7 @@ impl SyncStore for EmbeddedStore {
             let held = held
                 .as_ref()
                 .map(|lease| (lease.owner.as_str(), lease.expires_at));
-            if !lease_available(held, &owner, now) {
+            if !lease_available(held, &owner, free_since) {
                 return Ok(Finish::Rollback(false));
             }
             let lease = Lease {
@@ -522,19 +524,18 @@ impl SyncStore for EmbeddedStore {
         .await
     }
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let key = key.to_string();
         let owner = owner.to_string();
         self.write("release_lease", move |txn| {
             let mut leases = txn.open_table(LEASES).map_err(storage("release_lease"))?;
             let held: Option<Lease> = get_json(&leases, &key, &lease_key(&key))?;
-            let held_by_owner = held.is_some_and(|lease| lease.owner == owner);
-            if !held_by_owner {
+            let Some(mut lease) = held.filter(|lease| lease.owner == owner) else {
                 return Ok(Finish::Rollback(()));
-            }
-            leases
-                .remove(key.as_str())
-                .map_err(storage("release_lease"))?;
+            };
+            // Kept, ended now: a reader from before now must not take it as never held.
+            lease.expires_at = now;
+            put_json(&mut leases, &key, &lease)?;
             Ok(Finish::Commit(()))
         })
         .await

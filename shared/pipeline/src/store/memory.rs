@@ -13,13 +13,15 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contact_sync_engine::Side;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-/// A held lease.
+/// A lease, held or ended (kept after its release: see the port's lease contract).
 #[derive(Debug, Clone)]
 struct Lease {
     owner: String,
-    expires_at: DateTime<Utc>,
+    /// Its expiry while held; the release time once released.
+    held_until: DateTime<Utc>,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +65,8 @@ impl State {
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     state: Mutex<State>,
+    /// Calls to mutating methods so far.
+    write_requests: AtomicU64,
 }
 
 impl MemoryStore {
@@ -70,10 +74,23 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Calls to the port's mutating methods so far (watermark, pair, lease, conflict, run and
+    /// checkpoint writes), whether or not their condition let them change anything: what a
+    /// store billed per request (DynamoDB charges a failed condition too) would charge.
+    pub fn write_requests(&self) -> u64 {
+        self.write_requests.load(Ordering::SeqCst)
+    }
+
     fn state(&self) -> StoreResult<MutexGuard<'_, State>> {
         self.state
             .lock()
             .map_err(|_| StoreError::Permanent("memory store: lock poisoned".to_string()))
+    }
+
+    /// The state, for a mutating method (counted).
+    fn state_to_write(&self) -> StoreResult<MutexGuard<'_, State>> {
+        self.write_requests.fetch_add(1, Ordering::SeqCst);
+        self.state()
     }
 }
 
@@ -93,7 +110,7 @@ impl SyncStore for MemoryStore {
         side: Side,
         watermark: &Watermark,
     ) -> StoreResult<bool> {
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         let key = (integration.to_string(), side);
         if state
             .watermarks
@@ -150,7 +167,7 @@ impl SyncStore for MemoryStore {
 
     async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome> {
         check_new_version(pair)?;
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         if state.pairs.contains_key(&pair.pair_id) {
             return Ok(SaveOutcome::AlreadyExists);
         }
@@ -163,7 +180,7 @@ impl SyncStore for MemoryStore {
     }
 
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         let current = state.pairs.get(&pair.pair_id).map(|stored| stored.version);
         if current != Some(expected_version) {
             return Ok(SaveOutcome::VersionMismatch);
@@ -178,45 +195,44 @@ impl SyncStore for MemoryStore {
         Ok(SaveOutcome::Saved)
     }
 
-    async fn acquire_lease(
+    async fn acquire_lease_free_since(
         &self,
         key: &str,
         owner: &str,
+        free_since: DateTime<Utc>,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         let held = state
             .leases
             .get(key)
-            .map(|lease| (lease.owner.as_str(), lease.expires_at));
-        if !lease_available(held, owner, now) {
+            .map(|lease| (lease.owner.as_str(), lease.held_until));
+        if !lease_available(held, owner, free_since) {
             return Ok(false);
         }
         state.leases.insert(
             key.to_string(),
             Lease {
                 owner: owner.to_string(),
-                expires_at: now + ttl,
+                held_until: now + ttl,
             },
         );
         Ok(true)
     }
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()> {
-        let mut state = self.state()?;
-        if state
-            .leases
-            .get(key)
-            .is_some_and(|lease| lease.owner == owner)
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut state = self.state_to_write()?;
+        if let Some(lease) = state.leases.get_mut(key)
+            && lease.owner == owner
         {
-            state.leases.remove(key);
+            lease.held_until = now;
         }
         Ok(())
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
-        self.state()?
+        self.state_to_write()?
             .conflicts
             .entry(conflict.id.clone())
             .or_insert_with(|| conflict.clone());
@@ -245,7 +261,7 @@ impl SyncStore for MemoryStore {
     }
 
     async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         Ok(match state.conflicts.get_mut(id) {
             Some(conflict) if conflict.status == ConflictStatus::Open => {
                 conflict.status = ConflictStatus::Closed;
@@ -256,7 +272,9 @@ impl SyncStore for MemoryStore {
     }
 
     async fn record_run(&self, run: &RunRecord) -> StoreResult<()> {
-        self.state()?.runs.insert(run.run_id.clone(), run.clone());
+        self.state_to_write()?
+            .runs
+            .insert(run.run_id.clone(), run.clone());
         Ok(())
     }
 
@@ -283,7 +301,7 @@ impl SyncStore for MemoryStore {
         expected_version: Option<u64>,
     ) -> StoreResult<CheckpointWrite> {
         checkpoint.state_json()?;
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         let stored = state
             .checkpoints
             .get(&checkpoint.integration)
@@ -306,7 +324,7 @@ impl SyncStore for MemoryStore {
         poll_id: &str,
         version: u64,
     ) -> StoreResult<bool> {
-        let mut state = self.state()?;
+        let mut state = self.state_to_write()?;
         let matches = state
             .checkpoints
             .get(integration)

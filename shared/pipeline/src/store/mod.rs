@@ -249,6 +249,11 @@ impl PollCheckpoint {
 /// carries far below this (see `Settings::poll_unlinked_limit`).
 pub const MAX_CHECKPOINT_STATE_BYTES: usize = 4 * 1024 * 1024;
 
+/// How long a store may need to keep the record of a lease that ended (released or expired)
+/// before dropping it: far longer than any `free_since` lies behind its `now` (a reconcile
+/// gives its reads back after half the lease lifetime, 15 minutes by default).
+pub const ENDED_LEASE_RETENTION: chrono::Duration = chrono::Duration::days(1);
+
 /// Result of [`SyncStore::save_poll_checkpoint`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckpointWrite {
@@ -289,8 +294,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///   (an unlinked pair keeps them as a tombstone).
 /// - **Compare-and-set on pairs.** `save_pair(pair, expected)` writes only when the stored
 ///   version equals `expected`, and stores `pair` with `version = expected + 1`.
-/// - **Leases**: `acquire_lease` succeeds when no lease exists, the stored one has expired at
-///   `now`, or `owner` already holds it (renewal); `release_lease` removes it only for its owner.
+/// - **Leases**: `acquire_lease_free_since(key, owner, free_since, now, ttl)` succeeds when
+///   nobody but `owner` has held the lease at any moment from `free_since` (≤ `now`) on: no
+///   lease was ever stored (or its record has been dropped, see below), the stored one expired
+///   or was released at or before `free_since`, or `owner` is its holder (renewal); it then
+///   holds until `now + ttl`. `acquire_lease(key, owner, now, ttl)` is the same with
+///   `free_since = now` (free right now). `release_lease(key, owner, now)` ends the lease at
+///   `now` only for its owner: the store keeps the release time, so a later
+///   `acquire_lease_free_since` with an earlier `free_since` is refused (someone held it in
+///   between). A store may drop the record of a lease that ended more than
+///   [`ENDED_LEASE_RETENTION`] ago. All
+///   times come from the callers' clocks, which are assumed to agree (as expiry already does).
 /// - **Conflicts**: `record_conflict` is idempotent by `id` (a second call with the same id
 ///   keeps the first record). `close_conflict` turns an open record closed once and says
 ///   whether it did (false when unknown or already closed).
@@ -337,15 +351,32 @@ pub trait SyncStore: Send + Sync {
     /// Compare-and-set update, adding links for ids the stored pair did not have yet.
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome>;
 
+    /// Takes the lease when it is free at `now` (see the contract).
     async fn acquire_lease(
         &self,
         key: &str,
         owner: &str,
         now: DateTime<Utc>,
         ttl: chrono::Duration,
+    ) -> StoreResult<bool> {
+        self.acquire_lease_free_since(key, owner, now, now, ttl)
+            .await
+    }
+
+    /// Takes the lease when nobody else has held it since `free_since` (see the contract): a
+    /// caller that read something at `free_since` learns that no other lease holder can have
+    /// written after its read.
+    async fn acquire_lease_free_since(
+        &self,
+        key: &str,
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
     ) -> StoreResult<bool>;
 
-    async fn release_lease(&self, key: &str, owner: &str) -> StoreResult<()>;
+    /// Ends `owner`'s lease at `now` (nobody else's).
+    async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()>;
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()>;
 

@@ -25,15 +25,16 @@ pub(super) fn newest_runs_first(runs: &mut [RunRecord]) {
     runs.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
 }
 
-/// Whether a lease held by `held` may be taken by `owner` at `now`.
+/// Whether a lease whose last holder held it until `held` (its expiry, or its release) may be
+/// taken by `owner` when nobody else may have held it from `free_since` on.
 pub(super) fn lease_available(
     held: Option<(&str, DateTime<Utc>)>,
     owner: &str,
-    now: DateTime<Utc>,
+    free_since: DateTime<Utc>,
 ) -> bool {
     match held {
         None => true,
-        Some((holder, expires_at)) => holder == owner || expires_at <= now,
+        Some((holder, held_until)) => holder == owner || held_until <= free_since,
     }
 }
 
