@@ -18,6 +18,7 @@ use crate::store::{ConflictRecord, RunRecord};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::sync::Arc;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 /// How an operator's run is bounded.
@@ -28,7 +29,7 @@ pub struct CycleOptions {
     /// At most this many pairs written (see [`crate::reconcile::reconcile_within`]); when the
     /// limit is reached the rest is left for the next run.
     pub limit: Option<usize>,
-    /// Cancelled: no new batch is started; the one in progress finishes.
+    /// Cancelled: no new batch is started; those in progress finish.
     pub stop: CancellationToken,
 }
 
@@ -126,14 +127,7 @@ pub async fn run_cycle_with(
         batches: queue.pending_batches(),
     });
     let mut walk = Walk::new(queue, options);
-    while let Some(batch) = walk.next(&mut progress) {
-        let outcome = reconcile_within(&run, &batch, &mut walk.budget).await?;
-        walk.done(&batch, outcome.stats.left, &mut progress);
-        stats += outcome.stats;
-        // In one process nobody else holds leases for long; a reference that could not be
-        // worked on now stays pending (its pair is retried next run).
-        stats.failed += outcome.retry.len() as u64;
-    }
+    stats += reconcile_all(&run, &mut walk, &mut progress).await?;
     stats.left += walk.left;
     let end = walk.end;
     if end == CycleEnd::Completed {
@@ -170,6 +164,65 @@ pub async fn run_cycle_with(
         alert_failures,
         end,
     })
+}
+
+/// Batches reconciled at once by a cycle without a limit: while one waits for its Salesforce
+/// lookup, another's Genesys write goes out, so the Genesys rate limit is used in full. With a
+/// limit (one budget of pairs for the whole run) batches go one at a time.
+pub const RECONCILE_CONCURRENCY: usize = 4;
+
+/// Reconciles the batches `walk` hands out, [`RECONCILE_CONCURRENCY`] at a time when the run
+/// has no limit. After a failure no batch is started; those in flight finish, then the first
+/// error is returned (batches not started stay untouched, as when one batch at a time fails).
+async fn reconcile_all(
+    run: &Integration,
+    walk: &mut Walk<'_>,
+    progress: &mut impl FnMut(Progress),
+) -> Result<SyncStats, PipelineError> {
+    let concurrency = if walk.budget.is_some() {
+        1
+    } else {
+        RECONCILE_CONCURRENCY
+    };
+    let mut stats = SyncStats::default();
+    let mut in_flight = JoinSet::new();
+    let mut failure: Option<PipelineError> = None;
+    loop {
+        while failure.is_none() && in_flight.len() < concurrency {
+            let Some(batch) = walk.next(progress) else {
+                break;
+            };
+            let (run, mut budget) = (run.clone(), walk.budget);
+            in_flight.spawn(async move {
+                let outcome = reconcile_within(&run, &batch, &mut budget).await;
+                (batch, budget, outcome)
+            });
+        }
+        let Some(joined) = in_flight.join_next().await else {
+            break;
+        };
+        let (batch, budget, outcome) = joined
+            .map_err(|e| PipelineError::Invariant(format!("a batch's reconcile panicked: {e}")))?;
+        match outcome {
+            Ok(outcome) => {
+                if concurrency == 1 {
+                    walk.budget = budget;
+                }
+                walk.done(&batch, outcome.stats.left, progress);
+                stats += outcome.stats;
+                // In one process nobody else holds leases for long; a reference that could not
+                // be worked on now stays pending (its pair is retried next run).
+                stats.failed += outcome.retry.len() as u64;
+            }
+            Err(error) => {
+                failure.get_or_insert(error);
+            }
+        }
+    }
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(stats),
+    }
 }
 
 /// The integration as this run sees it: its store through `view`, and its mapping with the
