@@ -426,8 +426,10 @@ impl From<Key> for MatchKey {
 struct Tally {
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     key: Option<Key>,
-    #[serde(rename = "i", default, skip_serializing_if = "BTreeSet::is_empty")]
-    ids: BTreeSet<String>,
+    /// Sorted, without repeats (a set, but a matching run holds one a record: a vector of one
+    /// id costs a tenth of a one-element `BTreeSet`, and is written the same way).
+    #[serde(rename = "i", default, skip_serializing_if = "Vec::is_empty")]
+    ids: Vec<String>,
 }
 
 impl Tally {
@@ -445,6 +447,8 @@ impl Tally {
         }
         if self.key == Some(key) {
             self.ids.extend(ids.iter().cloned());
+            self.ids.sort_unstable();
+            self.ids.dedup();
         }
     }
 
@@ -460,7 +464,7 @@ impl Tally {
             }
         } else {
             MatchOutcome::Ambiguous {
-                candidates: self.ids.iter().cloned().collect(),
+                candidates: self.ids.clone(),
                 by,
             }
         }
