@@ -7,7 +7,8 @@
 //! Genesys enforces its per-token rate limit scaled by a factor, and the client's token
 //! bucket is set to the same scaled limit.
 //!
-//! Phases (`all`, the default), each one `sync --once` cycle in the child:
+//! Phases (`all`, the default), each one `sync --once` cycle in the child, with up to
+//! [`RECONCILE_CONCURRENCY`] batches reconciled at once (`run_cycle_overlapped`):
 //!
 //! 1. **initial**: N contacts in Salesforce, none in Genesys.
 //! 2. **settle**: the next cycle. Genesys has no modified-since filter and the first cycle saw
@@ -31,7 +32,9 @@
 use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_engine::{CanonicalContact, SideRecord};
-use contact_sync_pipeline::cycle::{CycleOptions, Progress, run_cycle_with};
+use contact_sync_pipeline::cycle::{
+    CycleOptions, Progress, RECONCILE_CONCURRENCY, run_cycle_overlapped,
+};
 use contact_sync_pipeline::notify::LogAlerter;
 use contact_sync_pipeline::queue::InProcessQueue;
 use contact_sync_pipeline::stats::SyncStats;
@@ -157,11 +160,12 @@ async fn measured_cycle(integration: &Integration, queue: &Arc<InProcessQueue>) 
     let cpu_before = own_cpu_seconds();
     let started = Instant::now();
     let mut polled: Option<(f64, u64)> = None;
-    let outcome = run_cycle_with(
+    let outcome = run_cycle_overlapped(
         integration,
         queue,
         &LogAlerter,
         &CycleOptions::default(),
+        RECONCILE_CONCURRENCY,
         |progress| {
             if let Progress::Polled { .. } = progress {
                 polled = Some((started.elapsed().as_secs_f64(), own_status_kb("VmHWM")));

@@ -930,6 +930,10 @@ impl<'a> Poll<'a> {
         self.keys = CandidateIndex::new(Side::Salesforce);
         self.matcher_ready = false;
         let mut resolver = Resolver::default();
+        // Each unlinked record proposes at most one new pair.
+        resolver
+            .new_pairs
+            .reserve_exact(self.state.candidates.len() + self.state.unlinked_genesys.len());
         let mut review: Vec<ConflictRecord> = Vec::new();
 
         // Salesforce deletes and merges of linked records (held back when they are too many).
@@ -1444,7 +1448,9 @@ type Contested = (Side, String, Vec<String>);
 #[derive(Default)]
 struct Resolver {
     by_pair: BTreeMap<String, PairRef>,
-    new_pairs: BTreeSet<PairRef>,
+    /// Proposals of new pairs, in arrival order, sorted and deduplicated by `finish` (a vector
+    /// reserved for them holds an initial sync's in half the memory of a `BTreeSet`).
+    new_pairs: Vec<PairRef>,
 }
 
 impl Resolver {
@@ -1462,13 +1468,15 @@ impl Resolver {
                 entry.merged_into = entry.merged_into.take().or(r.merged_into);
             }
             None => {
-                self.new_pairs.insert(r);
+                self.new_pairs.push(r);
             }
         }
     }
 
     /// The references to enqueue, and the records contested by several new pairs.
-    fn finish(self) -> (Vec<PairRef>, Vec<Contested>) {
+    fn finish(mut self) -> (Vec<PairRef>, Vec<Contested>) {
+        self.new_pairs.sort_unstable();
+        self.new_pairs.dedup();
         // A proposal {sf, gz} makes the lone proposals {sf} and {gz} redundant. Every proposal
         // of a matching run is one: the claims are sorted pairs of borrowed ids, not maps.
         let mut by_sf: Vec<(&str, &str)> = self
@@ -1510,7 +1518,8 @@ impl Resolver {
             })
             .collect();
         drop((by_sf, by_gz));
-        let mut refs: Vec<PairRef> = self.by_pair.into_values().collect();
+        let mut refs: Vec<PairRef> = Vec::with_capacity(self.by_pair.len() + self.new_pairs.len());
+        refs.extend(self.by_pair.into_values());
         refs.extend(
             self.new_pairs
                 .into_iter()
