@@ -7,7 +7,8 @@
 //! Genesys enforces its per-token rate limit scaled by a factor, and the client's token
 //! bucket is set to the same scaled limit.
 //!
-//! Phases (`all`, the default), each one `sync --once` cycle in the child:
+//! Phases (`all`, the default), each one `sync --once` cycle in the child, with up to
+//! [`RECONCILE_CONCURRENCY`] batches reconciled at once (`run_cycle_overlapped`):
 //!
 //! 1. **initial**: N contacts in Salesforce, none in Genesys.
 //! 2. **settle**: the next cycle. Genesys has no modified-since filter and the first cycle saw
@@ -25,15 +26,20 @@
 //!
 //! `cargo bench -p contact-sync-connectors --bench full_sync -- [contacts] [scale] [phases]`
 //! (defaults: 100000 contacts, scale 10 = 3,000 requests/min, phases `all`; `initial` runs
-//! phase 1 only, `matching` phase 4 only).
+//! phase 1 only, `matching` phase 4 only). With [`STORE`]` = redb` the sync process keeps its
+//! pairs in a redb file (what `contact-sync` ships) instead of in memory.
 
 use contact_sync_connectors::{GenesysConfig, GenesysSystem, SalesforceConfig, SalesforceSystem};
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_engine::{CanonicalContact, SideRecord};
-use contact_sync_pipeline::cycle::{CycleOptions, Progress, run_cycle_with};
+use contact_sync_pipeline::cycle::{
+    CycleOptions, Progress, RECONCILE_CONCURRENCY, run_cycle_overlapped,
+};
 use contact_sync_pipeline::notify::LogAlerter;
 use contact_sync_pipeline::queue::InProcessQueue;
 use contact_sync_pipeline::stats::SyncStats;
+use contact_sync_pipeline::store::SyncStore;
+use contact_sync_pipeline::store::embedded::EmbeddedStore;
 use contact_sync_pipeline::store::memory::MemoryStore;
 use contact_sync_pipeline::{Integration, Settings, SystemClock};
 use contact_sync_simulators::{
@@ -56,6 +62,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const GENESYS_LIMIT_PER_MINUTE: u32 = 300;
 /// Set (to `"<salesforce url> <genesys url> <requests per minute>"`) in the sync process.
 const SYNC_PROCESS: &str = "CONTACT_SYNC_BENCH_SYNC_PROCESS";
+/// `redb`: the sync process's store is a redb file in the temporary directory (the CLI's
+/// store); otherwise it is the in-memory store.
+const STORE: &str = "CONTACT_SYNC_BENCH_STORE";
 /// Edits of the incremental phase, split evenly between the two systems.
 const EDITS: usize = 1_000;
 
@@ -112,13 +121,19 @@ fn sync_process(spec: &str) {
         .build()
         .expect("runtime");
     let queue = Arc::new(InProcessQueue::new());
+    let redb_file = std::env::temp_dir().join(format!("full-sync-{}.redb", std::process::id()));
+    let store: Arc<dyn SyncStore> = if std::env::var(STORE).as_deref() == Ok("redb") {
+        Arc::new(EmbeddedStore::open(&redb_file).expect("redb store"))
+    } else {
+        Arc::new(MemoryStore::new())
+    };
     let integration = {
         let _entered = runtime.enter();
         Integration::new(
             mapping,
             Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
             Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
-            Arc::new(MemoryStore::new()),
+            store,
             queue.clone(),
             Arc::new(SystemClock),
             Settings::default(),
@@ -135,6 +150,8 @@ fn sync_process(spec: &str) {
         serde_json::to_writer(&mut out, &report).expect("report");
         writeln!(out).and_then(|()| out.flush()).expect("stdout");
     }
+    drop(integration);
+    let _ = std::fs::remove_file(&redb_file);
 }
 
 async fn measured_cycle(integration: &Integration, queue: &Arc<InProcessQueue>) -> CycleReport {
@@ -143,11 +160,12 @@ async fn measured_cycle(integration: &Integration, queue: &Arc<InProcessQueue>) 
     let cpu_before = own_cpu_seconds();
     let started = Instant::now();
     let mut polled: Option<(f64, u64)> = None;
-    let outcome = run_cycle_with(
+    let outcome = run_cycle_overlapped(
         integration,
         queue,
         &LogAlerter,
         &CycleOptions::default(),
+        RECONCILE_CONCURRENCY,
         |progress| {
             if let Progress::Polled { .. } = progress {
                 polled = Some((started.elapsed().as_secs_f64(), own_status_kb("VmHWM")));
@@ -276,9 +294,18 @@ fn orgs() {
         .expect("genesys simulator");
     let mapping = Mapping::default_mapping();
     println!(
-        "machine: {} cores; genesys limit: {GENESYS_LIMIT_PER_MINUTE}/min x {scale} = {limit}/min (simulator and client)",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "machine: {} cores; genesys limit: {GENESYS_LIMIT_PER_MINUTE}/min x {scale} = {limit}/min (simulator and client); sync store: {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::env::var(STORE).unwrap_or_else(|_| "memory".into())
     );
+    // The simulators stamp each write at least 1 ms after the last one: writing N records in a
+    // few seconds puts their stamps up to N ms ahead of the clock, and the poll (rightly) holds
+    // its watermark before the start of its read, so the next cycles would read those records
+    // again. Real systems stamp bulk writes with the time (ties allowed). Each simulator's
+    // clock is set N ms behind, which absorbs the N writes it takes at most.
+    let behind = chrono::Duration::milliseconds(contacts as i64);
+    sf.set_clock_offset(-behind);
+    gz.set_clock_offset(-behind);
     let seeding = Instant::now();
     sf.insert_numbered(contacts);
     eprintln!(
@@ -354,6 +381,7 @@ fn matching(
     let gz = runtime
         .block_on(GenesysSim::start(genesys_config))
         .expect("genesys simulator");
+    gz.set_clock_offset(-chrono::Duration::milliseconds(contacts as i64));
     for (i, contact) in sf.all().iter().enumerate() {
         let title = if i % 10 == 0 {
             "Genesys title".to_string()
@@ -450,6 +478,10 @@ impl Phase {
             self.genesys.writes,
             self.salesforce.auth,
             self.genesys.auth
+        );
+        println!(
+            "  changes read: salesforce {}, genesys {}",
+            s.changed.salesforce, s.changed.genesys
         );
         println!(
             "  pairs: {} enqueued; created sf/gz {}/{}; updated sf/gz {}/{}; unchanged {}; conflicts {}; review {}; failed {}",

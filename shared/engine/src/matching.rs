@@ -6,7 +6,9 @@
 use crate::contact::SideRecord;
 use crate::side::Side;
 use serde::Serialize;
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 /// What identified a match.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -53,16 +55,47 @@ impl From<&SideRecord> for Candidate {
 }
 
 /// The records of one side that unlinked records of the other side may match, indexed by key.
-/// Records already linked to a pair must not be added (they are taken).
-#[derive(Debug, Default)]
+/// Records already linked to a pair must not be added (they are taken). Each id is held once:
+/// inserting a record again replaces it.
+///
+/// Compact, because an initial sync holds every record of an org in one: each record's keys
+/// are packed into one allocation, and the index maps a 32-bit hash of each (kind, key) to the
+/// slots of the records holding it. Every hit is checked against the record's own keys, so a
+/// hash collision costs a comparison, never a wrong match. About 140 bytes a record with one
+/// email and one phone.
+#[derive(Default)]
 pub struct CandidateIndex {
     side: Option<Side>,
-    by_link: HashMap<String, BTreeSet<String>>,
-    by_email: HashMap<String, BTreeSet<String>>,
-    by_phone: HashMap<String, BTreeSet<String>>,
-    /// Genesys candidates that carry a link to some Salesforce record: they belong to that
-    /// record and are never matched by email or phone to another.
-    linked_elsewhere: HashMap<String, String>,
+    /// Records by slot; `None` once removed or replaced.
+    records: Vec<Option<Packed>>,
+    /// Hash of (kind, key) → a slot, or (with [`SHARED`] set) a list in `shared`.
+    slots: HashMap<u32, u32, BuildHasherDefault<Prehashed>>,
+    /// Slots of hashes that several records hold.
+    shared: Vec<Vec<u32>>,
+    hasher: RandomState,
+    live: usize,
+}
+
+/// Marks a slot value of [`CandidateIndex::slots`] as an index into its `shared` lists.
+const SHARED: u32 = 1 << 31;
+
+/// The kinds of key a record is indexed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum KeyKind {
+    Id,
+    Link,
+    Email,
+    Phone,
+}
+
+impl std::fmt::Debug for CandidateIndex {
+    // Counts only: the keys are personal data.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CandidateIndex")
+            .field("side", &self.side)
+            .field("records", &self.live)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CandidateIndex {
@@ -77,55 +110,151 @@ impl CandidateIndex {
         self.side
     }
 
+    /// Adds a record, replacing the one with its id if any.
     pub fn insert(&mut self, candidate: &Candidate) {
-        if let Some(link) = &candidate.link {
-            self.by_link
-                .entry(link.clone())
-                .or_default()
-                .insert(candidate.id.clone());
-            self.linked_elsewhere
-                .insert(candidate.id.clone(), link.clone());
+        self.remove(&candidate.id);
+        let Ok(slot) = u32::try_from(self.records.len()) else {
+            return;
+        };
+        if slot >= SHARED {
+            return;
         }
-        for email in &candidate.emails {
-            self.by_email
-                .entry(email.clone())
-                .or_default()
-                .insert(candidate.id.clone());
+        let packed = Packed::new(candidate);
+        for (kind, key) in packed.keys() {
+            let hash = self.hash(kind, key);
+            self.link(hash, slot);
         }
-        for phone in &candidate.phones {
-            self.by_phone
-                .entry(phone.clone())
-                .or_default()
-                .insert(candidate.id.clone());
-        }
+        self.records.push(Some(packed));
+        self.live += 1;
     }
 
+    /// Removes the record with this id; whether there was one.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let found: Vec<u32> = self.slots_of(KeyKind::Id, id).collect();
+        for slot in &found {
+            if let Some(record) = self.records.get_mut(*slot as usize)
+                && record.take().is_some()
+            {
+                self.live -= 1;
+            }
+        }
+        !found.is_empty()
+    }
+
+    /// Whether a record with this id is indexed.
+    pub fn contains(&self, id: &str) -> bool {
+        self.slots_of(KeyKind::Id, id).next().is_some()
+    }
+
+    /// The keys of the record with this id.
+    pub fn candidate(&self, id: &str) -> Option<Candidate> {
+        self.records_of(KeyKind::Id, id)
+            .next()
+            .map(Packed::candidate)
+    }
+
+    /// Whether some record has this (normalised) email.
+    pub fn has_email(&self, email: &str) -> bool {
+        self.slots_of(KeyKind::Email, email).next().is_some()
+    }
+
+    /// Records indexed.
     pub fn len(&self) -> usize {
-        // Distinct ids are not tracked separately; this counts keyed entries, good enough for
-        // progress output.
-        self.by_email.len() + self.by_phone.len() + self.by_link.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.live == 0
     }
 
-    fn lookup(
-        &self,
-        map: &HashMap<String, BTreeSet<String>>,
-        keys: &[String],
-        own_id: &str,
-    ) -> BTreeSet<String> {
+    /// The ids of the records `other` (a record of the other side) shares a key with: the one
+    /// its link names, those linked to it, those with one of its emails or phones. Matching any
+    /// other record of this index against an index holding `other` finds no match.
+    pub fn reachable(&self, other: &Candidate) -> BTreeSet<String> {
+        let by_link = other
+            .link
+            .iter()
+            .flat_map(|link| self.records_of(KeyKind::Id, link));
+        let linked = self.records_of(KeyKind::Link, &other.id);
+        let by_email = other
+            .emails
+            .iter()
+            .flat_map(|email| self.records_of(KeyKind::Email, email));
+        let by_phone = other
+            .phones
+            .iter()
+            .flat_map(|phone| self.records_of(KeyKind::Phone, phone));
+        by_link
+            .chain(linked)
+            .chain(by_email)
+            .chain(by_phone)
+            .map(|record| record.id().to_string())
+            .collect()
+    }
+
+    fn hash(&self, kind: KeyKind, key: &str) -> u32 {
+        // The low half of a keyed 64-bit hash; collisions are checked against the records.
+        self.hasher.hash_one((kind, key)) as u32
+    }
+
+    fn link(&mut self, hash: u32, slot: u32) {
+        match self.slots.entry(hash) {
+            Entry::Vacant(entry) => {
+                entry.insert(slot);
+            }
+            Entry::Occupied(mut entry) => {
+                let held = *entry.get();
+                if held & SHARED != 0 {
+                    // A record's own keys are linked one after another: a key it holds twice
+                    // would be its list's last slot.
+                    if let Some(list) = self.shared.get_mut((held & !SHARED) as usize)
+                        && list.last() != Some(&slot)
+                    {
+                        list.push(slot);
+                    }
+                } else if held != slot {
+                    let Ok(list) = u32::try_from(self.shared.len()) else {
+                        return;
+                    };
+                    self.shared.push(vec![held, slot]);
+                    entry.insert(SHARED | list);
+                }
+            }
+        }
+    }
+
+    /// The slots of the live records holding this key.
+    fn slots_of<'s>(&'s self, kind: KeyKind, key: &'s str) -> impl Iterator<Item = u32> + 's {
+        let listed: &[u32] = match self.slots.get(&self.hash(kind, key)) {
+            None => &[],
+            Some(held) if held & SHARED != 0 => self
+                .shared
+                .get((held & !SHARED) as usize)
+                .map_or(&[], Vec::as_slice),
+            Some(held) => std::slice::from_ref(held),
+        };
+        listed.iter().copied().filter(move |slot| {
+            self.record(*slot)
+                .is_some_and(|record| record.keys().any(|k| k == (kind, key)))
+        })
+    }
+
+    fn records_of<'s>(&'s self, kind: KeyKind, key: &'s str) -> impl Iterator<Item = &'s Packed> {
+        self.slots_of(kind, key)
+            .filter_map(|slot| self.record(slot))
+    }
+
+    fn record(&self, slot: u32) -> Option<&Packed> {
+        self.records.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// The ids of records holding any of `keys`, except those linked to another record than
+    /// `own_id` (a candidate linked to another Salesforce record is not free).
+    fn lookup(&self, kind: KeyKind, keys: &[String], own_id: &str) -> BTreeSet<String> {
         keys.iter()
-            .filter_map(|k| map.get(k))
-            .flatten()
-            // A candidate linked to another Salesforce record is not free.
-            .filter(|id| {
-                self.linked_elsewhere
-                    .get(*id)
-                    .is_none_or(|link| link == own_id)
-            })
-            .cloned()
+            .flat_map(|key| self.records_of(kind, key))
+            .filter(|record| record.link().is_none_or(|link| link == own_id))
+            .map(|record| record.id().to_string())
             .collect()
     }
 
@@ -135,17 +264,20 @@ impl CandidateIndex {
         //    Genesys record carries.
         let linked: BTreeSet<String> = match (&record.link, self.side) {
             (Some(sf_id), Some(Side::Salesforce)) => [sf_id.clone()].into_iter().collect(),
-            (_, Some(Side::Genesys)) => self.by_link.get(&record.id).cloned().unwrap_or_default(),
+            (_, Some(Side::Genesys)) => self
+                .records_of(KeyKind::Link, &record.id)
+                .map(|r| r.id().to_string())
+                .collect(),
             _ => BTreeSet::new(),
         };
         if let Some(outcome) = decide(linked, MatchKey::Link) {
             return outcome;
         }
-        let by_email = self.lookup(&self.by_email, &record.emails, &record.id);
+        let by_email = self.lookup(KeyKind::Email, &record.emails, &record.id);
         if let Some(outcome) = decide(by_email, MatchKey::Email) {
             return outcome;
         }
-        let by_phone = self.lookup(&self.by_phone, &record.phones, &record.id);
+        let by_phone = self.lookup(KeyKind::Phone, &record.phones, &record.id);
         decide(by_phone, MatchKey::Phone).unwrap_or(MatchOutcome::NoMatch)
     }
 
@@ -180,6 +312,109 @@ impl CandidateIndex {
             }
         }
         outcomes
+    }
+}
+
+/// One record's keys in one allocation: whether it has a link, the numbers of emails and of
+/// phones (u32, little-endian), then the id, the link, the emails and the phones, each as its
+/// length (u32, little-endian) and its bytes.
+struct Packed(Box<[u8]>);
+
+impl Packed {
+    const HEADER: usize = 9;
+
+    fn new(c: &Candidate) -> Packed {
+        let parts = std::iter::once(&c.id)
+            .chain(&c.link)
+            .chain(&c.emails)
+            .chain(&c.phones);
+        let size = Packed::HEADER + parts.clone().map(|p| 4 + p.len()).sum::<usize>();
+        let mut bytes = Vec::with_capacity(size);
+        bytes.push(u8::from(c.link.is_some()));
+        bytes.extend_from_slice(&count(c.emails.len()).to_le_bytes());
+        bytes.extend_from_slice(&count(c.phones.len()).to_le_bytes());
+        for part in parts {
+            bytes.extend_from_slice(&count(part.len()).to_le_bytes());
+            bytes.extend_from_slice(part.as_bytes());
+        }
+        Packed(bytes.into_boxed_slice())
+    }
+
+    fn number(&self, at: usize) -> usize {
+        self.0
+            .get(at..at + 4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map_or(0, |b| u32::from_le_bytes(b) as usize)
+    }
+
+    /// Every key, in the order packed.
+    fn keys(&self) -> impl Iterator<Item = (KeyKind, &str)> + Clone {
+        let has_link = self.0.first() == Some(&1);
+        let kinds = std::iter::once(KeyKind::Id)
+            .chain(has_link.then_some(KeyKind::Link))
+            .chain(std::iter::repeat_n(KeyKind::Email, self.number(1)))
+            .chain(std::iter::repeat_n(KeyKind::Phone, self.number(5)));
+        let mut at = Packed::HEADER;
+        kinds.map(move |kind| {
+            let len = self.number(at);
+            let text = self
+                .0
+                .get(at + 4..at + 4 + len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default();
+            at += 4 + len;
+            (kind, text)
+        })
+    }
+
+    fn id(&self) -> &str {
+        self.keys().next().map_or("", |(_, id)| id)
+    }
+
+    fn link(&self) -> Option<&str> {
+        self.keys()
+            .nth(1)
+            .filter(|(kind, _)| *kind == KeyKind::Link)
+            .map(|(_, link)| link)
+    }
+
+    fn candidate(&self) -> Candidate {
+        let mut candidate = Candidate::default();
+        for (kind, key) in self.keys() {
+            let key = key.to_string();
+            match kind {
+                KeyKind::Id => candidate.id = key,
+                KeyKind::Link => candidate.link = Some(key),
+                KeyKind::Email => candidate.emails.push(key),
+                KeyKind::Phone => candidate.phones.push(key),
+            }
+        }
+        candidate
+    }
+}
+
+/// A length or count as packed (keys longer than 4 GiB do not occur).
+fn count(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// A hasher for keys that are hashes already: spreads them over 64 bits.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
     }
 }
 
@@ -311,5 +546,71 @@ mod tests {
                 by: MatchKey::Link
             }
         );
+    }
+
+    #[test]
+    fn a_record_inserted_again_replaces_the_old_keys() {
+        // GIVEN SF1 indexed with one email, then again with another
+        let mut index = CandidateIndex::new(Side::Salesforce);
+        index.insert(&sf("SF1", &["old@example.com"], &["+14155550134"]));
+        index.insert(&sf("SF1", &["new@example.com"], &[]));
+        // WHEN Genesys records with each email are matched
+        let old = index.match_one(&gz("g1", None, &["old@example.com"], &["+14155550134"]));
+        let new = index.match_one(&gz("g2", None, &["new@example.com"], &[]));
+        // THEN only the new keys match, and the index holds one record with them
+        assert_eq!(old, MatchOutcome::NoMatch);
+        assert_eq!(
+            new,
+            MatchOutcome::Matched {
+                other_id: "SF1".into(),
+                by: MatchKey::Email
+            }
+        );
+        assert_eq!(index.len(), 1);
+        let keys = index.candidate("SF1").expect("indexed");
+        assert_eq!(keys.emails, vec!["new@example.com".to_string()]);
+        assert!(keys.phones.is_empty() && keys.link.is_none());
+    }
+
+    #[test]
+    fn a_removed_record_is_no_longer_found() {
+        // GIVEN two records sharing an email and a record with the same email twice
+        let mut index = CandidateIndex::new(Side::Salesforce);
+        index.insert(&sf("SF1", &["a@example.com"], &[]));
+        index.insert(&sf("SF2", &["a@example.com", "a@example.com"], &[]));
+        // WHEN one is removed (twice)
+        assert!(index.remove("SF2"));
+        assert!(!index.remove("SF2"));
+        // THEN the other one alone matches, and counts stay right
+        assert_eq!(index.len(), 1);
+        assert!(!index.contains("SF2") && index.contains("SF1"));
+        assert!(index.has_email("a@example.com"));
+        assert_eq!(
+            index.match_one(&gz("g1", None, &["a@example.com"], &[])),
+            MatchOutcome::Matched {
+                other_id: "SF1".into(),
+                by: MatchKey::Email
+            }
+        );
+    }
+
+    #[test]
+    fn reachable_names_every_record_sharing_a_key() {
+        // GIVEN Salesforce records: one by id, one by email, one by phone, one unrelated
+        let mut index = CandidateIndex::new(Side::Salesforce);
+        index.insert(&sf("SF1", &[], &[]));
+        index.insert(&sf("SF2", &["a@example.com"], &[]));
+        index.insert(&sf("SF3", &[], &["+14155550134"]));
+        index.insert(&sf("SF4", &["b@example.com"], &["+14155550199"]));
+        // WHEN a Genesys record linked to SF1 with SF2's email and SF3's phone is looked at
+        let reached = index.reachable(&gz(
+            "g1",
+            Some("SF1"),
+            &["a@example.com"],
+            &["+14155550134"],
+        ));
+        // THEN those three are named, the unrelated one is not
+        let expected: BTreeSet<String> = ["SF1", "SF2", "SF3"].map(String::from).into();
+        assert_eq!(reached, expected);
     }
 }

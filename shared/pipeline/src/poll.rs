@@ -179,6 +179,9 @@ pub fn deletions_key(integration: &str) -> String {
 /// Times one side's read may restart because its cursor was refused, per poll.
 pub const MAX_READ_RESTARTS: u32 = 3;
 
+/// Unlinked records whose links the finish looks up in one call (bounds its memory).
+const LINK_LOOKUP_CHUNK: usize = 10_000;
+
 /// Version of the checkpoint state below; a checkpoint of another version is dropped.
 const STATE_VERSION: u32 = 1;
 
@@ -425,8 +428,10 @@ impl From<Key> for MatchKey {
 struct Tally {
     #[serde(rename = "k", default, skip_serializing_if = "Option::is_none")]
     key: Option<Key>,
-    #[serde(rename = "i", default, skip_serializing_if = "BTreeSet::is_empty")]
-    ids: BTreeSet<String>,
+    /// Sorted, without repeats (a set, but a matching run holds one a record: a vector of one
+    /// id costs a tenth of a one-element `BTreeSet`, and is written the same way).
+    #[serde(rename = "i", default, skip_serializing_if = "Vec::is_empty")]
+    ids: Vec<String>,
 }
 
 impl Tally {
@@ -444,6 +449,8 @@ impl Tally {
         }
         if self.key == Some(key) {
             self.ids.extend(ids.iter().cloned());
+            self.ids.sort_unstable();
+            self.ids.dedup();
         }
     }
 
@@ -459,7 +466,7 @@ impl Tally {
             }
         } else {
             MatchOutcome::Ambiguous {
-                candidates: self.ids.iter().cloned().collect(),
+                candidates: self.ids.clone(),
                 by,
             }
         }
@@ -554,15 +561,6 @@ impl Finished {
     }
 }
 
-/// The candidates, ready to match Genesys records against.
-struct CandidateMatcher {
-    candidates: Vec<Candidate>,
-    /// The same, indexed, for unlinked Genesys changes.
-    index: CandidateIndex,
-    /// Their emails (no need to look those up in Salesforce).
-    emails: BTreeSet<String>,
-}
-
 /// One changed Genesys record of a page.
 struct GenesysChange {
     candidate: Candidate,
@@ -578,10 +576,12 @@ struct Poll<'a> {
     state: PollState,
     /// Linked pairs read and not enqueued yet, by pair id.
     linked: BTreeMap<String, PairRef>,
-    /// Match keys of candidates read (or fetched again) by this invocation, by id.
-    keys: HashMap<String, Candidate>,
-    /// Built by this invocation's first Genesys step.
-    matcher: Option<CandidateMatcher>,
+    /// Match keys of candidates read (or fetched again) by this invocation, indexed: what
+    /// every Genesys page is matched against. Compact (one allocation a candidate), since an
+    /// initial sync holds every record of the org here.
+    keys: CandidateIndex,
+    /// Whether this invocation's first Genesys step made `keys` hold exactly the candidates.
+    matcher_ready: bool,
     /// Unlinked records per side carried to the finish.
     unlinked_limit: usize,
 }
@@ -600,8 +600,8 @@ impl<'a> Poll<'a> {
             link_source_id: facts.link_source_id,
             state,
             linked: BTreeMap::new(),
-            keys: HashMap::new(),
-            matcher: None,
+            keys: CandidateIndex::new(Side::Salesforce),
+            matcher_ready: false,
             unlinked_limit,
         }
     }
@@ -699,7 +699,7 @@ impl<'a> Poll<'a> {
                 || state.candidates.len() < self.unlinked_limit
             {
                 state.candidates.entry(candidate.id.clone()).or_default();
-                self.keys.insert(candidate.id.clone(), candidate);
+                self.keys.insert(&candidate);
             } else {
                 scan.defer(&mark);
             }
@@ -711,11 +711,11 @@ impl<'a> Poll<'a> {
         Ok(())
     }
 
-    /// Builds the candidate matcher once per invocation: candidates linked meanwhile become
+    /// Readies the candidates' keys once per invocation: candidates linked meanwhile become
     /// linked pairs, match keys missing (a resumed poll) are fetched again by id, candidates
     /// deleted meanwhile are dropped.
     async fn ensure_matcher(&mut self) -> Result<(), PipelineError> {
-        if self.matcher.is_some() {
+        if self.matcher_ready {
             return Ok(());
         }
         let integration = self.integration;
@@ -723,7 +723,7 @@ impl<'a> Poll<'a> {
         let links = integration.store.links(Side::Salesforce, &ids).await?;
         let missing: Vec<String> = ids
             .iter()
-            .filter(|id| !links.contains_key(*id) && !self.keys.contains_key(*id))
+            .filter(|id| !links.contains_key(*id) && !self.keys.contains(id))
             .cloned()
             .collect();
         let fetched = if missing.is_empty() {
@@ -736,16 +736,16 @@ impl<'a> Poll<'a> {
             let record = integration
                 .mapping
                 .salesforce_record(&raw.id, raw.modified_at, &raw.body);
-            self.keys
-                .insert(record.id.clone(), Candidate::from(&record));
+            self.keys.insert(&Candidate::from(&record));
         }
         for (sf_id, pair_id) in &links {
             self.state.candidates.remove(sf_id);
+            self.keys.remove(sf_id);
             add_linked(&mut self.linked, pair_id, Side::Salesforce, sf_id);
         }
         let keys = &self.keys;
         let before = self.state.candidates.len();
-        self.state.candidates.retain(|id, _| keys.contains_key(id));
+        self.state.candidates.retain(|id, _| keys.contains(id));
         let gone = before - self.state.candidates.len();
         if !missing.is_empty() || gone > 0 {
             tracing::debug!(
@@ -754,19 +754,18 @@ impl<'a> Poll<'a> {
                 "candidates fetched again to go on matching"
             );
         }
-        let mut matcher = CandidateMatcher {
-            candidates: Vec::with_capacity(self.state.candidates.len()),
-            index: CandidateIndex::new(Side::Salesforce),
-            emails: BTreeSet::new(),
-        };
-        for id in self.state.candidates.keys() {
-            if let Some(candidate) = self.keys.get(id) {
-                matcher.index.insert(candidate);
-                matcher.emails.extend(candidate.emails.iter().cloned());
-                matcher.candidates.push(candidate.clone());
+        // Keys of records no longer candidates (read again after a Salesforce restart, or
+        // left by an earlier step) are not matched.
+        if self.keys.len() > self.state.candidates.len() {
+            let mut kept = CandidateIndex::new(Side::Salesforce);
+            for id in self.state.candidates.keys() {
+                if let Some(candidate) = self.keys.candidate(id) {
+                    kept.insert(&candidate);
+                }
             }
+            self.keys = kept;
         }
-        self.matcher = Some(matcher);
+        self.matcher_ready = true;
         Ok(())
     }
 
@@ -780,6 +779,8 @@ impl<'a> Poll<'a> {
         let read = page.records.len() as u64;
         let mut page_index = CandidateIndex::new(Side::Genesys);
         let mut changes: Vec<GenesysChange> = Vec::new();
+        // The candidates sharing a key with a record of the page: only those can match it.
+        let mut reached: BTreeSet<String> = BTreeSet::new();
         for raw in page.records {
             let record = integration.mapping.genesys_record(
                 &raw.id,
@@ -789,6 +790,7 @@ impl<'a> Poll<'a> {
             );
             let candidate = Candidate::from(&record);
             page_index.insert(&candidate);
+            reached.append(&mut self.keys.reachable(&candidate));
             if is_change(since.as_ref(), &record) {
                 changes.push(GenesysChange {
                     mark: mark(&record),
@@ -797,19 +799,20 @@ impl<'a> Poll<'a> {
                 });
             }
         }
-        let Some(matcher) = self.matcher.as_ref() else {
+        if !self.matcher_ready {
             return Err(PipelineError::Invariant(
                 "Genesys step without a candidate matcher".into(),
             ));
-        };
+        }
+        let matcher = &self.keys;
 
-        // Every candidate against this page.
+        // Every candidate against this page (any other one finds no match in it).
         let mut found: Vec<(String, MatchOutcome)> = Vec::new();
         let mut touched: BTreeSet<&str> = BTreeSet::new();
-        for candidate in &matcher.candidates {
-            let outcome = page_index.match_one(candidate);
+        for candidate in reached.iter().filter_map(|id| matcher.candidate(id)) {
+            let outcome = page_index.match_one(&candidate);
             if outcome != MatchOutcome::NoMatch {
-                found.push((candidate.id.clone(), outcome));
+                found.push((candidate.id, outcome));
             }
         }
         for (_, outcome) in &found {
@@ -865,7 +868,7 @@ impl<'a> Poll<'a> {
             .iter()
             .filter(|g| g.link.is_none())
             .flat_map(|g| g.emails.iter())
-            .filter(|e| !matcher.emails.contains(*e))
+            .filter(|e| !matcher.has_email(e))
             .cloned()
             .collect();
         emails.sort();
@@ -875,7 +878,7 @@ impl<'a> Poll<'a> {
             .iter()
             .map(|g| {
                 let mut tally = Tally::default();
-                tally.add(&matcher.index.match_one(g));
+                tally.add(&matcher.match_one(g));
                 tally.add(&looked_up.match_one(g));
                 (g.id.clone(), tally)
             })
@@ -925,7 +928,14 @@ impl<'a> Poll<'a> {
         let integration = self.integration;
         let run_id = self.run_id;
         let store = &integration.store;
+        // The candidates' keys are not needed any more: their outcomes are in the state.
+        self.keys = CandidateIndex::new(Side::Salesforce);
+        self.matcher_ready = false;
         let mut resolver = Resolver::default();
+        // Each unlinked record proposes at most one new pair.
+        resolver
+            .new_pairs
+            .reserve_exact(self.state.candidates.len() + self.state.unlinked_genesys.len());
         let mut review: Vec<ConflictRecord> = Vec::new();
 
         // Salesforce deletes and merges of linked records (held back when they are too many).
@@ -944,20 +954,28 @@ impl<'a> Poll<'a> {
             (Side::Salesforce, &self.state.candidates),
             (Side::Genesys, &self.state.unlinked_genesys),
         ] {
-            let ids: Vec<String> = unlinked
+            let ids: Vec<&String> = unlinked
                 .keys()
                 .filter(|id| side == Side::Genesys || !deletions.survivors.contains(*id))
-                .cloned()
                 .collect();
-            // Linked since they were read (by an earlier poll's batches): no longer new.
-            let links = store.links(side, &ids).await?;
+            // Only records that matched wait for the claims to be settled; the others (all of
+            // an initial sync) become new pairs at once.
             let mut outcomes: BTreeMap<String, MatchOutcome> = BTreeMap::new();
-            for id in ids {
-                match links.get(&id) {
-                    Some(pair_id) => resolver.add(reference(Some(pair_id), side, &id)),
-                    None => {
-                        let outcome = unlinked.get(&id).map(Tally::outcome);
-                        outcomes.insert(id, outcome.unwrap_or(MatchOutcome::NoMatch));
+            for chunk in ids.chunks(LINK_LOOKUP_CHUNK) {
+                let chunk: Vec<String> = chunk.iter().map(|id| (*id).clone()).collect();
+                // Linked since they were read (by an earlier poll's batches): no longer new.
+                let links = store.links(side, &chunk).await?;
+                for id in chunk {
+                    match links.get(&id) {
+                        Some(pair_id) => resolver.add(reference(Some(pair_id), side, &id)),
+                        None => match unlinked.get(&id).map(Tally::outcome) {
+                            None | Some(MatchOutcome::NoMatch) => {
+                                resolver.add(reference(None, side, &id));
+                            }
+                            Some(outcome) => {
+                                outcomes.insert(id, outcome);
+                            }
+                        },
                     }
                 }
             }
@@ -1039,22 +1057,32 @@ impl<'a> Poll<'a> {
     /// batch); a failure leaves the watermarks behind.
     async fn send(&mut self, refs: Vec<PairRef>) -> Result<(), PipelineError> {
         let integration = self.integration;
-        let batches: Vec<ReconcileBatch> = refs
-            .chunks(integration.settings.batch_size.max(1))
-            .map(|chunk| ReconcileBatch {
-                v: MESSAGE_VERSION,
-                integration: integration.name.clone(),
-                run_id: self.run_id.to_string(),
-                pairs: chunk.to_vec(),
-            })
-            .collect();
-        for group in batches.chunks(10) {
-            integration.queue.send_batches(group.to_vec()).await?;
-            self.state.batches += group.len();
-            self.state.stats.pairs_enqueued +=
-                group.iter().map(|b| b.pairs.len() as u64).sum::<u64>();
+        let size = integration.settings.batch_size.max(1);
+        // Moved, not copied, into the batches: an initial sync sends every record of an org.
+        let mut refs = refs.into_iter();
+        loop {
+            let group: Vec<ReconcileBatch> = (0..10)
+                .map_while(|_| {
+                    let pairs: Vec<PairRef> = refs.by_ref().take(size).collect();
+                    (!pairs.is_empty()).then(|| ReconcileBatch {
+                        v: MESSAGE_VERSION,
+                        integration: integration.name.clone(),
+                        run_id: self.run_id.to_string(),
+                        pairs,
+                    })
+                })
+                .collect();
+            if group.is_empty() {
+                return Ok(());
+            }
+            let (batches, pairs) = (
+                group.len(),
+                group.iter().map(|b| b.pairs.len() as u64).sum::<u64>(),
+            );
+            integration.queue.send_batches(group).await?;
+            self.state.batches += batches;
+            self.state.stats.pairs_enqueued += pairs;
         }
-        Ok(())
     }
 
     /// Enqueues the linked pairs read so far, then saves the progress (compare-and-set on
@@ -1434,7 +1462,9 @@ type Contested = (Side, String, Vec<String>);
 #[derive(Default)]
 struct Resolver {
     by_pair: BTreeMap<String, PairRef>,
-    new_pairs: BTreeSet<PairRef>,
+    /// Proposals of new pairs, in arrival order, sorted and deduplicated by `finish` (a vector
+    /// reserved for them holds an initial sync's in half the memory of a `BTreeSet`).
+    new_pairs: Vec<PairRef>,
 }
 
 impl Resolver {
@@ -1452,74 +1482,79 @@ impl Resolver {
                 entry.merged_into = entry.merged_into.take().or(r.merged_into);
             }
             None => {
-                self.new_pairs.insert(r);
+                self.new_pairs.push(r);
             }
         }
     }
 
     /// The references to enqueue, and the records contested by several new pairs.
-    fn finish(self) -> (Vec<PairRef>, Vec<Contested>) {
-        // A proposal {sf, gz} makes the lone proposals {sf} and {gz} redundant.
-        let paired: Vec<PairRef> = self
+    fn finish(mut self) -> (Vec<PairRef>, Vec<Contested>) {
+        self.new_pairs.sort_unstable();
+        self.new_pairs.dedup();
+        // A proposal {sf, gz} makes the lone proposals {sf} and {gz} redundant. Every proposal
+        // of a matching run is one: the claims are sorted pairs of borrowed ids, not maps.
+        let mut by_sf: Vec<(&str, &str)> = self
             .new_pairs
             .iter()
-            .filter(|r| r.sf_id.is_some() && r.gz_id.is_some())
-            .cloned()
+            .filter_map(|r| Some((r.sf_id.as_deref()?, r.gz_id.as_deref()?)))
             .collect();
-        let mut claims: HashMap<(Side, String), BTreeSet<String>> = HashMap::new();
-        for r in &paired {
-            if let (Some(sf), Some(gz)) = (&r.sf_id, &r.gz_id) {
-                claims
-                    .entry((Side::Salesforce, sf.clone()))
-                    .or_default()
-                    .insert(gz.clone());
-                claims
-                    .entry((Side::Genesys, gz.clone()))
-                    .or_default()
-                    .insert(sf.clone());
-            }
-        }
-        let contested: BTreeSet<(Side, String)> = claims
+        by_sf.sort_unstable();
+        by_sf.dedup();
+        let mut by_gz: Vec<(&str, &str)> = by_sf.iter().map(|(sf, gz)| (*gz, *sf)).collect();
+        by_gz.sort_unstable();
+        let mut contested_list: Vec<Contested> = contested(Side::Salesforce, &by_sf);
+        contested_list.extend(contested(Side::Genesys, &by_gz));
+        contested_list.sort();
+        let contested_ids: BTreeSet<(Side, &str)> = contested_list
             .iter()
-            .filter(|(_, others)| others.len() > 1)
-            .map(|(key, _)| key.clone())
+            .map(|(side, id, _)| (*side, id.as_str()))
             .collect();
-        let is_contested = |r: &PairRef| {
-            r.sf_id
-                .as_ref()
-                .is_some_and(|id| contested.contains(&(Side::Salesforce, id.clone())))
-                || r.gz_id
-                    .as_ref()
-                    .is_some_and(|id| contested.contains(&(Side::Genesys, id.clone())))
+        let is_contested = |side: Side, id: &Option<String>| {
+            id.as_deref()
+                .is_some_and(|id| contested_ids.contains(&(side, id)))
         };
-        let covered = |side: Side, id: &String| claims.contains_key(&(side, id.clone()));
-        let mut refs: Vec<PairRef> = self.by_pair.into_values().collect();
-        for r in self.new_pairs {
-            if is_contested(&r) {
-                continue;
-            }
-            let lone_and_covered = match (&r.sf_id, &r.gz_id) {
-                (Some(sf), None) => covered(Side::Salesforce, sf),
-                (None, Some(gz)) => covered(Side::Genesys, gz),
-                _ => false,
-            };
-            if !lone_and_covered {
-                refs.push(r);
-            }
-        }
-        let mut contested_list: Vec<Contested> = contested
-            .into_iter()
-            .map(|(side, id)| {
-                let others = claims
-                    .get(&(side, id.clone()))
-                    .map(|o| o.iter().cloned().collect())
-                    .unwrap_or_default();
-                (side, id, others)
+        let covered = |claims: &[(&str, &str)], id: &str| {
+            claims.binary_search_by(|(own, _)| (*own).cmp(id)).is_ok()
+        };
+        let keep: Vec<bool> = self
+            .new_pairs
+            .iter()
+            .map(|r| {
+                if is_contested(Side::Salesforce, &r.sf_id) || is_contested(Side::Genesys, &r.gz_id)
+                {
+                    return false;
+                }
+                match (&r.sf_id, &r.gz_id) {
+                    (Some(sf), None) => !covered(&by_sf, sf),
+                    (None, Some(gz)) => !covered(&by_gz, gz),
+                    _ => true,
+                }
             })
             .collect();
-        contested_list.sort();
+        drop((by_sf, by_gz));
+        let mut refs: Vec<PairRef> = Vec::with_capacity(self.by_pair.len() + self.new_pairs.len());
+        refs.extend(self.by_pair.into_values());
+        refs.extend(
+            self.new_pairs
+                .into_iter()
+                .zip(keep)
+                .filter_map(|(r, keep)| keep.then_some(r)),
+        );
         (refs, contested_list)
     }
+}
+
+/// The records of `side` that several proposals claim, with the records claiming them;
+/// `claims` is sorted (own id, other id), without repeats.
+fn contested(side: Side, claims: &[(&str, &str)]) -> Vec<Contested> {
+    claims
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|group| group.len() > 1)
+        .map(|group| {
+            let others = group.iter().map(|(_, other)| other.to_string()).collect();
+            (side, group[0].0.to_string(), others)
+        })
+        .collect()
 }
 
 #[cfg(test)]
