@@ -21,6 +21,9 @@ use tokio::sync::Notify;
 pub struct RuntimeCalls {
     /// When each `GET /runtime/invocation/next` arrived.
     pub next_requests: Vec<Instant>,
+    /// Each event handed out: request id and when (a `next` waits until an event is pushed,
+    /// so this is when the invocation started).
+    pub handed_out: Vec<(String, Instant)>,
     /// Each answer: request id, when it arrived, its body, and whether it was an error.
     pub answers: Vec<(String, Instant, Value, bool)>,
     /// Bodies of `POST /runtime/init/error`.
@@ -112,6 +115,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         tokio::pin!(notified);
         notified.as_mut().enable();
         if let Some((id, event)) = lock(&shared.events).pop_front() {
+            lock(&shared.calls)
+                .handed_out
+                .push((id.clone(), Instant::now()));
             let mut headers = HeaderMap::new();
             let deadline = chrono::Utc::now().timestamp_millis() + 900_000;
             let pairs = [

@@ -20,3 +20,24 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some((utime + stime) as f64 / 100.0)
 }
+
+/// What a process has used so far.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    /// Peak resident set (`VmHWM`), kB.
+    pub peak_kb: Option<u64>,
+    /// Resident set now (`VmRSS`), kB.
+    pub resident_kb: Option<u64>,
+    /// User + system CPU seconds.
+    pub cpu_seconds: Option<f64>,
+}
+
+impl Usage {
+    pub fn of(pid: u32) -> Usage {
+        Usage {
+            peak_kb: status_kb(pid, "VmHWM"),
+            resident_kb: status_kb(pid, "VmRSS"),
+            cpu_seconds: cpu_seconds(pid),
+        }
+    }
+}
