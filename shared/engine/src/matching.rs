@@ -613,4 +613,60 @@ mod tests {
         let expected: BTreeSet<String> = ["SF1", "SF2", "SF3"].map(String::from).into();
         assert_eq!(reached, expected);
     }
+
+    mod reachable {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Records over few ids and keys, so that they share keys often.
+        fn record(linked: bool) -> impl Strategy<Value = Candidate> {
+            let key = |prefix: &'static str| (0..4u8).prop_map(move |k| format!("{prefix}{k}"));
+            (
+                0..6u8,
+                proptest::option::of(0..6u8),
+                proptest::collection::vec(key("e"), 0..3),
+                proptest::collection::vec(key("+1"), 0..3),
+            )
+                .prop_map(move |(id, link, emails, phones)| Candidate {
+                    id: if linked {
+                        format!("g{id}")
+                    } else {
+                        format!("SF{id}")
+                    },
+                    link: link.filter(|_| linked).map(|l| format!("SF{l}")),
+                    emails,
+                    phones,
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+            #[test]
+            fn a_candidate_a_page_does_not_reach_finds_no_match_in_it(
+                candidates in proptest::collection::vec(record(false), 0..8),
+                page in proptest::collection::vec(record(true), 0..6),
+            ) {
+                // GIVEN Salesforce candidates indexed, and a page of Genesys records
+                let mut index = CandidateIndex::new(Side::Salesforce);
+                for c in &candidates {
+                    index.insert(c);
+                }
+                let mut page_index = CandidateIndex::new(Side::Genesys);
+                let mut reached = BTreeSet::new();
+                for g in &page {
+                    page_index.insert(g);
+                    reached.append(&mut index.reachable(g));
+                }
+                // WHEN every indexed candidate is matched against the page
+                // THEN those the page does not reach find no match (the poll skips them)
+                for c in &candidates {
+                    let kept = index.candidate(&c.id).expect("indexed");
+                    if !reached.contains(&c.id) {
+                        prop_assert_eq!(page_index.match_one(&kept), MatchOutcome::NoMatch);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -10,7 +10,7 @@ use crate::integration::{Integration, PipelineError};
 use crate::notify::{Alerter, notify};
 use crate::poll::{WatermarkAdvance, advance_deletions_watermark, advance_watermarks, poll};
 use crate::queue::{InProcessQueue, ReconcileBatch};
-use crate::reconcile::{PairPreview, preview, reconcile_within};
+use crate::reconcile::{PairPreview, ReconcileOutcome, preview, reconcile_within};
 use crate::review;
 use crate::run_store::{ReadFrom, RunStore};
 use crate::stats::SyncStats;
@@ -203,6 +203,14 @@ async fn reconcile_all(
         batches_at_once.max(1)
     };
     let mut stats = SyncStats::default();
+    if concurrency == 1 {
+        // One at a time, in this task: the budget is the run's.
+        while let Some(batch) = walk.next(progress) {
+            let outcome = reconcile_within(run, &batch, &mut walk.budget).await?;
+            count_batch(walk, &batch, outcome, &mut stats, progress);
+        }
+        return Ok(stats);
+    }
     let mut in_flight = JoinSet::new();
     let mut failure: Option<PipelineError> = None;
     loop {
@@ -210,28 +218,19 @@ async fn reconcile_all(
             let Some(batch) = walk.next(progress) else {
                 break;
             };
-            let (run, mut budget) = (run.clone(), walk.budget);
+            let run = run.clone();
             in_flight.spawn(async move {
-                let outcome = reconcile_within(&run, &batch, &mut budget).await;
-                (batch, budget, outcome)
+                let outcome = reconcile_within(&run, &batch, &mut None).await;
+                (batch, outcome)
             });
         }
         let Some(joined) = in_flight.join_next().await else {
             break;
         };
-        let (batch, budget, outcome) = joined
+        let (batch, outcome) = joined
             .map_err(|e| PipelineError::Invariant(format!("a batch's reconcile panicked: {e}")))?;
         match outcome {
-            Ok(outcome) => {
-                if concurrency == 1 {
-                    walk.budget = budget;
-                }
-                walk.done(&batch, outcome.stats.left, progress);
-                stats += outcome.stats;
-                // In one process nobody else holds leases for long; a reference that could not
-                // be worked on now stays pending (its pair is retried next run).
-                stats.failed += outcome.retry.len() as u64;
-            }
+            Ok(outcome) => count_batch(walk, &batch, outcome, &mut stats, progress),
             Err(error) => {
                 failure.get_or_insert(error);
             }
@@ -241,6 +240,21 @@ async fn reconcile_all(
         Some(error) => Err(error),
         None => Ok(stats),
     }
+}
+
+/// Counts a reconciled batch into the run's statistics and progress.
+fn count_batch(
+    walk: &mut Walk<'_>,
+    batch: &ReconcileBatch,
+    outcome: ReconcileOutcome,
+    stats: &mut SyncStats,
+    progress: &mut impl FnMut(Progress),
+) {
+    walk.done(batch, outcome.stats.left, progress);
+    *stats += outcome.stats;
+    // In one process nobody else holds leases for long; a reference that could not be worked
+    // on now stays pending (its pair is retried next run).
+    stats.failed += outcome.retry.len() as u64;
 }
 
 /// The integration as this run sees it: its store through `view`, and its mapping with the
