@@ -309,7 +309,13 @@ async fn a_poll_stopped_after_any_number_of_steps_ends_like_an_uninterrupted_one
         scenario(&w).await;
         w.wait_past_stamps().await;
         let invocations = poll_in_invocations(&w, &w.integration, k).await;
-        assert_eq!(invocations, steps.div_ceil(k));
+        // k steps an invocation; the reconciles between invocations write records whose
+        // stamps may land in a page still to be read (a simulator stamps a burst ahead of the
+        // clock), which can add a page: at most two steps more than the one-step run
+        assert!(
+            (steps.div_ceil(k)..=(steps + 2).div_ceil(k)).contains(&invocations),
+            "{invocations} invocations of {k} steps, one-step run {steps} steps"
+        );
         ends.push(snapshot(&w).await);
     }
 
