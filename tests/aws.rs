@@ -60,16 +60,14 @@ impl AwsWorld {
             .expect("genesys simulator");
         let secrets = aws_sdk_secretsmanager::Client::new(&stack.sdk);
         let prefix = &stack.resources.table;
-        let sf_arn = create_secret(
-            &secrets,
+        let sf_arn = stack.create_secret(
             &format!("{prefix}-salesforce"),
-            json!({"client_id": sf.client_id(), "client_secret": sf.client_secret(), "login_url": sf.url()}),
+            &json!({"client_id": sf.client_id(), "client_secret": sf.client_secret(), "login_url": sf.url()}),
         )
         .await;
-        let gz_arn = create_secret(
-            &secrets,
+        let gz_arn = stack.create_secret(
             &format!("{prefix}-genesys"),
-            json!({"client_id": gz.client_id(), "client_secret": genesys_secret.unwrap_or(gz.client_secret()), "api_base": gz.url()}),
+            &json!({"client_id": gz.client_id(), "client_secret": genesys_secret.unwrap_or(gz.client_secret()), "api_base": gz.url()}),
         )
         .await;
         let webhook = Arc::new(Mutex::new(Vec::new()));
@@ -268,22 +266,6 @@ impl AwsWorld {
             .filter_map(|b| b["text"].as_str().map(str::to_string))
             .collect()
     }
-}
-
-async fn create_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    name: &str,
-    value: Value,
-) -> String {
-    client
-        .create_secret()
-        .name(name)
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .expect("create secret")
-        .arn
-        .expect("secret ARN")
 }
 
 /// A Slack-compatible webhook on loopback: records every JSON body it receives.

@@ -91,22 +91,17 @@ impl World {
     /// at its read's start and reads those records again. Benchmarks that count calls per
     /// change wait here before each measured cycle.
     pub async fn wait_past_stamps(&self) {
-        let stamp = |c: &Value, field: &str| {
-            c[field]
-                .as_str()
-                .and_then(|s| {
-                    chrono::DateTime::parse_from_rfc3339(s)
-                        .or_else(|_| chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z"))
-                        .ok()
-                })
-                .map(|t| t.with_timezone(&chrono::Utc))
-        };
         let newest = self
             .sf
             .all()
             .iter()
-            .filter_map(|c| stamp(c, "SystemModstamp"))
-            .chain(self.gz.all().iter().filter_map(|c| stamp(c, "modifyDate")))
+            .filter_map(|c| record_stamp(c, "SystemModstamp"))
+            .chain(
+                self.gz
+                    .all()
+                    .iter()
+                    .filter_map(|c| record_stamp(c, "modifyDate")),
+            )
             .max();
         if let Some(ahead) = newest.and_then(|n| (n - chrono::Utc::now()).to_std().ok()) {
             tokio::time::sleep(ahead + std::time::Duration::from_millis(5)).await;
@@ -144,6 +139,16 @@ impl World {
             .expect("conflicts")
             .len()
     }
+}
+
+/// A record's stamp field (`SystemModstamp` in Salesforce's `+0000` form, `modifyDate` in
+/// RFC 3339) as a time; `None` when absent or unreadable.
+pub fn record_stamp(record: &Value, key: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let raw = record[key].as_str()?;
+    chrono::DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| chrono::DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
 }
 
 /// The Genesys contacts whose `externalIds` carry a Salesforce Id.

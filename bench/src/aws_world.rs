@@ -105,18 +105,15 @@ impl AwsWorld {
     /// Stores both simulators' credentials in Secrets Manager, as a deployment holds them, and
     /// returns the variables a function reads (`template.yaml`'s plus the secret ARNs).
     pub async fn function_variables(&self) -> HashMap<String, String> {
-        let secrets = aws_sdk_secretsmanager::Client::new(&self.stack.sdk);
         let prefix = &self.stack.resources.table;
-        let sf_arn = create_secret(
-            &secrets,
+        let sf_arn = self.stack.create_secret(
             &format!("{prefix}-salesforce"),
-            json!({"client_id": self.sf.client_id(), "client_secret": self.sf.client_secret(), "login_url": self.sf.url()}),
+            &json!({"client_id": self.sf.client_id(), "client_secret": self.sf.client_secret(), "login_url": self.sf.url()}),
         )
         .await;
-        let gz_arn = create_secret(
-            &secrets,
+        let gz_arn = self.stack.create_secret(
             &format!("{prefix}-genesys"),
-            json!({"client_id": self.gz.client_id(), "client_secret": self.gz.client_secret(), "api_base": self.gz.url()}),
+            &json!({"client_id": self.gz.client_id(), "client_secret": self.gz.client_secret(), "api_base": self.gz.url()}),
         )
         .await;
         let mut vars: HashMap<String, String> =
@@ -125,22 +122,6 @@ impl AwsWorld {
         vars.insert(GENESYS_SECRET_ARN.into(), gz_arn);
         vars
     }
-}
-
-async fn create_secret(
-    client: &aws_sdk_secretsmanager::Client,
-    name: &str,
-    value: serde_json::Value,
-) -> String {
-    client
-        .create_secret()
-        .name(name)
-        .secret_string(value.to_string())
-        .send()
-        .await
-        .expect("create secret")
-        .arn
-        .expect("secret ARN")
 }
 
 /// A moto server started by a harness, on a free loopback port, without moto's registry of

@@ -168,7 +168,7 @@ async fn copies(sf: &SalesforceSim, gz: &GenesysSim) -> (SalesforceSim, GenesysS
 fn newest(records: &[Value], key: &str) -> DateTime<Utc> {
     records
         .iter()
-        .filter_map(|r| crate::seed_style::stamp(r, key))
+        .filter_map(|r| contact_sync_e2e::record_stamp(r, key))
         .max()
         .unwrap_or(DateTime::UNIX_EPOCH)
 }

@@ -14,6 +14,7 @@
 //! simulators count its calls exactly as they count the pipeline's.
 
 use chrono::{DateTime, Utc};
+use contact_sync_e2e::record_stamp as stamp;
 use reqwest::{Client, Method, RequestBuilder};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -252,15 +253,6 @@ impl SeedStyleSync {
 
 fn text(value: &Value, key: &str) -> String {
     value[key].as_str().unwrap_or_default().to_string()
-}
-
-/// A record's stamp (`SystemModstamp` is `…+0000`, `modifyDate` is `…Z`).
-pub(crate) fn stamp(value: &Value, key: &str) -> Option<DateTime<Utc>> {
-    let raw = value[key].as_str()?;
-    DateTime::parse_from_rfc3339(raw)
-        .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// The Salesforce Id a Genesys contact carries in `externalIds`.

@@ -70,4 +70,20 @@ impl Stack {
             resources: provisioned,
         })
     }
+
+    /// Stores `value` (JSON) as a new Secrets Manager secret called `name`; its ARN.
+    ///
+    /// # Panics
+    /// When the emulator refuses it (a test or harness set-up step).
+    pub async fn create_secret(&self, name: &str, value: &serde_json::Value) -> String {
+        aws_sdk_secretsmanager::Client::new(&self.sdk)
+            .create_secret()
+            .name(name)
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .expect("create secret")
+            .arn
+            .expect("secret ARN")
+    }
 }
