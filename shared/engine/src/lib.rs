@@ -5,6 +5,7 @@
 //! [`matching`], and every decision ends in a deterministic [`plan::PairPlan`].
 
 pub mod contact;
+pub mod country;
 pub mod derivation;
 pub mod mapping;
 pub mod matching;

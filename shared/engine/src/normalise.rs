@@ -21,6 +21,9 @@ pub enum FieldKind {
     Number,
     /// `true` / `false` (also read from `yes`/`no`, `1`/`0`, any case); written as a JSON bool.
     Boolean,
+    /// A country: its ISO 3166-1 alpha-2 code when the value resolves to one
+    /// ([`crate::country`]), else the value as typed, trimmed.
+    Country,
 }
 
 /// A case transform for text fields.
@@ -112,6 +115,9 @@ pub fn normalise(kind: FieldKind, region: PhoneRegion, value: &str) -> Option<St
         FieldKind::Boolean => boolean(trimmed)
             .map(|b| b.to_string())
             .unwrap_or_else(|| trimmed.to_string()),
+        FieldKind::Country => {
+            crate::country::alpha2(trimmed).unwrap_or_else(|| trimmed.to_string())
+        }
     })
 }
 
