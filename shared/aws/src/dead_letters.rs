@@ -13,7 +13,7 @@
 //!   alone unless forced. A crash between send and delete leaves a message in both queues:
 //!   reconcile and notify are idempotent, so a later second replay is harmless.
 //!   (`StartMessageMoveTask` would move everything server-side but cannot pick messages, and
-//!   moto does not implement it; see shared/reference/TOOLCHAIN.md.)
+//!   moto does not implement it; see reference/TOOLCHAIN.md.)
 //!
 //! Which queues: the reconcile and conflict queues' URLs (the variables the functions use);
 //! each one's DLQ is read from its `RedrivePolicy`, unless given explicitly.

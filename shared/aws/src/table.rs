@@ -1,4 +1,4 @@
-//! The single DynamoDB table (DESIGN.md section 4): attribute names, index names and the key of
+//! The single DynamoDB table (docs/design.md section 4): attribute names, index names and the key of
 //! every kind of item. `template.yaml` declares the same names; `tests/template.rs` holds the two
 //! together.
 //!

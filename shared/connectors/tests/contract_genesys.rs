@@ -1,5 +1,5 @@
 //! Contract tests: the Genesys models deserialize example bodies built mechanically from the
-//! definitions in `shared/reference/genesys/externalcontacts_schema.json`, and round-trip them
+//! definitions in `reference/genesys/externalcontacts_schema.json`, and round-trip them
 //! without losing or renaming a field.
 
 use contact_sync_connectors::genesys::contact_to_raw;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 fn schema() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/reference/genesys/externalcontacts_schema.json");
+        .join("../../reference/genesys/externalcontacts_schema.json");
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).expect("schema is JSON")
 }

@@ -1,4 +1,4 @@
-//! Contract tests: every recorded Salesforce response in `shared/reference/salesforce/` goes
+//! Contract tests: every recorded Salesforce response in `reference/salesforce/` goes
 //! through the client's own parsing functions.
 
 use contact_sync_connectors::salesforce::bulk::parse_results_csv;
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 fn reference_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/salesforce")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../reference/salesforce")
 }
 
 fn read(name: &str) -> Vec<u8> {

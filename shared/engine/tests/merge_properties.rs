@@ -1,4 +1,4 @@
-//! Property tests of the three-way merge (DESIGN.md section 2, "Properties the engine must
+//! Property tests of the three-way merge (docs/design.md section 2, "Properties the engine must
 //! hold"): idempotence, no echo, no lost one-sided edit, convergence, one-way safety, order
 //! independence and bounded future stamps.
 //!

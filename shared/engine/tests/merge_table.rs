@@ -1,5 +1,5 @@
 //! Table-driven tests of `merge_field`: every policy × direction × situation, each row checkable
-//! by eye against DESIGN.md section 2, "Three-way merge per field (base, salesforce, genesys)":
+//! by eye against docs/design.md section 2, "Three-way merge per field (base, salesforce, genesys)":
 //!
 //! - unchanged -> nothing;
 //! - one side changed -> copy to the other (if direction allows);

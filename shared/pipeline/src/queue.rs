@@ -1,4 +1,4 @@
-//! The `WorkQueue` port and its messages (DESIGN.md section 5).
+//! The `WorkQueue` port and its messages (docs/design.md section 5).
 //!
 //! Messages carry ids only, never field values: they are personal data.
 

@@ -1,7 +1,7 @@
 //! Stateful fake Salesforce and Genesys Cloud HTTP servers.
 //!
 //! Both simulators bind `127.0.0.1:0`, serve from a tokio task and answer with the shapes,
-//! status codes and error bodies of the real APIs (see `/work/shared/reference`). They are
+//! status codes and error bodies of the real APIs (see `reference/` at the repository root). They are
 //! used by unit and end-to-end tests, by benchmarks and by the CLI's `--sandbox` mode.
 //!
 //! * [`SalesforceSim`]: OAuth client credentials and JWT bearer, SOQL `query`/`queryAll` with
