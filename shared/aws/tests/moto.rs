@@ -109,10 +109,10 @@ async fn an_oversized_batch_or_a_missing_queue_is_a_permanent_error() {
 }
 
 fn mark(minute: i64) -> Watermark {
-    Watermark {
-        stamp: Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap() + Duration::minutes(minute),
-        last_id: format!("id-{minute:02}"),
-    }
+    Watermark::position(
+        Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap() + Duration::minutes(minute),
+        format!("id-{minute:02}"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -176,10 +176,7 @@ async fn status_conflicts_and_dlq_work_on_the_deployed_backend() {
         .advance_watermark(
             "default",
             Side::Salesforce,
-            &Watermark {
-                stamp: started,
-                last_id: "003A".into(),
-            },
+            &Watermark::position(started, "003A"),
         )
         .await
         .expect("watermark");

@@ -105,9 +105,8 @@ async fn a_large_change_set_goes_through_bulk_and_a_small_one_stays_on_rest() {
     let all = read_all(&rest).await;
     let mut ordered: Vec<&RawRecord> = all.iter().collect();
     ordered.sort_by(|a, b| (a.modified_at, &a.id).cmp(&(b.modified_at, &b.id)));
-    let mark = |r: &RawRecord| contact_sync_pipeline::system::Watermark {
-        stamp: r.modified_at,
-        last_id: r.id.clone(),
+    let mark = |r: &RawRecord| {
+        contact_sync_pipeline::system::Watermark::position(r.modified_at, r.id.clone())
     };
     let early = mark(ordered[0]);
     let late = mark(ordered[999]);

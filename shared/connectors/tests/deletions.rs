@@ -96,10 +96,7 @@ async fn salesforce_deletions_are_read_from_querys_all_after_the_watermark_with_
 async fn salesforce_a_hostile_watermark_id_is_refused_before_any_call() {
     // GIVEN a watermark whose id tries to widen the query
     let (sim, sys) = salesforce().await;
-    let mark = Watermark {
-        stamp: chrono::Utc::now(),
-        last_id: "x' OR IsDeleted = FALSE OR Id != '".into(),
-    };
+    let mark = Watermark::position(chrono::Utc::now(), "x' OR IsDeleted = FALSE OR Id != '");
     // WHEN deletions are read from it
     let err = sys.read_deletions(Some(&mark)).await.expect_err("refused");
     // THEN it is a configuration error and nothing was sent

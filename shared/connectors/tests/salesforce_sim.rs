@@ -96,16 +96,10 @@ async fn the_watermark_filters_by_stamp_then_id() {
     let all = read_all(&sys, None).await;
     assert_eq!(all.len(), 3);
     // WHEN reading after the second record's (stamp, id)
-    let after_second = Watermark {
-        stamp: all[1].modified_at,
-        last_id: all[1].id.clone(),
-    };
+    let after_second = Watermark::position(all[1].modified_at, all[1].id.clone());
     let newer = read_all(&sys, Some(&after_second)).await;
     // AND after the same stamp with a smaller id
-    let same_stamp_lower_id = Watermark {
-        stamp: all[1].modified_at,
-        last_id: "000000000000000AAA".into(),
-    };
+    let same_stamp_lower_id = Watermark::position(all[1].modified_at, "000000000000000AAA");
     let tie = read_all(&sys, Some(&same_stamp_lower_id)).await;
     // THEN only later records come back; a same-stamp record with a greater id is included
     assert_eq!(
@@ -120,10 +114,7 @@ async fn the_watermark_filters_by_stamp_then_id() {
     sim.edit(&all[0].id, json!({"FirstName": "Edited"}));
     let after_edit = read_all(
         &sys,
-        Some(&Watermark {
-            stamp: all[2].modified_at,
-            last_id: all[2].id.clone(),
-        }),
+        Some(&Watermark::position(all[2].modified_at, all[2].id.clone())),
     )
     .await;
     assert_eq!(after_edit.len(), 1);

@@ -71,7 +71,7 @@ use crate::queue::{MESSAGE_VERSION, PairRef, ReconcileBatch};
 use crate::stats::SyncStats;
 use crate::store::{CheckpointWrite, ConflictRecord, PollCheckpoint};
 use crate::system::{ChangePage, ContactReader, SystemError, Watermark};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 use contact_sync_engine::matching::{Candidate, CandidateIndex, MatchKey, MatchOutcome};
 use contact_sync_engine::{Side, SideRecord};
 use serde::{Deserialize, Serialize};
@@ -354,12 +354,19 @@ struct SideScan {
     /// The oldest change left to the next poll: the watermark stays before it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     deferred: Option<Watermark>,
+    /// Whether a change read had a stamp finer than a whole second: then the system stamps
+    /// finer than seconds, and the watermark needs to stay only a millisecond before the
+    /// read's start, not before its whole second.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sub_second: bool,
 }
 
 impl SideScan {
     fn seen(&mut self, change: &Watermark) {
-        if self.newest.as_ref().is_none_or(|n| change > n) {
-            self.newest = Some(change.clone());
+        self.sub_second |= change.stamp.nanosecond() != 0;
+        match &mut self.newest {
+            Some(newest) => newest.absorb(change.stamp, &change.last_id),
+            None => self.newest = Some(change.clone()),
         }
     }
 
@@ -370,23 +377,35 @@ impl SideScan {
     }
 
     /// The watermark this read may store: the newest change, held back to before the read's
-    /// start less `skew`, and to before the oldest change left to the next poll. (A limit is
-    /// a stamp a millisecond earlier with an empty id: Salesforce's change query reads
-    /// `SystemModstamp >` such a watermark, so a record stamped at the limit itself is read.)
+    /// start (less `skew`), and to before the oldest change left to the next poll. (A limit is
+    /// a stamp a millisecond earlier with no ids: the change query reads `SystemModstamp >`
+    /// such a watermark, so a record stamped at the limit itself is read.) When every stamp
+    /// read was a whole second, the system may stamp whole seconds (`docs/assumptions.md`):
+    /// a record written later in the second the read started in would keep a stamp before
+    /// the read's start, so the watermark stays before that whole second.
+    /// At the stamp it started from, the read keeps the ids it started with: those records
+    /// were not read again (they were not changes), yet they stay read.
     fn reached(&self, skew: Duration) -> Option<Watermark> {
         let mut reached = self.newest.clone()?;
+        let start_limit = |at: DateTime<Utc>| {
+            if self.sub_second {
+                at - skew
+            } else {
+                whole_second(at - skew)
+            }
+        };
         let limits = [
-            self.started_at.map(|at| at - skew),
+            self.started_at.map(start_limit),
             self.deferred.as_ref().map(|d| d.stamp),
         ];
         for stamp in limits.into_iter().flatten() {
-            let limit = Watermark {
-                stamp: stamp - Duration::milliseconds(1),
-                last_id: String::new(),
-            };
+            let limit = Watermark::position(stamp - Duration::milliseconds(1), "");
             if limit < reached {
                 reached = limit;
             }
+        }
+        if let Some(since) = &self.since {
+            reached.keep_ids_of(since);
         }
         Some(reached)
     }
@@ -506,13 +525,12 @@ impl PollState {
             let stored = integration.store.watermark(&integration.name, side).await?;
             // Read from a little before the watermark (late commits): re-reading is harmless,
             // the merge makes it a no-op.
-            let since = stored.map(|wm| Watermark {
-                stamp: wm.stamp - overlap,
-                last_id: if overlap.is_zero() {
-                    wm.last_id
+            let since = stored.map(|wm| {
+                if overlap.is_zero() {
+                    wm
                 } else {
-                    String::new()
-                },
+                    Watermark::position(wm.stamp - overlap, "")
+                }
             });
             scans.push(SideScan {
                 since,
@@ -1164,17 +1182,23 @@ fn is_change(since: Option<&Watermark>, record: &SideRecord) -> bool {
 /// case-insensitive order is as plausible as a byte order); many records share a millisecond,
 /// so a byte-order filter here could drop a record Salesforce returned as later. Reading a
 /// record of the watermark's millisecond again costs a reconcile that writes nothing.
+/// With the ids read at the watermark's stamp, those are the records that are no change.
 fn is_salesforce_change(since: Option<&Watermark>, record: &SideRecord) -> bool {
     since.is_none_or(|wm| {
+        if wm.reads_its_stamp() {
+            return wm.is_before(record.modified_at, &record.id);
+        }
         record.modified_at > wm.stamp || (record.modified_at == wm.stamp && record.id != wm.last_id)
     })
 }
 
 fn mark(record: &SideRecord) -> Watermark {
-    Watermark {
-        stamp: record.modified_at,
-        last_id: record.id.clone(),
-    }
+    Watermark::of_record(record.modified_at, &record.id)
+}
+
+/// The start of the whole second `at` falls in.
+fn whole_second(at: DateTime<Utc>) -> DateTime<Utc> {
+    at.with_nanosecond(0).unwrap_or(at)
 }
 
 /// A reference to a record of `side`, with its pair when linked.
@@ -1585,10 +1609,7 @@ mod tests {
     }
 
     fn mark(minute: u32, id: &str) -> Watermark {
-        Watermark {
-            stamp: at(minute),
-            last_id: id.into(),
-        }
+        Watermark::position(at(minute), id)
     }
 
     fn salesforce_record(minute: u32, id: &str) -> SideRecord {
@@ -1747,9 +1768,8 @@ mod tests {
         };
         // WHEN the watermark it reached is asked for, without and with a 5-minute skew
         // THEN it is just before the read's start (less the skew), not the newest change
-        let just_before = |minute: u32| Watermark {
-            stamp: at(minute) - Duration::milliseconds(1),
-            last_id: String::new(),
+        let just_before = |minute: u32| {
+            Watermark::position(at(minute) - Duration::milliseconds(1), String::new())
         };
         assert_eq!(read.reached(Duration::zero()), Some(just_before(10)));
         assert_eq!(read.reached(Duration::minutes(5)), Some(just_before(5)));
@@ -1769,6 +1789,76 @@ mod tests {
         assert_eq!(old.reached(Duration::minutes(5)), Some(mark(3, "q")));
         // AND a read without changes reaches nothing
         assert_eq!(SideScan::default().reached(Duration::zero()), None);
+    }
+
+    #[test]
+    fn a_write_in_the_watermarks_stamp_after_the_read_is_read_by_the_next_poll() {
+        // GIVEN a read that saw two records sharing a whole-second stamp, and stored the
+        // watermark it reached (its read started a minute later)
+        let mut read = SideScan {
+            started_at: Some(at(8)),
+            ..SideScan::default()
+        };
+        read.seen(&Watermark::of_record(at(7), "003SM000000000mAAA"));
+        read.seen(&Watermark::of_record(at(7), "003SM000000000zAAA"));
+        let stored = read.reached(Duration::zero()).expect("a watermark");
+        assert_eq!(stored.stamp, at(7));
+        // WHEN, after the read, a record with a smaller id is written in that same second, and
+        // the next poll reads from the stored watermark
+        let late = salesforce_record(7, "003SM0000000001AAA");
+        let already_read = salesforce_record(7, "003SM000000000mAAA");
+        // THEN the late write is a change; the records already read at that stamp are not
+        assert!(is_salesforce_change(Some(&stored), &late));
+        assert!(stored.is_before(late.modified_at, &late.id));
+        assert!(!is_salesforce_change(Some(&stored), &already_read));
+        assert!(!stored.is_before(already_read.modified_at, &already_read.id));
+        // AND the next poll, which saw only the late write at that stamp, keeps every id read
+        // there (the ones it skipped included), so none is read a third time
+        let mut next = SideScan {
+            since: Some(stored.clone()),
+            started_at: Some(at(9)),
+            ..SideScan::default()
+        };
+        next.seen(&mark_of(&late));
+        let again = next.reached(Duration::zero()).expect("a watermark");
+        assert_eq!(again.at_stamp.len(), 3);
+        assert!(!again.is_before(at(7), "003SM000000000zAAA"));
+        assert!(!again.is_before(at(7), "003SM0000000001AAA"));
+    }
+
+    #[test]
+    fn a_watermark_stays_before_the_whole_second_its_read_started_in() {
+        // GIVEN a read that started half a second into 12:10:00 and saw a change stamped at
+        // 12:10:00 exactly (a system that stamps whole seconds)
+        let started = at(10) + Duration::milliseconds(500);
+        let mut read = SideScan {
+            started_at: Some(started),
+            ..SideScan::default()
+        };
+        read.seen(&Watermark::of_record(at(10), "z"));
+        // WHEN the watermark it reached is asked for
+        let reached = read.reached(Duration::zero()).expect("a watermark");
+        // THEN it stays before 12:10:00: a write later in that second, stamped 12:10:00 with
+        // any id (even the same record's again), is read by the next poll
+        assert_eq!(
+            reached,
+            Watermark::position(at(10) - Duration::milliseconds(1), "")
+        );
+        assert!(reached.is_before(at(10), "z"));
+        // AND once a stamp finer than a second was read, only the millisecond before the
+        // read's start is held back
+        read.seen(&Watermark::of_record(
+            at(9) + Duration::milliseconds(7),
+            "y",
+        ));
+        assert_eq!(
+            read.reached(Duration::zero()).map(|w| w.stamp),
+            Some(at(10))
+        );
+    }
+
+    fn mark_of(record: &SideRecord) -> Watermark {
+        super::mark(record)
     }
 
     #[test]

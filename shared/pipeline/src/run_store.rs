@@ -90,10 +90,8 @@ impl SyncStore for RunStore {
             ReadFrom::Start => None,
             ReadFrom::Since(at) => {
                 // Strictly after `at - 1 ms`: records stamped exactly at `at` are read too.
-                let from = Watermark {
-                    stamp: at - chrono::Duration::milliseconds(1),
-                    last_id: String::new(),
-                };
+                let from =
+                    Watermark::position(at - chrono::Duration::milliseconds(1), String::new());
                 Some(match stored {
                     Some(wm) if wm < from => wm,
                     _ => from,
@@ -261,10 +259,7 @@ mod tests {
     }
 
     fn mark(day: u32) -> Watermark {
-        Watermark {
-            stamp: at(day),
-            last_id: "003000000000001AAA".into(),
-        }
+        Watermark::position(at(day), "003000000000001AAA")
     }
 
     #[tokio::test]

@@ -32,17 +32,102 @@ impl fmt::Debug for RawRecord {
     }
 }
 
-/// How far a side has been read: the last change seen, ordered by `(stamp, id)`.
+/// How far a side has been read: the last change seen, ordered by `(stamp, id)`, and the ids
+/// of every change read at that stamp.
+///
+/// Stamps are shared: Salesforce may stamp at whole seconds, and unrelated writes share one
+/// (`docs/assumptions.md`). A record written in the watermark's own stamp *after* the read that
+/// set it must still be read, whatever its id; so a watermark that names the ids it read at its
+/// stamp (`at_stamp`) is read again from `>= stamp`, less those ids. A watermark without them
+/// (stored before they existed, or a limit) keeps the plain `(stamp, id)` order.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Watermark {
     pub stamp: DateTime<Utc>,
     pub last_id: String,
+    /// The ids read at `stamp`, sorted, each once; at most [`Watermark::MAX_AT_STAMP`] (the rest
+    /// are read again: harmless, the merge makes it a no-op).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_stamp: Vec<String>,
 }
 
 impl Watermark {
-    /// True when `(modified_at, id)` is strictly after this watermark.
+    /// Most ids a watermark keeps for its stamp (a DynamoDB item holds them with room to spare).
+    pub const MAX_AT_STAMP: usize = 2_000;
+
+    /// The watermark of one record read: its stamp, and its id as the one read there.
+    pub fn of_record(stamp: DateTime<Utc>, id: &str) -> Watermark {
+        Watermark {
+            stamp,
+            last_id: id.to_string(),
+            at_stamp: vec![id.to_string()],
+        }
+    }
+
+    /// A position without ids: everything strictly after `(stamp, last_id)`.
+    pub fn position(stamp: DateTime<Utc>, last_id: impl Into<String>) -> Watermark {
+        Watermark {
+            stamp,
+            last_id: last_id.into(),
+            at_stamp: Vec::new(),
+        }
+    }
+
+    /// True when `(modified_at, id)` was not read by the reads this watermark stands for: after
+    /// its stamp, or at its stamp and not one of the ids read there (without ids: after
+    /// `(stamp, last_id)`).
     pub fn is_before(&self, modified_at: DateTime<Utc>, id: &str) -> bool {
-        (modified_at, id) > (self.stamp, self.last_id.as_str())
+        if self.at_stamp.is_empty() {
+            return (modified_at, id) > (self.stamp, self.last_id.as_str());
+        }
+        modified_at > self.stamp
+            || (modified_at == self.stamp
+                && self
+                    .at_stamp
+                    .binary_search_by(|x| x.as_str().cmp(id))
+                    .is_err())
+    }
+
+    /// True when the next read must start at the stamp itself (`>=`), not after it.
+    pub fn reads_its_stamp(&self) -> bool {
+        !self.at_stamp.is_empty()
+    }
+
+    /// Takes in one more change: a later stamp starts a new set, the same stamp adds its id.
+    /// Earlier changes leave the watermark as it is.
+    pub fn absorb(&mut self, stamp: DateTime<Utc>, id: &str) {
+        if stamp > self.stamp {
+            *self = Watermark::of_record(stamp, id);
+            return;
+        }
+        if stamp < self.stamp {
+            return;
+        }
+        if id > self.last_id.as_str() {
+            self.last_id = id.to_string();
+        }
+        self.add_at_stamp(id);
+    }
+
+    /// Adds the ids `other` read at the same stamp (a later read of the same stamp does not
+    /// see again what the earlier one had already read, so it must keep those ids).
+    pub fn keep_ids_of(&mut self, other: &Watermark) {
+        if other.stamp != self.stamp {
+            return;
+        }
+        if other.last_id > self.last_id {
+            self.last_id = other.last_id.clone();
+        }
+        for id in &other.at_stamp {
+            self.add_at_stamp(id);
+        }
+    }
+
+    fn add_at_stamp(&mut self, id: &str) {
+        if let Err(at) = self.at_stamp.binary_search_by(|x| x.as_str().cmp(id))
+            && self.at_stamp.len() < Self::MAX_AT_STAMP
+        {
+            self.at_stamp.insert(at, id.to_string());
+        }
     }
 }
 

@@ -28,10 +28,9 @@ impl Inner {
             Ok(())
         })
         .await?;
-        let newest = deletions.last().map(|d| Watermark {
-            stamp: d.deleted_at,
-            last_id: d.id.clone(),
-        });
+        let newest = deletions
+            .last()
+            .map(|d| Watermark::position(d.deleted_at, d.id.clone()));
         let merged = deletions.iter().filter(|d| d.merged_into.is_some()).count();
         // queryAll cannot tell whether rows were purged from the Recycle Bin; getDeleted can.
         let complete = match since {

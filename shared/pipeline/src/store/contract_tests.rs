@@ -47,6 +47,7 @@ macro_rules! store_contract_tests {
             watermark_is_absent_until_first_advance,
             watermark_never_moves_backward,
             watermark_breaks_stamp_ties_by_last_id,
+            watermark_keeps_the_ids_read_at_its_stamp,
             watermarks_are_kept_per_integration_and_side,
             create_pair_stores_the_pair_and_links_its_ids,
             create_pair_with_a_taken_link_writes_nothing,
@@ -117,10 +118,7 @@ fn at(minute: u32) -> DateTime<Utc> {
 }
 
 fn mark(minute: u32, last_id: &str) -> Watermark {
-    Watermark {
-        stamp: at(minute),
-        last_id: last_id.to_string(),
-    }
+    Watermark::position(at(minute), last_id.to_string())
 }
 
 fn pair(pair_id: &str, sf_id: Option<&str>, gz_id: Option<&str>) -> Pair {
@@ -202,6 +200,30 @@ pub async fn watermark_is_absent_until_first_advance(store: Arc<dyn SyncStore>) 
             .unwrap(),
         Some(mark(10, "a"))
     );
+}
+
+pub async fn watermark_keeps_the_ids_read_at_its_stamp(store: Arc<dyn SyncStore>) {
+    // GIVEN a watermark naming the three ids read at its stamp
+    let mut wm = Watermark::of_record(at(10), "c");
+    wm.absorb(at(10), "a");
+    wm.absorb(at(10), "b");
+    // WHEN it is advanced and read back
+    assert!(
+        store
+            .advance_watermark(INTEGRATION, Side::Salesforce, &wm)
+            .await
+            .unwrap()
+    );
+    let back = store
+        .watermark(INTEGRATION, Side::Salesforce)
+        .await
+        .unwrap()
+        .expect("a watermark");
+    // THEN every id comes back, sorted, so a record of that stamp with another id is a change
+    assert_eq!(back.at_stamp, vec!["a", "b", "c"]);
+    assert_eq!(back, wm);
+    assert!(back.is_before(at(10), "0"));
+    assert!(!back.is_before(at(10), "b"));
 }
 
 pub async fn watermark_never_moves_backward(store: Arc<dyn SyncStore>) {
