@@ -12,9 +12,24 @@
 //!
 //! The lookup tables are built once, on first use.
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::sync::LazyLock;
+
+/// How a country or subdivision field is written to Salesforce (Genesys always gets codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CountryStyle {
+    /// The ISO English short name (`Germany`), or the subdivision's ISO 3166-2 name
+    /// (`Indiana`).
+    #[default]
+    Name,
+    /// The ISO 3166-1 alpha-2 code (`DE`), or the subdivision's code within its country
+    /// (`IN`).
+    #[serde(alias = "code")]
+    Alpha2,
+}
 
 /// Spellings the ISO data lacks, folded before use: `(spelling, alpha-2)`.
 const ALIASES: [(&str, &str); 18] = [
@@ -295,6 +310,30 @@ pub fn subdivision_name(full: &str) -> Option<&'static str> {
     let index = &*INDEX;
     let id = index.subdivision_by_code.get(full)?;
     Some(index.subdivisions[usize::from(*id)].name)
+}
+
+/// How a canonical country value (an alpha-2 code, or text that resolved to none) is written
+/// in `style`: a code is written as its name or itself, other text as it is.
+pub fn written_country(canonical: &str, style: CountryStyle) -> &str {
+    match style {
+        CountryStyle::Name => name(canonical).unwrap_or(canonical),
+        CountryStyle::Alpha2 => canonical,
+    }
+}
+
+/// How a canonical subdivision value (a full ISO 3166-2 code, or text that resolved to none)
+/// is written in `style`: its name (when the name reads back as the same subdivision, else
+/// its code) or its code within its country; other text as it is.
+pub fn written_subdivision(canonical: &str, style: CountryStyle) -> &str {
+    let Some(code) = subdivision_code(canonical) else {
+        return canonical;
+    };
+    match style {
+        CountryStyle::Alpha2 => code,
+        CountryStyle::Name => subdivision_name(canonical)
+            .filter(|name| subdivision(Some(&canonical[..2]), name) == Some(canonical))
+            .unwrap_or(code),
+    }
 }
 
 /// Every alpha-2 code of the ISO data (for tests and diagnostics).
