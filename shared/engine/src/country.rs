@@ -208,8 +208,8 @@ impl Index {
 }
 
 /// The form spellings are compared in: transliterated to ASCII, lower-case, letters and
-/// digits only (the separators people put in names, ` .-',()`, dropped), without a leading
-/// `the`. Empty for text with any other character (`N/A` names no country, not Namibia).
+/// digits only (the separators people put in names, ` .-',()`, dropped; `&` read as `and`),
+/// without a leading `the`. Empty for text with any other character (`N/A` names no country, not Namibia).
 fn fold(value: &str) -> String {
     let ascii;
     let value = if value.is_ascii() {
@@ -233,6 +233,7 @@ fn fold(value: &str) -> String {
         match b {
             b'a'..=b'z' | b'0'..=b'9' => folded.push(char::from(b)),
             b'A'..=b'Z' => folded.push(char::from(b.to_ascii_lowercase())),
+            b'&' => folded.push_str("and"),
             b' ' | b'\t' | b'.' | b'-' | b'\'' | b',' | b'(' | b')' => {}
             _ => return String::new(),
         }
@@ -395,6 +396,8 @@ mod tests {
             ("Canada", "CA"),
             ("can", "CA"),
             ("Thailand", "TH"),
+            ("Trinidad & Tobago", "TT"),
+            ("Bosnia and Herzegovina", "BA"),
         ];
         // WHEN resolved THEN each is its ISO 3166-1 alpha-2 code
         for (typed, code) in table {
