@@ -45,12 +45,46 @@ impl World {
         gz_config: GenesysSimConfig,
         tune: impl FnOnce(&mut SalesforceConfig, &mut GenesysConfig),
     ) -> World {
+        World::assemble(mapping, sf_config, gz_config, tune, false).await
+    }
+
+    /// Like [`World::with`], with the mapping adapted to the simulated org at start-up as the
+    /// CLI and the functions do (State and Country picklists: one describe call).
+    pub async fn adapted_to_org(mapping: Mapping, sf_config: SalesforceSimConfig) -> World {
+        World::assemble(
+            mapping,
+            sf_config,
+            GenesysSimConfig::default(),
+            |_: &mut SalesforceConfig, gz: &mut GenesysConfig| gz.requests_per_minute = None,
+            true,
+        )
+        .await
+    }
+
+    async fn assemble(
+        mut mapping: Mapping,
+        sf_config: SalesforceSimConfig,
+        gz_config: GenesysSimConfig,
+        tune: impl FnOnce(&mut SalesforceConfig, &mut GenesysConfig),
+        adapt: bool,
+    ) -> World {
         let sf = SalesforceSim::start(sf_config)
             .await
             .expect("salesforce simulator");
         let gz = GenesysSim::start(gz_config)
             .await
             .expect("genesys simulator");
+        if adapt {
+            let probe = SalesforceSystem::new(SalesforceConfig::new(
+                sf.url(),
+                sf.client_id(),
+                sf.client_secret(),
+            ))
+            .expect("salesforce config");
+            contact_sync_connectors::environment::adapt_to_org(&probe, &mut mapping)
+                .await
+                .expect("describe");
+        }
         let mut sf_cfg = SalesforceConfig::new(sf.url(), sf.client_id(), sf.client_secret());
         sf_cfg.fields = mapping.salesforce_fields();
         let mut gz_cfg = GenesysConfig::new(gz.url(), gz.client_id(), gz.client_secret());

@@ -20,7 +20,7 @@ use crate::store::DynamoDbStore;
 use crate::webhook::WebhookAlerter;
 use aws_config::{BehaviorVersion, SdkConfig};
 use contact_sync_connectors::environment::{
-    ConnectionSettings, MappingLoadError, SettingsError, integration, mapping_from_env,
+    ConnectionSettings, MappingLoadError, SettingsError, integration_for_org, mapping_from_env,
 };
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::notify::{AlertError, Alerter, LogAlerter};
@@ -158,12 +158,13 @@ impl Deployment {
             self.secrets.document(&gz_arn)
         )?;
         let vars = connection_vars(&self.vars, (&sf_arn, &sf), (&gz_arn, &gz))?;
-        let built = integration(
+        let built = integration_for_org(
             ConnectionSettings::from_vars(&vars)?,
             self.mapping.clone(),
             self.store.clone(),
             self.queue.clone(),
-        )?;
+        )
+        .await?;
         *cached = Some(built.clone());
         Ok(built)
     }

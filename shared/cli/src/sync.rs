@@ -130,7 +130,7 @@ pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Resul
     } else {
         wiring::store(target, !args.dry_run).await?
     };
-    let wired = wiring::integration(connections, mapping, store, args.dry_run)?;
+    let wired = wiring::integration(connections, mapping, store, args.dry_run).await?;
     let options = CycleOptions {
         read_from: args.read_from(),
         limit: args.limit,

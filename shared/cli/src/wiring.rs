@@ -173,15 +173,16 @@ pub struct Wired {
     pub systems: Systems,
 }
 
-/// Both systems for `mapping` over `store` and a fresh in-process queue; `dry` makes the
-/// systems read-only (no write call can reach either of them).
-pub fn integration(
+/// Both systems for `mapping`, adapted to the Salesforce org (State and Country picklists:
+/// [`environment::systems_for_org`]), over `store` and a fresh in-process queue; `dry` makes
+/// the systems read-only (no write call can reach either of them).
+pub async fn integration(
     connections: ConnectionSettings,
-    mapping: Mapping,
+    mut mapping: Mapping,
     store: Arc<dyn SyncStore>,
     dry: bool,
 ) -> anyhow::Result<Wired> {
-    let (salesforce, genesys) = environment::systems(connections, &mapping)?;
+    let (salesforce, genesys) = environment::systems_for_org(connections, &mut mapping).await?;
     let systems = Systems::new(salesforce, genesys);
     let (sf, gz) = systems.ports(dry);
     let queue = Arc::new(InProcessQueue::new());

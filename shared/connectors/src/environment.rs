@@ -6,6 +6,7 @@ use crate::credentials::Secret;
 use crate::genesys::{GenesysConfig, GenesysSystem, api_base_for_region};
 use crate::salesforce::{JwtBearer, SalesforceConfig, SalesforceSystem};
 use contact_sync_engine::mapping::Mapping;
+use contact_sync_engine::normalise::FieldKind;
 use contact_sync_pipeline::queue::{InProcessQueue, WorkQueue};
 use contact_sync_pipeline::store::SyncStore;
 use contact_sync_pipeline::store::embedded::EmbeddedStore;
@@ -381,6 +382,62 @@ pub fn systems(
     Ok((
         SalesforceSystem::new(salesforce)?,
         GenesysSystem::new(genesys)?,
+    ))
+}
+
+/// Adapts `mapping` to the Salesforce org: when it maps a country or state field, the
+/// Contact is described once and, if the org has State and Country picklists
+/// (`MailingCountryCode` / `MailingStateCode` exist), those fields switch to the code fields
+/// ([`Mapping::use_salesforce_code_fields`]). Returns the `(field, code field)` pairs switched.
+pub async fn adapt_to_org(
+    salesforce: &SalesforceSystem,
+    mapping: &mut Mapping,
+) -> Result<Vec<(Arc<str>, String)>, SystemError> {
+    let places = mapping.fields.iter().any(|f| {
+        matches!(f.kind, FieldKind::Country | FieldKind::Subdivision) && f.salesforce.is_some()
+    });
+    if !places {
+        return Ok(Vec::new());
+    }
+    let described = salesforce.describe_contact().await?;
+    let switched = mapping.use_salesforce_code_fields(|name| {
+        described.iter().any(|f| f.name.eq_ignore_ascii_case(name))
+    });
+    for (field, code) in &switched {
+        tracing::info!(field = %field, code_field = %code, "state and country picklists: the code field is synced");
+    }
+    Ok(switched)
+}
+
+/// [`systems`] for the org: the mapping adapted with [`adapt_to_org`] first (one describe
+/// call), the systems built again only when a field switched.
+pub async fn systems_for_org(
+    connections: ConnectionSettings,
+    mapping: &mut Mapping,
+) -> Result<(SalesforceSystem, GenesysSystem), SystemError> {
+    let (salesforce, genesys) = systems(connections.clone(), mapping)?;
+    if adapt_to_org(&salesforce, mapping).await?.is_empty() {
+        return Ok((salesforce, genesys));
+    }
+    systems(connections, mapping)
+}
+
+/// [`integration`] for the org: the mapping adapted to it first ([`systems_for_org`]).
+pub async fn integration_for_org(
+    connections: ConnectionSettings,
+    mut mapping: Mapping,
+    store: Arc<dyn SyncStore>,
+    queue: Arc<dyn WorkQueue>,
+) -> Result<Integration, SystemError> {
+    let (salesforce, genesys) = systems_for_org(connections, &mut mapping).await?;
+    Ok(Integration::new(
+        mapping,
+        Arc::new(salesforce),
+        Arc::new(genesys),
+        store,
+        queue,
+        Arc::new(SystemClock),
+        Settings::default(),
     ))
 }
 

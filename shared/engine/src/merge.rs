@@ -464,10 +464,7 @@ pub fn merge_pair(
             .find(|r| r.unmapped.iter().any(|u| u == name))
             .map(|r| r.side)
         {
-            let review = spec
-                .values
-                .as_ref()
-                .is_some_and(|m| m.unmapped == crate::value_map::Unmapped::Review);
+            let review = spec.unmapped_rule() == Some(crate::value_map::Unmapped::Review);
             FieldDecision {
                 field: spec.name.clone(),
                 reason: Reason::Unmapped { side, review },

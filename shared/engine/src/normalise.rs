@@ -24,6 +24,12 @@ pub enum FieldKind {
     /// A country: its ISO 3166-1 alpha-2 code when the value resolves to one
     /// ([`crate::country`]), else the value as typed, trimmed.
     Country,
+    /// A state or province (`kind: subdivision`, or `kind: state`): its ISO 3166-2 code
+    /// (`US-IN`) when the value resolves to one in the record's country (the mapping reads it
+    /// with the record's country field), else the value as typed, trimmed. On its own, without
+    /// a country, only a full code (`us-in`) resolves.
+    #[serde(alias = "state")]
+    Subdivision,
 }
 
 /// A case transform for text fields.
@@ -115,9 +121,12 @@ pub fn normalise(kind: FieldKind, region: PhoneRegion, value: &str) -> Option<St
         FieldKind::Boolean => boolean(trimmed)
             .map(|b| b.to_string())
             .unwrap_or_else(|| trimmed.to_string()),
-        FieldKind::Country => {
-            crate::country::alpha2(trimmed).unwrap_or_else(|| trimmed.to_string())
-        }
+        FieldKind::Country => crate::country::resolve(trimmed)
+            .unwrap_or(trimmed)
+            .to_string(),
+        FieldKind::Subdivision => crate::country::subdivision(None, trimmed)
+            .unwrap_or(trimmed)
+            .to_string(),
     })
 }
 

@@ -18,6 +18,9 @@ pub enum Unmapped {
     /// Like `skip`, and a review item is opened.
     #[default]
     Review,
+    /// Country and subdivision fields only: a value that resolves to none is synced as typed
+    /// (their default).
+    Copy,
 }
 
 /// A validated, two-way value map.
@@ -77,6 +80,12 @@ impl ValueMap {
             }
             (Unmapped::Skip | Unmapped::Review, Some(_)) => {
                 return Err("`default` is only used with `unmapped: default`".into());
+            }
+            (Unmapped::Copy, _) => {
+                return Err(
+                    "`unmapped: copy` applies to country and subdivision fields, not to `values` maps"
+                        .into(),
+                );
             }
             _ => {}
         }

@@ -5,6 +5,7 @@ use super::{
     GenesysPath, GenesysSchema, Mapping, MappingError, Mode, Policy, is_canonical_name,
     is_salesforce_field_name,
 };
+use crate::country::CountryStyle;
 use crate::derivation::{Condition, Derivation, Template};
 use crate::normalise::{Case, FieldKind, PhoneRegion};
 use crate::side::Side;
@@ -80,6 +81,10 @@ struct FieldEntry {
     then: Option<String>,
     #[serde(default, rename = "else")]
     otherwise: Option<String>,
+    #[serde(default)]
+    country_style: Option<CountryStyle>,
+    #[serde(default)]
+    country_field: Option<String>,
 }
 
 fn default_reject_empty() -> bool {
@@ -188,6 +193,48 @@ impl Mapping {
                     ));
                 }
             }
+        }
+        // Subdivision fields are resolved in the record's country: the country field they name,
+        // or the only one.
+        let countries: Vec<std::sync::Arc<str>> = synced
+            .iter()
+            .filter(|f| f.kind == FieldKind::Country)
+            .map(|f| f.name.clone())
+            .collect();
+        for spec in synced.iter_mut().chain(derived.iter_mut()) {
+            if spec.kind != FieldKind::Subdivision {
+                continue;
+            }
+            let country = match spec.in_country.take() {
+                Some(named) => countries
+                    .iter()
+                    .find(|c| c.as_ref() == named.as_ref())
+                    .cloned()
+                    .ok_or_else(|| {
+                        err(
+                            Some(&spec.name),
+                            format!(
+                                "country_field `{named}` is not a synced field of `kind: country`"
+                            ),
+                        )
+                    })?,
+                None => match countries.as_slice() {
+                    [one] => one.clone(),
+                    [] => {
+                        return Err(err(
+                            Some(&spec.name),
+                            "a subdivision is resolved in the record's country: map a field of `kind: country`".into(),
+                        ));
+                    }
+                    _ => {
+                        return Err(err(
+                            Some(&spec.name),
+                            "several fields are of `kind: country`: name this one's with `country_field`".into(),
+                        ));
+                    }
+                },
+            };
+            spec.in_country = Some(country);
         }
         let mut fields = synced;
         fields.extend(derived);
@@ -300,6 +347,8 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
     if entry.case.is_some() && entry.kind != FieldKind::Text {
         return Err("`case` applies to text fields only".into());
     }
+    let (country_style, unresolved) = place_options(&entry)?;
+    let in_country = entry.country_field.as_deref().map(Into::into);
 
     if let Some(derive) = derive {
         let into = match (&salesforce, &genesys) {
@@ -342,6 +391,9 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
             reject_empty: entry.reject_empty,
             values: None,
             derive: Some(derive),
+            country_style,
+            unresolved,
+            in_country,
         });
     }
 
@@ -394,6 +446,7 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
         }
     };
     let values = match entry.values {
+        None if matches!(entry.kind, FieldKind::Country | FieldKind::Subdivision) => None,
         None => {
             if entry.unmapped.is_some() || entry.default.is_some() {
                 return Err("`unmapped` and `default` belong to a `values` map".into());
@@ -426,7 +479,51 @@ fn field_spec(entry: FieldEntry, mode: Mode, targets: &mut Targets) -> Result<Fi
         reject_empty: entry.reject_empty,
         values,
         derive: None,
+        country_style,
+        unresolved,
+        in_country,
     })
+}
+
+/// The options of country and subdivision fields: the Salesforce style and the rule for a
+/// value that resolves to none (default `copy`); refused on other kinds.
+fn place_options(entry: &FieldEntry) -> Result<(CountryStyle, Unmapped), String> {
+    let place = matches!(entry.kind, FieldKind::Country | FieldKind::Subdivision);
+    if !place {
+        if entry.country_style.is_some() {
+            return Err(
+                "`country_style` applies to fields of `kind: country` or `kind: subdivision`"
+                    .into(),
+            );
+        }
+        if entry.country_field.is_some() {
+            return Err("`country_field` applies to fields of `kind: subdivision`".into());
+        }
+        return Ok((CountryStyle::default(), Unmapped::Copy));
+    }
+    if entry.country_field.is_some() && entry.kind != FieldKind::Subdivision {
+        return Err("`country_field` applies to fields of `kind: subdivision`".into());
+    }
+    if entry.values.is_some() {
+        return Err(
+            "a field of `kind: country` or `kind: subdivision` resolves ISO codes itself: drop `values` (or keep a value map on a `kind: text` field)"
+                .into(),
+        );
+    }
+    if entry.default.is_some() {
+        return Err("`default` belongs to a `values` map".into());
+    }
+    let unresolved = match entry.unmapped {
+        None => Unmapped::Copy,
+        Some(Unmapped::Default) => {
+            return Err(
+                "`unmapped: default` needs a `values` map; a country or subdivision takes copy, skip or review"
+                    .into(),
+            );
+        }
+        Some(rule) => rule,
+    };
+    Ok((entry.country_style.unwrap_or_default(), unresolved))
 }
 
 fn salesforce_target(sf: &str, targets: &mut Targets) -> Result<String, String> {

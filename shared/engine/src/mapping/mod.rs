@@ -10,10 +10,11 @@
 mod load;
 mod records;
 
+use crate::country::CountryStyle;
 use crate::derivation::Derivation;
 use crate::normalise::{Case, FieldKind, PhoneRegion};
 use crate::side::Side;
-use crate::value_map::ValueMap;
+use crate::value_map::{Unmapped, ValueMap};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -272,6 +273,13 @@ pub struct FieldSpec {
     pub values: Option<ValueMap>,
     /// For a derived field: how its value is computed from the other fields.
     pub derive: Option<Derivation>,
+    /// Country and subdivision fields: how values are written to Salesforce.
+    pub country_style: CountryStyle,
+    /// Country and subdivision fields: what a value that resolves to no country (or no
+    /// subdivision) does; `copy` (the default) syncs it as typed.
+    pub unresolved: Unmapped,
+    /// A subdivision field: the canonical name of the country field its values are resolved in.
+    pub in_country: Option<Arc<str>>,
     /// Set when this field's Genesys value, as read, is also a match key (its path is one of
     /// the matching slots): the record reads the slot once for both.
     pub(crate) genesys_match: Option<FieldKind>,
@@ -286,6 +294,16 @@ impl FieldSpec {
         } else {
             Side::Genesys
         })
+    }
+
+    /// The rule for a value the field cannot translate (a value map's, or a country's), if
+    /// the field has one.
+    pub fn unmapped_rule(&self) -> Option<Unmapped> {
+        match (&self.values, self.kind) {
+            (Some(map), _) => Some(map.unmapped),
+            (None, FieldKind::Country | FieldKind::Subdivision) => Some(self.unresolved),
+            _ => None,
+        }
     }
 
     /// True when the side has a place for this field.
@@ -363,6 +381,44 @@ impl Mapping {
             .collect()
     }
 
+    /// Switches country and subdivision fields mapped to a standard Salesforce address field
+    /// (`MailingCountry`, `MailingState`, ...) to its code field (`MailingCountryCode`, ...)
+    /// when the org has it (State and Country picklists enabled; `has_field` answers from the
+    /// Contact describe): the code field is then read and written, with codes. Returns the
+    /// `(canonical field, code field)` pairs switched. Custom fields (`__c`) never switch.
+    pub fn use_salesforce_code_fields(
+        &mut self,
+        has_field: impl Fn(&str) -> bool,
+    ) -> Vec<(Arc<str>, String)> {
+        let mut switched = Vec::new();
+        for i in 0..self.fields.len() {
+            let spec = &self.fields[i];
+            if !matches!(spec.kind, FieldKind::Country | FieldKind::Subdivision) {
+                continue;
+            }
+            let Some(sf) = spec.salesforce.as_deref() else {
+                continue;
+            };
+            if sf.ends_with("__c") || !(sf.ends_with("Country") || sf.ends_with("State")) {
+                continue;
+            }
+            let code = format!("{sf}Code");
+            let taken = self.fields.iter().any(|f| {
+                f.salesforce
+                    .as_deref()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&code))
+            });
+            if taken || !has_field(&code) {
+                continue;
+            }
+            let spec = &mut self.fields[i];
+            spec.salesforce = Some(code.clone());
+            spec.country_style = CountryStyle::Alpha2;
+            switched.push((spec.name.clone(), code));
+        }
+        switched
+    }
+
     /// The Salesforce field holding the email used for matching, if one is mapped.
     pub fn salesforce_email_field(&self) -> Option<&str> {
         self.fields
@@ -390,6 +446,24 @@ impl Mapping {
             return Err(format!("`{field}` is derived; it cannot be chosen"));
         }
         let normalised = self.normalise_text(spec, value);
+        if spec.kind == FieldKind::Subdivision
+            && let Some(v) = &normalised
+            && crate::country::subdivision(None, v).is_none()
+            && spec.unresolved != Unmapped::Copy
+        {
+            return Err(format!(
+                "`{v}` is no full ISO 3166-2 code (e.g. `US-IN`); `{field}` keeps only resolved values"
+            ));
+        }
+        if spec.kind == FieldKind::Country
+            && let Some(v) = &normalised
+            && crate::country::resolve(v).is_none()
+            && spec.unresolved != Unmapped::Copy
+        {
+            return Err(format!(
+                "`{v}` names no country; `{field}` keeps only resolved values"
+            ));
+        }
         if let (Some(map), Some(v)) = (&spec.values, &normalised)
             && !map.knows(v)
         {

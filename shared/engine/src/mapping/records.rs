@@ -2,9 +2,10 @@
 
 use super::{FieldSpec, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18};
 use crate::contact::{CanonicalContact, SideRecord};
+use crate::country;
 use crate::normalise::{FieldKind, normalise};
 use crate::side::Side;
-use crate::value_map::Mapped;
+use crate::value_map::{Mapped, Unmapped};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::sync::Arc;
@@ -58,6 +59,42 @@ impl Mapping {
         }
     }
 
+    /// The canonical country (alpha-2) of a record, read from the country field a subdivision
+    /// field is resolved in.
+    fn record_country(&self, spec: &FieldSpec, body: &Value, side: Side) -> Option<&'static str> {
+        let country = self.field(spec.in_country.as_deref()?)?;
+        let raw = match side {
+            Side::Salesforce => body.get(country.salesforce.as_deref()?)?,
+            Side::Genesys => country.genesys.as_ref()?.get(body)?,
+        };
+        country::resolve(raw.as_str()?)
+    }
+
+    /// A country or subdivision value as read: its code when it resolves, else the field's
+    /// rule for unresolved values (`copy` keeps it as typed).
+    fn place(&self, spec: &FieldSpec, value: Option<String>, body: &Value, side: Side) -> Read {
+        let Some(value) = value else {
+            return Read::Value(None);
+        };
+        match spec.kind {
+            // `normalise` already resolved it: a code, or the text when it named none.
+            FieldKind::Country if country::resolve(&value).is_some() => {
+                return Read::Value(Some(value));
+            }
+            FieldKind::Subdivision => {
+                let country = self.record_country(spec, body, side);
+                if let Some(full) = country::subdivision(country, &value) {
+                    return Read::Value(Some(full.to_string()));
+                }
+            }
+            _ => {}
+        }
+        match spec.unresolved {
+            Unmapped::Copy => Read::Value(Some(value)),
+            _ => Read::Unmapped,
+        }
+    }
+
     fn through_map(spec: &FieldSpec, value: Option<String>, side: Side) -> Read {
         match (&spec.values, value) {
             (Some(map), Some(v)) => {
@@ -97,7 +134,13 @@ impl Mapping {
                     _ => {}
                 }
             }
-            match Self::through_map(spec, value, Side::Salesforce) {
+            let read = match spec.kind {
+                FieldKind::Country | FieldKind::Subdivision => {
+                    self.place(spec, value, body, Side::Salesforce)
+                }
+                _ => Self::through_map(spec, value, Side::Salesforce),
+            };
+            match read {
                 Read::Value(v) => fields.add_new(spec.name.clone(), v),
                 Read::Unmapped => unmapped.push(spec.name.to_string()),
             }
@@ -152,7 +195,13 @@ impl Mapping {
             if let (Some(kind), Some(v)) = (spec.genesys_match, &value) {
                 add_key(kind, v);
             }
-            match Self::through_map(spec, value, Side::Genesys) {
+            let read = match spec.kind {
+                FieldKind::Country | FieldKind::Subdivision => {
+                    self.place(spec, value, body, Side::Genesys)
+                }
+                _ => Self::through_map(spec, value, Side::Genesys),
+            };
+            match read {
                 Read::Value(v) => fields.add_new(spec.name.clone(), v),
                 Read::Unmapped => unmapped.push(spec.name.to_string()),
             }
@@ -240,6 +289,21 @@ impl Mapping {
                 if let Some(b) = crate::normalise::boolean(value) {
                     return Value::Bool(b);
                 }
+            }
+            // Genesys holds ISO codes; Salesforce the field's style.
+            FieldKind::Country => {
+                let style = match side {
+                    Side::Genesys => country::CountryStyle::Alpha2,
+                    Side::Salesforce => spec.country_style,
+                };
+                return Value::String(country::written_country(value, style).to_string());
+            }
+            FieldKind::Subdivision => {
+                let style = match side {
+                    Side::Genesys => country::CountryStyle::Alpha2,
+                    Side::Salesforce => spec.country_style,
+                };
+                return Value::String(country::written_subdivision(value, style).to_string());
             }
             _ => {}
         }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
-use super::record_id;
+use super::{address_picklists, record_id};
 
 /// Standard Contact fields known to the simulator, in describe order.
 pub(crate) const STANDARD_FIELDS: &[&str] = &[
@@ -113,6 +113,7 @@ pub(crate) fn max_length(name: &str) -> Option<usize> {
     match name {
         "FirstName" | "MailingCity" => Some(40),
         "LastName" | "Email" | "MailingState" | "MailingCountry" => Some(80),
+        "MailingStateCode" | "MailingCountryCode" => Some(10),
         "Phone" | "MobilePhone" => Some(40),
         "Title" => Some(128),
         "MailingStreet" => Some(255),
@@ -131,6 +132,8 @@ pub(crate) fn field_label(name: &str) -> &str {
         "MailingState" => "Mailing State/Province",
         "MailingPostalCode" => "Mailing Zip/Postal Code",
         "MailingCountry" => "Mailing Country",
+        "MailingStateCode" => "Mailing State/Province Code",
+        "MailingCountryCode" => "Mailing Country Code",
         other => other,
     }
 }
@@ -176,6 +179,9 @@ pub(crate) struct ContactStore {
     /// Fields the integration user may read but not write (field-level security).
     #[serde(default)]
     read_only: BTreeSet<String>,
+    /// State and Country picklists are on: `MailingCountryCode` / `MailingStateCode` exist.
+    #[serde(default)]
+    state_country_picklists: bool,
 }
 
 /// One Contact field as `describe` reports it.
@@ -186,10 +192,26 @@ pub(crate) struct FieldInfo {
 }
 
 impl ContactStore {
+    /// Turns State and Country picklists on or off (see [`address_picklists`]).
+    pub(crate) fn set_state_country_picklists(&mut self, on: bool) {
+        self.state_country_picklists = on;
+    }
+
+    /// The standard fields of this org: [`STANDARD_FIELDS`], and the address code fields when
+    /// State and Country picklists are on.
+    fn standard_fields(&self) -> impl Iterator<Item = &'static str> {
+        let codes: &[&'static str] = if self.state_country_picklists {
+            &address_picklists::CODE_FIELDS
+        } else {
+            &[]
+        };
+        STANDARD_FIELDS.iter().copied().chain(codes.iter().copied())
+    }
+
     /// Resolve a field name case-insensitively, as the API does.
     pub(crate) fn resolve_field(&self, name: &str) -> Option<Field> {
-        if let Some(standard) = STANDARD_FIELDS
-            .iter()
+        if let Some(standard) = self
+            .standard_fields()
             .find(|known| known.eq_ignore_ascii_case(name))
         {
             return Some(Field {
@@ -222,8 +244,8 @@ impl ContactStore {
     /// Every field of the Contact object: the standard ones in describe order, then the custom
     /// fields seen so far.
     pub(crate) fn fields(&self) -> Vec<FieldInfo> {
-        let standard = STANDARD_FIELDS
-            .iter()
+        let standard = self
+            .standard_fields()
             .map(|name| (name.to_string(), field_type(name)));
         let custom = self
             .custom_fields
@@ -301,6 +323,16 @@ impl ContactStore {
             let value = check_value(&field, value)?;
             fields.push((field.name, value));
         }
+        if self.state_country_picklists {
+            let current = input
+                .get("id")
+                .or_else(|| input.get("Id"))
+                .and_then(Value::as_str)
+                .and_then(record_id::to_18)
+                .and_then(|id| self.records.get(&id))
+                .filter(|_| mode == WriteMode::Update);
+            address_picklists::apply(&mut fields, current)?;
+        }
         let last_name = fields.iter().find(|(name, _)| name == "LastName");
         let missing_last_name = match (mode, last_name) {
             (WriteMode::Create, None) => true,
@@ -321,9 +353,9 @@ impl ContactStore {
     pub(crate) fn create(&mut self, fields: Vec<(String, Value)>, stamp: DateTime<Utc>) -> String {
         self.sequence += 1;
         let id = record_id::contact_id(self.sequence);
-        let mut record: Map<String, Value> = STANDARD_FIELDS
-            .iter()
-            .map(|name| ((*name).to_string(), Value::Null))
+        let mut record: Map<String, Value> = self
+            .standard_fields()
+            .map(|name| (name.to_string(), Value::Null))
             .collect();
         let stamp = Value::String(format_datetime(stamp));
         record.insert("Id".into(), Value::String(id.clone()));
@@ -379,7 +411,9 @@ impl ContactStore {
 
     fn apply(&mut self, record: &mut Map<String, Value>, fields: Vec<(String, Value)>) {
         for (name, value) in fields {
-            if !STANDARD_FIELDS.contains(&name.as_str()) {
+            if !STANDARD_FIELDS.contains(&name.as_str())
+                && !address_picklists::CODE_FIELDS.contains(&name.as_str())
+            {
                 self.custom_fields
                     .entry(name.to_ascii_lowercase())
                     .or_insert_with(|| name.clone());

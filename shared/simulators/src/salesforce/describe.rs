@@ -7,8 +7,8 @@ use axum::Json;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Org;
 use super::contact::{FieldType, field_label, max_length};
+use super::{Org, address_picklists};
 
 pub(crate) fn contact(org: &Org) -> Response {
     let state = org.lock();
@@ -25,9 +25,16 @@ pub(crate) fn contact(org: &Org) -> Response {
                 (_, "Email") => "email",
                 (_, "Phone" | "MobilePhone") => "phone",
                 (_, "MailingStreet") => "textarea",
+                (_, address_picklists::COUNTRY_CODE | address_picklists::STATE_CODE) => "picklist",
                 _ => "string",
             };
+            let picklist_values = match field.name.as_str() {
+                address_picklists::COUNTRY_CODE => address_picklists::country_values(),
+                // Dependent on the country (its `validFor` bitmaps are not simulated).
+                _ => Vec::new(),
+            };
             json!({
+                "picklistValues": picklist_values,
                 "name": field.name,
                 "type": kind,
                 "label": field_label(&field.name),

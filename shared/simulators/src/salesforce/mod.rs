@@ -16,6 +16,7 @@
 //! | `POST .../sobjects/Contact` | `POST /sobjects/Contact` | write |
 //! | `GET/PATCH/DELETE .../sobjects/Contact/{id}` | `GET /sobjects/Contact/{id}`, ... | read / write |
 
+mod address_picklists;
 mod bulk_query;
 mod collections;
 mod contact;
@@ -63,6 +64,9 @@ pub struct SalesforceSimConfig {
     /// Most records per Bulk API 2.0 results page (fewer when the client's `maxRecords` is
     /// lower).
     pub bulk_results_page_size: usize,
+    /// The org has State and Country picklists: describe lists `MailingCountryCode` and
+    /// `MailingStateCode` (ISO codes, validated on write) and the text fields follow them.
+    pub state_country_picklists: bool,
 }
 
 /// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
@@ -82,6 +86,7 @@ impl Default for SalesforceSimConfig {
             jwt_username: "integration@sandbox.example".into(),
             bulk_polls_until_complete: 1,
             bulk_results_page_size: 10_000,
+            state_country_picklists: false,
         }
     }
 }
@@ -137,13 +142,17 @@ impl SalesforceSim {
     /// Bind `127.0.0.1:0` and serve the fake org from a tokio task.
     pub async fn start(config: SalesforceSimConfig) -> std::io::Result<SalesforceSim> {
         let (listener, url) = http_server::bind().await?;
+        let mut state = OrgState::default();
+        state
+            .contacts
+            .set_state_country_picklists(config.state_country_picklists);
         let org = Arc::new(Org {
             config,
             url,
             clock: VirtualClock::default(),
             counters: CounterBook::default(),
             faults: FaultBook::default(),
-            state: Mutex::new(OrgState::default()),
+            state: Mutex::new(state),
         });
         let guard = http_server::serve(listener, server::router(org.clone()));
         tracing::debug!(url = %org.url, "salesforce simulator started");
@@ -209,12 +218,14 @@ impl SalesforceSim {
     /// # Panics
     /// If the record does not exist, is deleted, or the fields are rejected by the API.
     pub fn edit(&self, id: &str, fields: Value) {
-        let input = as_object(fields, "SalesforceSim::edit");
+        let mut input = as_object(fields, "SalesforceSim::edit");
         let mut state = self.org.lock();
         let id = state
             .contacts
             .writable_id(id)
             .unwrap_or_else(|error| panic!("SalesforceSim::edit({id}): {}", error.status_code));
+        // The record's Id (ignored as a field on update) tells the picklists its current country.
+        input.insert("Id".into(), Value::String(id.clone()));
         let prepared = state
             .contacts
             .validate(&input, WriteMode::Update)
@@ -350,8 +361,9 @@ impl SalesforceSim {
     /// Replaces the org's data with a [`SalesforceSim::snapshot`]; ids keep counting from
     /// where the snapshot's org stopped.
     pub fn restore(&self, snapshot: &Value) -> Result<(), String> {
-        let contacts: ContactStore = serde_json::from_value(snapshot["contacts"].clone())
+        let mut contacts: ContactStore = serde_json::from_value(snapshot["contacts"].clone())
             .map_err(|e| format!("salesforce snapshot: {e}"))?;
+        contacts.set_state_country_picklists(self.org.config.state_country_picklists);
         let earliest = serde_json::from_value(snapshot["earliest_deleted_available"].clone())
             .map_err(|e| format!("salesforce snapshot: {e}"))?;
         let mut state = self.org.lock();
