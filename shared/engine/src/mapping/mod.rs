@@ -311,6 +311,8 @@ pub struct Mapping {
     pub genesys_schema: Option<GenesysSchema>,
     /// Matching slots no field reads (each read on its own), with the key's kind.
     genesys_match_extra: Vec<(GenesysPath, FieldKind)>,
+    /// The first synced `kind: country` field: a record's phones are read in its country.
+    country_field: Option<usize>,
 }
 
 /// A config that cannot be used. Display names the file, the field and the problem.
@@ -389,7 +391,7 @@ impl Mapping {
         if spec.derive.is_some() {
             return Err(format!("`{field}` is derived; it cannot be chosen"));
         }
-        let normalised = self.normalise_text(spec, value);
+        let normalised = self.normalise_text(spec, self.phone_region, value);
         if let (Some(map), Some(v)) = (&spec.values, &normalised)
             && !map.knows(v)
         {
@@ -815,11 +817,9 @@ fields:
             ],
             Some(&link),
         );
-        // THEN only those change, the extension survives, e164 is left to the server
-        assert_eq!(
-            body["workPhone"],
-            json!({"display": "+14155550100", "extension": 12})
-        );
+        // THEN only those change (the extension is part of the phone's value, so a value
+        // without one clears it), e164 is left to the server
+        assert_eq!(body["workPhone"], json!({"display": "+14155550100"}));
         assert!(body.get("lastName").is_none());
         assert_eq!(body["twitterId"]["screenName"], "x");
         assert!(body.get("modifyDate").is_none() && body.get("selfUri").is_none());
