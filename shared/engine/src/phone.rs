@@ -314,16 +314,32 @@ fn libphonenumber_e164(region: PhoneRegion, number: &str) -> Option<String> {
     if digits < 7 {
         return None;
     }
-    if let Some(rest) = number.strip_prefix("00")
-        && let Some(e164) = valid_e164(region, &format!("+{rest}"))
+    if number.starts_with('+') {
+        return valid_e164(None, number);
+    }
+    // An international prefix (`00` anywhere, or the region's own, `011` in the US) leads a
+    // number with its country code: read it as written with `+`.
+    let digits: String = number.chars().filter(char::is_ascii_digit).collect();
+    let international = DATABASE
+        .by_id(region.id.as_ref())
+        .and_then(Metadata::international_prefix)
+        .and_then(|idd| idd.find(&digits))
+        .filter(|m| m.start() == 0)
+        .map(|m| m.end())
+        .or_else(|| digits.starts_with("00").then_some(2));
+    if let Some(end) = international
+        && let Some(e164) = valid_e164(None, &format!("+{}", &digits[end..]))
     {
         return Some(e164);
     }
-    valid_e164(region, number)
+    valid_e164(Some(region), number)
 }
 
-fn valid_e164(region: PhoneRegion, number: &str) -> Option<String> {
-    let parsed = phonenumber::parse(Some(region.id), number).ok()?;
+/// libphonenumber's E.164 of a valid number. `region` is `None` for a number written with
+/// `+`: the crate (0.3.10) would otherwise strip the region's national prefix from the digits
+/// after the country code (`+44 121…` read in the US loses its `1`).
+fn valid_e164(region: Option<PhoneRegion>, number: &str) -> Option<String> {
+    let parsed = phonenumber::parse(region.map(|r| r.id), number).ok()?;
     // An extension libphonenumber finds that we did not split off makes the text ambiguous:
     // keep it as typed rather than drop the extension.
     if parsed.extension().is_some() || !phonenumber::is_valid(&parsed) {
@@ -512,6 +528,18 @@ mod tests {
             read("DE", "+44 20 7946 0105").as_deref(),
             Some("+442079460105")
         );
+        // AND a national prefix of the region is never stripped from an international number
+        for (country, typed) in [
+            ("US", "+44 121 234 0000"),
+            ("US", "011 44 121 234 0000"),
+            ("IN", "0044 121 234 0000"),
+        ] {
+            assert_eq!(
+                read(country, typed).as_deref(),
+                Some("+441212340000"),
+                "{typed}"
+            );
+        }
     }
 
     #[test]
