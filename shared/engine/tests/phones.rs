@@ -6,8 +6,8 @@
 //!
 //! Genesys is modelled as its reference describes a `PhoneNumber` write (and, where it is
 //! silent, the least convenient plausible way): `userInput` keeps what was written, `display`
-//! becomes the international format when the input has a `+`, and `e164` is computed with the
-//! default +1 for a number written without country code, valid or not (`+102079460105`).
+//! becomes the international format, and `e164` is computed with the default +1 for a number
+//! written without country code, valid or not (`+102079460105`).
 
 use chrono::{DateTime, Utc};
 use contact_sync_engine::mapping::{GenesysLink, Mapping};
@@ -62,8 +62,9 @@ fn genesys_stores(written: &Value) -> Value {
             stored.insert("e164".into(), Value::String(format!("+{digits}")));
         }
     } else if !display.chars().any(|c| c.is_ascii_alphabetic()) && digits.len() >= 7 {
-        // The documented default +1, applied without a validity check.
+        // The documented default +1, applied without a validity check; display rewritten.
         stored.insert("e164".into(), Value::String(format!("+1{digits}")));
+        stored.insert("display".into(), Value::String(format!("+1 {digits}")));
     }
     Value::Object(stored)
 }
@@ -181,9 +182,11 @@ fn a_number_we_do_not_understand_is_copied_as_typed_and_compared_by_digits() {
     // GIVEN a UK national number on a contact without country (default region US)
     let m = mapping();
     let sf = salesforce(&m, json!({"Phone": "020 7946 0105"}));
-    // WHEN the Genesys contact is created THEN display is the number as typed
+    // WHEN the Genesys contact is created THEN the number is written as typed (Genesys then
+    // guesses +1 for it) and read back as typed
     let gz = genesys_created_from(&m, &sf);
-    assert_eq!(gz.raw["workPhone"]["display"], "020 7946 0105");
+    assert_eq!(gz.raw["workPhone"]["userInput"], "020 7946 0105");
+    assert_eq!(gz.raw["workPhone"]["e164"], "+102079460105");
     assert_eq!(gz.fields.get("phone_work"), Some("020 7946 0105"));
     assert!(gz.match_phones.is_empty());
     // GIVEN the Genesys side holds the same digits typed differently

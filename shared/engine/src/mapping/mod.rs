@@ -801,6 +801,7 @@ fields:
         let raw = json!({
             "id": "g1", "lastName": "Lopez", "twitterId": {"screenName": "x"},
             "workPhone": {"display": "+1 415-555-0134", "e164": "+14155550134", "extension": 12},
+            "cellPhone": {"display": "+1 02079460105", "userInput": "020 7946 0105", "e164": "+102079460105", "acceptsSMS": true},
             "modifyDate": "2024-01-01T00:00:00.000Z", "selfUri": "/x",
         });
         let link = GenesysLink::new(
@@ -820,6 +821,11 @@ fields:
         // THEN only those change (the extension is part of the phone's value, so a value
         // without one clears it), e164 is left to the server
         assert_eq!(body["workPhone"], json!({"display": "+14155550100"}));
+        // AND an unchanged phone is sent back as it was written, not as Genesys rewrote it
+        assert_eq!(
+            body["cellPhone"],
+            json!({"display": "020 7946 0105", "acceptsSMS": true})
+        );
         assert!(body.get("lastName").is_none());
         assert_eq!(body["twitterId"]["screenName"], "x");
         assert!(body.get("modifyDate").is_none() && body.get("selfUri").is_none());

@@ -1,6 +1,8 @@
 //! Translating between the systems' raw JSON and canonical contacts, both ways.
 
-use super::{FieldSpec, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18};
+use super::{
+    FieldSpec, GENESYS_PHONE_SLOTS, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18,
+};
 use crate::contact::{CanonicalContact, SideRecord};
 use crate::normalise::{FieldKind, PhoneRegion, normalise};
 use crate::phone::{GenesysPhone, Phone, split_extension};
@@ -396,6 +398,19 @@ impl Mapping {
         if let Value::Object(map) = &mut body {
             for key in GENESYS_READ_ONLY {
                 map.remove(key);
+            }
+            // A phone sent back as read would be re-entered from the display Genesys rewrote
+            // (`+1 02079460105` for a national `020 7946 0105`): send what was written.
+            for slot in GENESYS_PHONE_SLOTS {
+                if let Some(Value::Object(phone)) = map.get_mut(slot) {
+                    if let Some(input) = phone.remove("userInput")
+                        && input.is_string()
+                    {
+                        phone.insert("display".into(), input);
+                    }
+                    phone.remove("e164");
+                    phone.remove("countryCode");
+                }
             }
         }
         for (name, value) in changes {
