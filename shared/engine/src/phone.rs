@@ -23,7 +23,8 @@
 //! # Comparison
 //!
 //! Two values are the same phone when their [`key`]s are equal: the leading `+` if any, the
-//! digits of the number, and `;ext=` with the extension's digits. For a valid number the key
+//! digits of the number, and `;ext=` with the extension's digits (text with letters in it is
+//! compared as text). For a valid number the key
 //! is the canonical form itself; a number we do not understand is compared by its digits, so
 //! `020 7946 0105` and `02079460105` on the two sides are the same value and never cause a
 //! write (the merge compares with [`crate::normalise::same_value`]).
@@ -222,14 +223,23 @@ pub fn canonical(region: PhoneRegion, value: &str) -> Option<String> {
     Phone::read(region, value).map(|p| p.canonical())
 }
 
-/// The comparison key of a canonical phone value (module doc).
+/// The comparison key of a canonical phone value (module doc). Text that is not shaped like a
+/// number (letters, no digits) is its own key: `call reception` and `ask for Bob` differ.
 pub fn key(value: &str) -> String {
     let (number, extension) = split_canonical(value);
+    let number_shaped = number.bytes().any(|b| b.is_ascii_digit())
+        && number
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b" +-.()/".contains(&b));
     let mut key = String::with_capacity(value.len());
-    if number.trim_start().starts_with('+') {
-        key.push('+');
+    if !number_shaped {
+        key.push_str(number.trim());
+    } else {
+        if number.trim_start().starts_with('+') {
+            key.push('+');
+        }
+        key.extend(number.chars().filter(char::is_ascii_digit));
     }
-    key.extend(number.chars().filter(char::is_ascii_digit));
     if let Some(ext) = extension {
         key.push_str(EXT);
         key.extend(ext.chars().filter(char::is_ascii_digit));
@@ -497,6 +507,11 @@ mod tests {
         // AND it is the same phone as the same digits typed otherwise
         assert!(same("020 7946 0105", "02079460105"));
         assert!(!same("020 7946 0105", "020 7946 0106"));
+        assert!(same("020 7946 0105;ext=45", "02079460105;ext=45"));
+        assert!(!same("020 7946 0105;ext=45", "020 7946 0105;ext=46"));
+        // AND text that is no number is compared as text
+        assert!(!same("call reception", "ask for Bob"));
+        assert!(!same("ext. 12", "ext. 13"));
         // AND an invalid +1 number in the plan's shape is not taken either
         assert_eq!(
             read("US", "(123) 555-0134").as_deref(),
