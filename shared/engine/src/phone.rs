@@ -416,25 +416,29 @@ fn nanp_fast_path(region: PhoneRegion, value: &str) -> FastPath {
 /// the number belongs to the first +1 region whose leading digits it starts with (or, for a
 /// region without leading digits, whose patterns it matches), and is valid when it matches one
 /// of that region's number types.
+///
+/// The patterns are compiled here once: the crate's own matchers share one 100-entry regex
+/// cache behind a lock for the whole database, and recompile on eviction.
 fn nanp_is_valid(national: &str) -> bool {
-    static REGIONS: OnceLock<Vec<&'static Metadata>> = OnceLock::new();
+    static REGIONS: OnceLock<Vec<NanpRegion>> = OnceLock::new();
     let regions = REGIONS.get_or_init(|| {
         DATABASE
             .region(&1)
             .unwrap_or_default()
             .into_iter()
             .filter_map(|id| DATABASE.by_id(id))
+            .map(NanpRegion::of)
             .collect()
     });
-    for meta in regions {
-        match meta.leading_digits() {
+    for region in regions {
+        match &region.leading {
             Some(leading) => {
-                if leading.find(national).is_some_and(|m| m.start() == 0) {
-                    return has_known_type(meta, national);
+                if leading.is_match(national) {
+                    return region.has_known_type(national);
                 }
             }
             None => {
-                if has_known_type(meta, national) {
+                if region.has_known_type(national) {
                     return true;
                 }
             }
@@ -443,25 +447,73 @@ fn nanp_is_valid(national: &str) -> bool {
     false
 }
 
-/// True when the national number matches one of the region's number types.
-fn has_known_type(meta: &Metadata, national: &str) -> bool {
-    let d = meta.descriptors();
-    d.general().is_match(national)
-        && [
-            d.premium_rate(),
-            d.toll_free(),
-            d.shared_cost(),
-            d.voip(),
-            d.personal_number(),
-            d.pager(),
-            d.uan(),
-            d.voicemail(),
-            d.fixed_line(),
-            d.mobile(),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|desc| desc.is_match(national))
+/// One +1 region's patterns, compiled.
+struct NanpRegion {
+    leading: Option<regex::Regex>,
+    general: Pattern,
+    types: Vec<Pattern>,
+}
+
+/// A number type's pattern: matched from the start (as the crate's `Descriptor::is_match`),
+/// for the type's possible lengths only.
+struct Pattern {
+    lengths: Vec<u16>,
+    regex: regex::Regex,
+}
+
+/// A metadata pattern matched from the start of the number, as libphonenumber's metadata
+/// means it (whitespace in the pattern is layout).
+fn from_start(pattern: &str) -> regex::Regex {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})"))
+        .ignore_whitespace(true)
+        .build()
+        .expect("libphonenumber's metadata patterns compile")
+}
+
+impl Pattern {
+    fn of(desc: &phonenumber::metadata::Descriptor) -> Pattern {
+        Pattern {
+            lengths: desc.possible_length().to_vec(),
+            regex: from_start(desc.national_number().as_str()),
+        }
+    }
+
+    fn is_match(&self, national: &str) -> bool {
+        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
+            && self.regex.is_match(national)
+    }
+}
+
+impl NanpRegion {
+    fn of(meta: &Metadata) -> NanpRegion {
+        let d = meta.descriptors();
+        NanpRegion {
+            leading: meta.leading_digits().map(|r| from_start(r.as_str())),
+            general: Pattern::of(d.general()),
+            // Fixed line and mobile first: the usual answer comes soonest.
+            types: [
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ]
+            .into_iter()
+            .flatten()
+            .map(Pattern::of)
+            .collect(),
+        }
+    }
+
+    /// True when the number matches one of the region's number types.
+    fn has_known_type(&self, national: &str) -> bool {
+        self.general.is_match(national) && self.types.iter().any(|t| t.is_match(national))
+    }
 }
 
 #[cfg(test)]
