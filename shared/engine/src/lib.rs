@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod matching;
 pub mod merge;
 pub mod normalise;
+pub mod phone;
 pub mod plan;
 pub mod side;
 pub mod value_map;

@@ -1,7 +1,8 @@
 //! Three-way merge, field by field, of a Salesforce and a Genesys record against the pair's
 //! base snapshot (the values both sides agreed on at the last sync).
 //!
-//! Per field `(base, salesforce, genesys)`:
+//! Values are compared as their kind says ([`crate::normalise::same_value`]: a phone by its
+//! digits, everything else by its text). Per field `(base, salesforce, genesys)`:
 //! - equal on both sides → nothing to write (this is also what suppresses echoes: after we
 //!   write, the next read sees values equal to base);
 //! - changed on one side → copied to the other when the direction allows, otherwise the
@@ -19,6 +20,7 @@
 
 use crate::contact::{CanonicalContact, SideRecord};
 use crate::mapping::{FieldSpec, Mapping, Policy};
+use crate::normalise::same_option;
 use crate::side::Side;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -260,8 +262,10 @@ fn merge_values(
     };
     let value_on = |side: Side| on_side(side, salesforce, genesys);
 
-    if salesforce == genesys {
-        let reason = if base == Some(salesforce) {
+    // Values are compared as their kind says (a phone by its digits, `crate::phone`).
+    let same = |a: Option<&str>, b: Option<&str>| same_option(spec.kind, a, b);
+    if same(salesforce, genesys) {
+        let reason = if base.is_some_and(|base| same(base, salesforce)) {
             Reason::Unchanged
         } else {
             Reason::SameOnBoth
@@ -287,7 +291,7 @@ fn merge_values(
         }
     };
 
-    let changed = |side: Side| base != Some(value_on(side));
+    let changed = |side: Side| !base.is_some_and(|base| same(base, value_on(side)));
     match (changed(Side::Salesforce), changed(Side::Genesys)) {
         (true, false) => {
             return propagate(
@@ -393,8 +397,11 @@ fn choose(
         .into_iter()
         .filter(|side| {
             // A side receives only what its direction lets flow to it.
-            on_side(*side, salesforce, genesys) != chosen.as_deref()
-                && spec.exists_on(*side)
+            !same_option(
+                spec.kind,
+                on_side(*side, salesforce, genesys),
+                chosen.as_deref(),
+            ) && spec.exists_on(*side)
                 && spec.direction.allows(side.other())
         })
         .map(|side| (side, chosen.clone()));

@@ -140,7 +140,10 @@ async fn create_fills_server_fields_normalises_phones_and_links_sources() {
     assert_eq!(contact["workPhone"]["display"], "+1 415-555-0134");
     assert_eq!(contact["workPhone"]["e164"], "+14155550134");
     assert_eq!(contact["workPhone"]["userInput"], "+14155550134");
-    assert_eq!(contact["cellPhone"]["display"], "(415) 555-0150");
+    // A readable national number is displayed internationally too (the reference: "If the
+    // phone number can be read as E164, the value will be replaced").
+    assert_eq!(contact["cellPhone"]["display"], "+1 415-555-0150");
+    assert_eq!(contact["cellPhone"]["userInput"], "(415) 555-0150");
     assert_eq!(contact["cellPhone"]["e164"], "+14155550150");
     assert_eq!(
         contact["externalIds"][0]["externalSource"]["id"],

@@ -308,7 +308,11 @@ impl Mapping {
                 None => genesys_match_extra.push((path, kind)),
             }
         }
+        let country_field = fields
+            .iter()
+            .position(|f| f.kind == FieldKind::Country && f.derive.is_none());
         Ok(Mapping {
+            country_field,
             integration: file.integration.unwrap_or_else(|| "default".to_string()),
             mode: file.mode,
             phone_region,

@@ -329,6 +329,8 @@ pub struct Mapping {
     pub genesys_schema: Option<GenesysSchema>,
     /// Matching slots no field reads (each read on its own), with the key's kind.
     genesys_match_extra: Vec<(GenesysPath, FieldKind)>,
+    /// The first synced `kind: country` field: a record's phones are read in its country.
+    country_field: Option<usize>,
 }
 
 /// A config that cannot be used. Display names the file, the field and the problem.
@@ -445,7 +447,7 @@ impl Mapping {
         if spec.derive.is_some() {
             return Err(format!("`{field}` is derived; it cannot be chosen"));
         }
-        let normalised = self.normalise_text(spec, value);
+        let normalised = self.normalise_text(spec, self.phone_region, value);
         if spec.kind == FieldKind::Subdivision
             && let Some(v) = &normalised
             && crate::country::subdivision(None, v).is_none()
@@ -873,6 +875,7 @@ fields:
         let raw = json!({
             "id": "g1", "lastName": "Lopez", "twitterId": {"screenName": "x"},
             "workPhone": {"display": "+1 415-555-0134", "e164": "+14155550134", "extension": 12},
+            "cellPhone": {"display": "+1 02079460105", "userInput": "020 7946 0105", "e164": "+102079460105", "acceptsSMS": true},
             "modifyDate": "2024-01-01T00:00:00.000Z", "selfUri": "/x",
         });
         let link = GenesysLink::new(
@@ -889,10 +892,13 @@ fields:
             ],
             Some(&link),
         );
-        // THEN only those change, the extension survives, e164 is left to the server
+        // THEN only those change (the extension is part of the phone's value, so a value
+        // without one clears it), e164 is left to the server
+        assert_eq!(body["workPhone"], json!({"display": "+14155550100"}));
+        // AND an unchanged phone is sent back as it was written, not as Genesys rewrote it
         assert_eq!(
-            body["workPhone"],
-            json!({"display": "+14155550100", "extension": 12})
+            body["cellPhone"],
+            json!({"display": "020 7946 0105", "acceptsSMS": true})
         );
         assert!(body.get("lastName").is_none());
         assert_eq!(body["twitterId"]["screenName"], "x");

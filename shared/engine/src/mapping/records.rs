@@ -1,9 +1,12 @@
 //! Translating between the systems' raw JSON and canonical contacts, both ways.
 
-use super::{FieldSpec, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18};
+use super::{
+    FieldSpec, GENESYS_PHONE_SLOTS, GENESYS_READ_ONLY, GenesysLink, Mapping, salesforce_id18,
+};
 use crate::contact::{CanonicalContact, SideRecord};
 use crate::country;
-use crate::normalise::{FieldKind, normalise};
+use crate::normalise::{FieldKind, PhoneRegion, normalise};
+use crate::phone::{GenesysPhone, Phone, split_extension};
 use crate::side::Side;
 use crate::value_map::{Mapped, Unmapped};
 use chrono::{DateTime, Utc};
@@ -17,46 +20,106 @@ enum Read {
     Unmapped,
 }
 
+/// A phone as read: its canonical value and, for a valid number, its matching key.
+struct ReadPhone {
+    value: String,
+    key: Option<String>,
+}
+
+impl From<Phone<'_>> for ReadPhone {
+    fn from(phone: Phone<'_>) -> ReadPhone {
+        ReadPhone {
+            value: phone.canonical(),
+            key: phone.match_key().map(str::to_string),
+        }
+    }
+}
+
+/// A JSON scalar as text (numbers and booleans as written).
+fn scalar_text(value: &Value) -> Option<std::borrow::Cow<'_, str>> {
+    match value {
+        Value::String(s) => Some(s.as_str().into()),
+        Value::Number(n) => Some(n.to_string().into()),
+        Value::Bool(b) => Some(b.to_string().into()),
+        _ => None,
+    }
+}
+
 impl Mapping {
-    /// Normalises text as the field's kind and case say; `None` when empty.
-    pub(crate) fn normalise_text(&self, spec: &FieldSpec, raw: &str) -> Option<String> {
-        let value = normalise(spec.kind, self.phone_region, raw)?;
+    /// Normalises text as the field's kind and case say (phones in `region`); `None` when
+    /// empty.
+    pub(crate) fn normalise_text(
+        &self,
+        spec: &FieldSpec,
+        region: PhoneRegion,
+        raw: &str,
+    ) -> Option<String> {
+        let value = normalise(spec.kind, region, raw)?;
         Some(match spec.case {
             Some(case) => case.apply(&value),
             None => value,
         })
     }
 
-    fn scalar(&self, spec: &FieldSpec, value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) => self.normalise_text(spec, s),
-            Value::Number(n) => self.normalise_text(spec, &n.to_string()),
-            Value::Bool(b) => self.normalise_text(spec, &b.to_string()),
-            _ => None,
-        }
+    fn scalar(&self, spec: &FieldSpec, region: PhoneRegion, value: &Value) -> Option<String> {
+        self.normalise_text(spec, region, &scalar_text(value)?)
     }
 
     fn norm_as(&self, kind: FieldKind, value: &Value) -> Option<String> {
-        match value {
-            Value::String(s) => normalise(kind, self.phone_region, s),
-            Value::Number(n) => normalise(kind, self.phone_region, &n.to_string()),
-            Value::Bool(b) => normalise(kind, self.phone_region, &b.to_string()),
-            _ => None,
-        }
+        normalise(kind, self.phone_region, &scalar_text(value)?)
     }
 
-    fn genesys_phone(&self, value: &Value) -> Option<String> {
-        match value {
-            Value::Object(phone) => phone
-                .get("e164")
-                .and_then(|v| self.norm_as(FieldKind::Phone, v))
-                .or_else(|| {
-                    phone
-                        .get("display")
-                        .and_then(|v| self.norm_as(FieldKind::Phone, v))
-                }),
-            other => self.norm_as(FieldKind::Phone, other),
-        }
+    /// The region a record's phones are read in: the record's own country (the mapping's
+    /// `kind: country` field, when its value is a region libphonenumber knows), else
+    /// `phone_default_region`.
+    fn record_region(&self, side: Side, body: &Value) -> PhoneRegion {
+        let Some(spec) = self.country_field.map(|i| &self.fields[i]) else {
+            return self.phone_region;
+        };
+        let raw = match side {
+            Side::Salesforce => spec.salesforce.as_ref().and_then(|sf| body.get(sf)),
+            Side::Genesys => spec.genesys.as_ref().and_then(|path| path.get(body)),
+        };
+        raw.and_then(Value::as_str)
+            .and_then(|c| normalise(FieldKind::Country, self.phone_region, c))
+            .and_then(|code| PhoneRegion::parse(&code))
+            .unwrap_or(self.phone_region)
+    }
+
+    /// A phone typed in a text field (Salesforce) or a bare JSON value.
+    fn text_phone(region: PhoneRegion, value: &Value) -> Option<ReadPhone> {
+        Phone::read(region, &scalar_text(value)?).map(ReadPhone::from)
+    }
+
+    /// A Genesys `PhoneNumber`: the number as last written (`userInput`, else `display`, else
+    /// `e164`) read in the record's region (or the phone's own `normalizationCountryCode`),
+    /// with the `extension` integer. Genesys' own `e164` is not preferred: for a number written
+    /// without country code it is computed with +1 unless told otherwise.
+    fn genesys_phone(region: PhoneRegion, value: &Value) -> Option<ReadPhone> {
+        let Value::Object(phone) = value else {
+            return Self::text_phone(region, value);
+        };
+        let region = phone
+            .get("normalizationCountryCode")
+            .and_then(Value::as_str)
+            .and_then(|c| PhoneRegion::parse(c).or_else(|| PhoneRegion::of_calling_code(c)))
+            .unwrap_or(region);
+        let text = ["userInput", "display", "e164"]
+            .into_iter()
+            .find_map(|k| phone.get(k).and_then(Value::as_str).map(str::trim))
+            .filter(|t| !t.is_empty());
+        let extension = phone.get("extension").and_then(|e| match e {
+            Value::Number(n) => Some(n.to_string()),
+            Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+            _ => None,
+        });
+        let (number, typed_extension) = match text.map(split_extension) {
+            Some(("", Some(_))) => (text, None),
+            Some((number, ext)) => (Some(number), ext),
+            None => (None, None),
+        };
+        let extension = typed_extension.or(extension.as_deref());
+        Phone::read_parts(region, number.unwrap_or(""), extension).map(ReadPhone::from)
     }
 
     /// The canonical country (alpha-2) of a record, read from the country field a subdivision
@@ -122,17 +185,24 @@ impl Mapping {
         let mut unmapped = Vec::new();
         let mut match_emails = Vec::with_capacity(2);
         let mut match_phones = Vec::with_capacity(2);
+        let region = self.record_region(Side::Salesforce, body);
         for spec in &self.fields {
             let Some(sf) = &spec.salesforce else { continue };
-            let value = body.get(sf).and_then(|v| self.scalar(spec, v));
+            let raw = body.get(sf);
+            let value = match spec.kind {
+                FieldKind::Phone => raw.and_then(|v| Self::text_phone(region, v)).map(|p| {
+                    if let Some(key) = p.key.filter(|_| spec.derive.is_none()) {
+                        match_phones.push(key);
+                    }
+                    p.value
+                }),
+                _ => raw.and_then(|v| self.scalar(spec, region, v)),
+            };
             if let Some(v) = &value
                 && spec.derive.is_none()
+                && spec.kind == FieldKind::Email
             {
-                match spec.kind {
-                    FieldKind::Email => match_emails.push(v.clone()),
-                    FieldKind::Phone if v.starts_with('+') => match_phones.push(v.clone()),
-                    _ => {}
-                }
+                match_emails.push(v.clone());
             }
             let read = match spec.kind {
                 FieldKind::Country | FieldKind::Subdivision => {
@@ -176,25 +246,38 @@ impl Mapping {
         let mut unmapped = Vec::new();
         let mut match_emails: Vec<String> = Vec::with_capacity(2);
         let mut match_phones: Vec<String> = Vec::with_capacity(2);
+        // Phone keys are valid E.164 numbers only (`ReadPhone::key`).
         let mut add_key = |kind: FieldKind, key: &str| {
             let keys = match kind {
                 FieldKind::Email => &mut match_emails,
-                FieldKind::Phone if key.starts_with('+') => &mut match_phones,
+                FieldKind::Phone => &mut match_phones,
                 _ => return,
             };
             if !keys.iter().any(|k| k == key) {
                 keys.push(key.to_string());
             }
         };
+        let region = self.record_region(Side::Genesys, body);
         for spec in &self.fields {
             let Some(path) = &spec.genesys else { continue };
             let value = match spec.kind {
-                FieldKind::Phone => path.get(body).and_then(|v| self.genesys_phone(v)),
-                _ => path.get(body).and_then(|v| self.scalar(spec, v)),
+                FieldKind::Phone => path
+                    .get(body)
+                    .and_then(|v| Self::genesys_phone(region, v))
+                    .map(|p| {
+                        if let (Some(kind), Some(key)) = (spec.genesys_match, &p.key) {
+                            add_key(kind, key);
+                        }
+                        p.value
+                    }),
+                _ => {
+                    let value = path.get(body).and_then(|v| self.scalar(spec, region, v));
+                    if let (Some(kind), Some(v)) = (spec.genesys_match, &value) {
+                        add_key(kind, v);
+                    }
+                    value
+                }
             };
-            if let (Some(kind), Some(v)) = (spec.genesys_match, &value) {
-                add_key(kind, v);
-            }
             let read = match spec.kind {
                 FieldKind::Country | FieldKind::Subdivision => {
                     self.place(spec, value, body, Side::Genesys)
@@ -208,7 +291,7 @@ impl Mapping {
         }
         for (path, kind) in &self.genesys_match_extra {
             let key = path.get(body).and_then(|v| match kind {
-                FieldKind::Phone => self.genesys_phone(v),
+                FieldKind::Phone => Self::genesys_phone(region, v).and_then(|p| p.key),
                 _ => self.norm_as(*kind, v),
             });
             if let Some(key) = key {
@@ -305,6 +388,9 @@ impl Mapping {
                 };
                 return Value::String(country::written_subdivision(value, style).to_string());
             }
+            FieldKind::Phone if side == Side::Salesforce => {
+                return Value::String(crate::phone::salesforce_text(value));
+            }
             _ => {}
         }
         if side == Side::Genesys
@@ -377,6 +463,19 @@ impl Mapping {
             for key in GENESYS_READ_ONLY {
                 map.remove(key);
             }
+            // A phone sent back as read would be re-entered from the display Genesys rewrote
+            // (`+1 02079460105` for a national `020 7946 0105`): send what was written.
+            for slot in GENESYS_PHONE_SLOTS {
+                if let Some(Value::Object(phone)) = map.get_mut(slot) {
+                    if let Some(input) = phone.remove("userInput")
+                        && input.is_string()
+                    {
+                        phone.insert("display".into(), input);
+                    }
+                    phone.remove("e164");
+                    phone.remove("countryCode");
+                }
+            }
         }
         for (name, value) in changes {
             if let Some(spec) = self.field(name) {
@@ -394,16 +493,21 @@ impl Mapping {
         let new = match (spec.kind, value) {
             (_, None) => None,
             (FieldKind::Phone, Some(v)) => {
-                // Keep extension / acceptsSMS; the server recomputes e164 from display.
+                // Keep acceptsSMS / normalizationCountryCode; the server recomputes e164 from
+                // display. The extension is part of the value.
                 let mut phone = path
                     .get(body)
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
-                for derived in ["e164", "userInput", "countryCode"] {
+                for derived in ["e164", "userInput", "countryCode", "extension"] {
                     phone.remove(derived);
                 }
-                phone.insert("display".into(), Value::String(v.to_string()));
+                let written = GenesysPhone::of(v);
+                phone.insert("display".into(), Value::String(written.display));
+                if let Some(extension) = written.extension {
+                    phone.insert("extension".into(), Value::from(extension));
+                }
                 Some(Value::Object(phone))
             }
             (_, Some(v)) => Some(self.json_for(spec, v, Side::Genesys)),

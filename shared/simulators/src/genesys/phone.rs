@@ -1,6 +1,14 @@
-//! PhoneNumber normalisation as Genesys does it on write: `userInput` keeps what was written,
-//! `e164`/`countryCode` are computed when the number is readable, and `display` is rewritten
-//! to the international format when the input was already E.164.
+//! PhoneNumber normalisation as Genesys does it on write (reference: the `PhoneNumber` model of
+//! `genesys/externalcontacts_schema.json`, copied in API-NOTES B.2): `userInput` keeps what was
+//! written, `e164`/`countryCode` are computed when the number is readable, and `display` is
+//! then rewritten to the international format.
+//!
+//! A number written without country code is completed with `normalizationCountryCode`, or with
+//! the documented default +1 when it is empty. Where the reference is silent this simulator
+//! takes the least convenient plausible reading, as libphonenumber parses without a validity
+//! check: any national digits are "readable" under +1, so a UK `020 7946 0105` written without
+//! `normalizationCountryCode` gets the invented `e164` `+102079460105` and that display. A
+//! client must not trust `e164` (or `display`) for a number it wrote without country code.
 
 use serde_json::{Map, Value};
 
@@ -101,9 +109,9 @@ pub(crate) fn normalize(field: &str, input: &Value) -> Result<Value, String> {
     };
     phone.insert("userInput".into(), Value::String(display.clone()));
     let parsed = read_number(display, normalization);
-    let shown = match (&parsed, display.trim_start().starts_with('+')) {
-        (Some(number), true) => number.international(),
-        _ => display.clone(),
+    let shown = match &parsed {
+        Some(number) => number.international(),
+        None => display.clone(),
     };
     phone.insert("display".into(), Value::String(shown));
     if let Some(number) = parsed {
@@ -146,8 +154,9 @@ impl PhoneNumber {
 }
 
 /// Read `text` as a phone number: `+` and digits (E.164), or national digits completed with
-/// the normalisation country code (default +1). Separators ` -.()` are ignored; anything else
-/// (letters, extensions) makes the number unreadable.
+/// the normalisation country code (default +1, applied to any national digits: a leading
+/// `1` of 11 digits is the +1 trunk prefix, anything else is kept). Separators ` -.()` are
+/// ignored; anything else (letters, extensions) makes the number unreadable.
 fn read_number(text: &str, normalization_country: Option<&str>) -> Option<PhoneNumber> {
     let text = text.trim();
     let (international, rest) = match text.strip_prefix('+') {
@@ -172,9 +181,8 @@ fn read_number(text: &str, normalization_country: Option<&str>) -> Option<PhoneN
     };
     if code == "1" {
         let national = match digits.len() {
-            10 => digits.as_str(),
             11 if digits.starts_with('1') => &digits[1..],
-            _ => return None,
+            _ => digits.as_str(),
         };
         return complete("1", national);
     }
@@ -183,11 +191,8 @@ fn read_number(text: &str, normalization_country: Option<&str>) -> Option<PhoneN
 
 fn complete(code: &str, national: &str) -> Option<PhoneNumber> {
     let total = code.len() + national.len();
-    let valid = if code == "1" {
-        national.len() == 10
-    } else {
-        national.len() >= 4 && (8..=15).contains(&total)
-    };
+    // Possible lengths only: no validity check (module doc).
+    let valid = national.len() >= 4 && (8..=15).contains(&total);
     valid.then(|| PhoneNumber {
         calling_code: code.to_string(),
         national: national.to_string(),
@@ -244,15 +249,30 @@ mod tests {
     }
 
     #[test]
-    fn national_input_keeps_display_and_gets_e164() {
+    fn national_input_gets_the_default_plus_one_and_an_international_display() {
         // GIVEN national US formats
         let parenthesised = normalized(json!({"display": "(415) 555-0134"}));
         let dotted = normalized(json!({"display": "1.415.555.0134"}));
         // WHEN normalised
-        // THEN display stays as written and e164 uses the default +1
-        assert_eq!(parenthesised["display"], "(415) 555-0134");
+        // THEN e164 uses the default +1, display is rewritten, userInput keeps the input
+        assert_eq!(parenthesised["display"], "+1 415-555-0134");
+        assert_eq!(parenthesised["userInput"], "(415) 555-0134");
         assert_eq!(parenthesised["e164"], "+14155550134");
         assert_eq!(dotted["e164"], "+14155550134");
+    }
+
+    #[test]
+    fn a_foreign_national_number_without_normalization_country_gets_an_invented_plus_one() {
+        // GIVEN a UK national number written without normalizationCountryCode
+        let phone = normalized(json!({"display": "020 7946 0105"}));
+        // WHEN normalised
+        // THEN the documented +1 default is applied without a validity check (module doc)
+        assert_eq!(phone["e164"], "+102079460105");
+        assert_eq!(phone["display"], "+1 02079460105");
+        assert_eq!(phone["userInput"], "020 7946 0105");
+        // AND with the normalisation country it is the UK number
+        let gb = normalized(json!({"display": "020 7946 0105", "normalizationCountryCode": "GB"}));
+        assert_eq!(gb["e164"], "+442079460105");
     }
 
     #[test]
