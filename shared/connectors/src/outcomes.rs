@@ -5,6 +5,9 @@ use contact_sync_pipeline::system::{RecordError, SystemError, SystemResult, Writ
 /// Code for records whose call failed after earlier calls of the same batch succeeded: the
 /// system may or may not have applied them.
 pub const CALL_FAILED: &str = "CALL_FAILED";
+/// Code for a record whose one-record request the system refused as a whole (the refusal of
+/// a larger request is never a record's refusal: it is split, see `batch_limit`).
+pub const REQUEST_REFUSED: &str = "REQUEST_REFUSED";
 /// Code for records never sent because an earlier call of the batch failed.
 pub const NOT_ATTEMPTED: &str = "NOT_ATTEMPTED";
 

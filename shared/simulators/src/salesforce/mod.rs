@@ -63,6 +63,9 @@ pub struct SalesforceSimConfig {
     /// Most records per Bulk API 2.0 results page (fewer when the client's `maxRecords` is
     /// lower).
     pub bulk_results_page_size: usize,
+    /// Most records (or ids) one sObject Collections request may carry (documented: 200);
+    /// more are refused as a whole with 400 `EXCEEDED_ID_LIMIT`.
+    pub max_collection_records: usize,
 }
 
 /// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
@@ -82,6 +85,7 @@ impl Default for SalesforceSimConfig {
             jwt_username: "integration@sandbox.example".into(),
             bulk_polls_until_complete: 1,
             bulk_results_page_size: 10_000,
+            max_collection_records: 200,
         }
     }
 }
