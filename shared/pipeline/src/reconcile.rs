@@ -1007,6 +1007,7 @@ async fn commit(
             }
             (Some((side, error)), _) => {
                 outcome.stats.review += 1;
+                outcome.stats.refused.add(*side, 1);
                 tracing::warn!(pair_id = %w.pair.pair_id, %side, code = %error.code, "write refused; parked for review until the record changes");
                 next.status = PairStatus::Rejected;
                 next.last_error = Some(error.clone());
@@ -1417,7 +1418,7 @@ fn fail(w: &mut Work, side: Side, e: RecordError) {
 }
 
 /// Pairs each request key with its outcome; a failed call fails every request with a
-/// retryable error (the outcome of the call is unknown).
+/// retryable error (the outcome of the call is unknown, and the records were not refused).
 fn by_key(
     keys: Vec<String>,
     results: Result<Vec<WriteOutcome>, crate::system::SystemError>,
@@ -1441,17 +1442,17 @@ fn by_key(
         }
         Err(e) => {
             tracing::warn!(error = %e, records = keys.len(), "bulk write call failed");
-            // A spent API budget is not the records' fault: they stay pending for a later run.
-            let retry_later =
-                e.is_retryable() || matches!(e, crate::system::SystemError::Budget { .. });
+            // A failed call is never its records' refusal (the writer splits a request refused
+            // as a whole down to one record): they stay pending for a later run.
             let error = RecordError {
-                code: if retry_later {
+                code: if e.is_retryable() || matches!(e, crate::system::SystemError::Budget { .. })
+                {
                     "CALL_FAILED_RETRYABLE".into()
                 } else {
                     "CALL_FAILED".into()
                 },
                 message: e.to_string(),
-                retryable: retry_later,
+                retryable: true,
             };
             keys.into_iter().map(|k| (k, Err(error.clone()))).collect()
         }
