@@ -72,6 +72,7 @@ pub async fn reconcile_within(
     budget: &mut Option<usize>,
 ) -> Result<ReconcileOutcome, PipelineError> {
     check_batch(integration, batch)?;
+    crate::bulk_limits::adopt_remembered(integration).await;
     let facts = integration.prepare().await?;
     let owner = format!("{}:{}", batch.run_id, uuid::Uuid::new_v4());
     let mut outcome = ReconcileOutcome::default();
@@ -114,6 +115,7 @@ pub async fn reconcile_within(
             .release_lease(key, &owner, released_at)
             .await?;
     }
+    crate::bulk_limits::remember_learned(integration).await;
     result?;
     tracing::info!(
         run_id = %batch.run_id,
