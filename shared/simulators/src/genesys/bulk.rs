@@ -26,6 +26,7 @@ fn entities(org: &Org, request: &IncomingRequest) -> Result<Vec<Value>, Box<Resp
         return Err(Box::new(bad_request("entities is required")));
     };
     if entities.len() > max {
+        org.counters.record_over_cap();
         return Err(Box::new(bad_request(&format!(
             "A bulk request may contain at most {max} entities; {} were provided",
             entities.len()

@@ -67,6 +67,7 @@ fn parse_envelope(org: &Org, request: &IncomingRequest) -> Result<Envelope, Box<
         )));
     };
     if records.len() > org.config.max_collection_records {
+        org.counters.record_over_cap();
         return Err(Box::new(too_many_records(
             org.config.max_collection_records,
         )));
@@ -238,6 +239,7 @@ pub(crate) fn delete(org: &Org, request: &IncomingRequest) -> Response {
         );
     }
     if ids.len() > org.config.max_collection_records {
+        org.counters.record_over_cap();
         return too_many_records(org.config.max_collection_records);
     }
     let all_or_none = request
