@@ -79,19 +79,28 @@ struct Sent<R> {
     whole: bool,
 }
 
+/// Sends one request of items.
+pub(crate) type SendRequest<'a, T, R> =
+    Box<dyn Fn(&'a [T]) -> Sending<'a, Vec<R>> + Send + Sync + 'a>;
+/// The outcome of an item refused alone (or the error).
+pub(crate) type RefusedAlone<'a, T, R> =
+    Box<dyn Fn(&'a T, SystemError) -> Result<R, SystemError> + Send + Sync + 'a>;
+/// The outcomes of items whose request failed after earlier requests were sent (or the error).
+pub(crate) type FailedAfter<'a, T, R> =
+    Box<dyn Fn(&'a [T], SystemError) -> Result<Vec<R>, SystemError> + Send + Sync + 'a>;
+
 /// Sends items in requests of at most the limit, splitting refused requests (see the module).
 pub(crate) struct Splitter<'a, T, R> {
     pub limit: &'a BatchLimit,
     pub what: &'static str,
     /// Sends one request.
-    pub send: Box<dyn Fn(&'a [T]) -> Sending<'a, Vec<R>> + Send + Sync + 'a>,
+    pub send: SendRequest<'a, T, R>,
     /// The outcome of an item whose one-record request was refused as a whole (or the error,
     /// when that cannot be an outcome).
-    pub refused_alone: Box<dyn Fn(&'a T, SystemError) -> Result<R, SystemError> + Send + Sync + 'a>,
+    pub refused_alone: RefusedAlone<'a, T, R>,
     /// The outcomes of items whose request failed (not refused) after earlier requests of the
     /// same batch were sent (or the error).
-    pub failed_after:
-        Box<dyn Fn(&'a [T], SystemError) -> Result<Vec<R>, SystemError> + Send + Sync + 'a>,
+    pub failed_after: FailedAfter<'a, T, R>,
 }
 
 impl<'a, T: Sync + 'a, R: Send + 'a> Splitter<'a, T, R> {
