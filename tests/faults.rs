@@ -5,6 +5,7 @@
 use contact_sync_connectors::{GenesysConfig, SalesforceConfig};
 use contact_sync_e2e::World;
 use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::store::SyncStore;
 use contact_sync_simulators::{Fault, GenesysSimConfig, SalesforceSimConfig};
 use serde_json::json;
 use std::collections::HashSet;
@@ -288,4 +289,59 @@ async fn the_genesys_rate_limit_is_kept_without_a_single_429() {
     );
     assert_eq!(outcome.stats.created.genesys, 250);
     assert_eq!(w.gz.all().len(), 250);
+}
+
+#[tokio::test]
+async fn an_initial_sync_against_a_genesys_org_capped_at_50_creates_everything_and_remembers_it() {
+    // GIVEN 1,000 Salesforce-only people and a Genesys org that refuses any bulk request of
+    // more than 50 entities as a whole, while the client starts at its default (100)
+    let w = world(
+        GenesysSimConfig {
+            max_bulk_entities: 50,
+            ..GenesysSimConfig::default()
+        },
+        no_client_limit,
+    )
+    .await;
+    w.sf.insert_numbered(1_000);
+    // WHEN the first run syncs them
+    let first = w.sync().await;
+    // THEN every person is created in Genesys once, nothing is refused or pending
+    assert_eq!(first.stats.created.genesys, 1_000);
+    assert_eq!(first.stats.refused.total(), 0);
+    assert_eq!(first.stats.failed, 0);
+    assert_eq!(w.gz.all().len(), 1_000);
+    assert_eq!(w.open_conflicts().await, 0);
+    // AND one request was refused: the learned step 100 → 50
+    assert_eq!(w.gz.counters().over_record_cap, 1);
+    // AND the learned size is in the store
+    let stored = w
+        .store
+        .bulk_limit(&w.integration.name, contact_sync_engine::Side::Genesys)
+        .await
+        .expect("store");
+    assert_eq!(stored, Some(50));
+
+    // GIVEN a later run: new clients (a new process) over the same store, and 120 people
+    // edited in Salesforce
+    let integration = w.reconnect(no_client_limit);
+    let ids: Vec<String> =
+        w.sf.all()
+            .iter()
+            .take(120)
+            .filter_map(|c| c["Id"].as_str().map(str::to_owned))
+            .collect();
+    for id in &ids {
+        w.sf.edit(id, json!({"Title": "Edited"}));
+    }
+    w.wait_past_stamps().await;
+    w.reset_counters();
+    // WHEN it runs
+    let second = w.sync_with(&integration).await;
+    // THEN the 120 updates land with no refused request: the run started at 50
+    assert_eq!(second.stats.updated.genesys, 120);
+    assert_eq!(second.stats.failed, 0);
+    assert_eq!(second.stats.refused.total(), 0);
+    assert_eq!(w.gz.counters().over_record_cap, 0);
+    assert!(w.gz.counters().by_route["POST /bulk/contacts/update"] >= 3);
 }

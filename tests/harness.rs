@@ -119,6 +119,37 @@ impl World {
         run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {}).await
     }
 
+    /// The integration a later process would build: new clients (default settings adjusted
+    /// by `tune`) for the same simulators, over the same store and queue.
+    pub fn reconnect(
+        &self,
+        tune: impl FnOnce(&mut SalesforceConfig, &mut GenesysConfig),
+    ) -> Integration {
+        let mapping = (*self.integration.mapping).clone();
+        let mut sf_cfg =
+            SalesforceConfig::new(self.sf.url(), self.sf.client_id(), self.sf.client_secret());
+        sf_cfg.fields = mapping.salesforce_fields();
+        let mut gz_cfg =
+            GenesysConfig::new(self.gz.url(), self.gz.client_id(), self.gz.client_secret());
+        tune(&mut sf_cfg, &mut gz_cfg);
+        Integration::new(
+            mapping,
+            Arc::new(SalesforceSystem::new(sf_cfg).expect("salesforce config")),
+            Arc::new(GenesysSystem::new(gz_cfg).expect("genesys config")),
+            self.store.clone(),
+            self.queue.clone(),
+            Arc::new(SystemClock),
+            self.integration.settings.clone(),
+        )
+    }
+
+    /// One cycle of another integration over this world's queue (see [`World::reconnect`]).
+    pub async fn sync_with(&self, integration: &Integration) -> CycleOutcome {
+        run_cycle(integration, &self.queue, &LogAlerter, |_, _| {})
+            .await
+            .expect("sync cycle")
+    }
+
     /// Waits until real time has passed every stamp either simulator gave. A simulator stamps
     /// writes at least 1 ms apart, so a burst of writes runs its clock ahead of real time, which
     /// a real system's does not; a poll started before real time catches up caps its watermark

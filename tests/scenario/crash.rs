@@ -272,6 +272,20 @@ impl SyncStore for CrashStore {
             .clear_poll_checkpoint(integration, poll_id, version)
             .await
     }
+
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>> {
+        self.inner.bulk_limit(integration, side).await
+    }
+
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
+    ) -> StoreResult<bool> {
+        self.write()?;
+        self.inner.lower_bulk_limit(integration, side, limit).await
+    }
 }
 
 /// A system that crashes with the switch (and stalls once after a Salesforce fetch).

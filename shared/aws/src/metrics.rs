@@ -67,6 +67,8 @@ pub const RECORDS_WRITTEN: (&str, &str) = ("SalesforceRecordsWritten", "GenesysR
 pub const CREATED: (&str, &str) = ("SalesforceCreated", "GenesysCreated");
 pub const UPDATED: (&str, &str) = ("SalesforceUpdated", "GenesysUpdated");
 pub const DELETED: (&str, &str) = ("SalesforceDeleted", "GenesysDeleted");
+/// Records a system refused for good (validation), per refusing side: alarm on these.
+pub const REFUSED: (&str, &str) = ("SalesforceRefused", "GenesysRefused");
 pub const API_CALLS: (&str, &str) = ("SalesforceApiCalls", "GenesysApiCalls");
 
 /// The function an invocation belongs to (the `Function` dimension).
@@ -169,12 +171,13 @@ impl Invocation {
 
     /// What reconciling did: records created, updated, deleted and written (the three
     /// summed) per side, pairs unchanged, unlinked, skipped, conflicts settled by policy,
-    /// review items opened, pairs failed (errors).
+    /// review items opened, pairs failed (errors), records refused per side.
     pub fn reconcile_stats(&mut self, s: &SyncStats) -> &mut Self {
         let written = |side: Side| s.created.get(side) + s.updated.get(side) + s.deleted.get(side);
         self.per_side(CREATED, s.created)
             .per_side(UPDATED, s.updated)
             .per_side(DELETED, s.deleted)
+            .per_side(REFUSED, s.refused)
             .per_side(
                 RECORDS_WRITTEN,
                 PerSide {
@@ -525,6 +528,10 @@ mod tests {
                 salesforce: 0,
                 genesys: 1,
             },
+            refused: PerSide {
+                salesforce: 0,
+                genesys: 3,
+            },
             conflicts: 5,
             review: 6,
             failed: 7,
@@ -542,6 +549,9 @@ mod tests {
         assert_eq!(m.get("Conflicts"), Some(5.0));
         assert_eq!(m.get("ReviewItems"), Some(6.0));
         assert_eq!(m.get("Errors"), Some(7.0));
+        // AND refused records are counted per side that refused them
+        assert_eq!(m.get("GenesysRefused"), Some(3.0));
+        assert_eq!(m.get("SalesforceRefused"), Some(0.0));
         // AND the poll's figures are not repeated by the reconciler (each is a paid metric)
         assert_eq!(m.get("SalesforceRecordsRead"), None);
         assert_eq!(m.get("PairsEnqueued"), None);

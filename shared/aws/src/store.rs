@@ -32,6 +32,8 @@
 //!   after the fact, and by TTL after 7 days otherwise). A load reads the header, then the
 //!   chunks its nonce names (consistent reads); chunks replaced meanwhile make it read again.
 //!   Only `GetItem`, `PutItem`, `DeleteItem` and `Query` on the table: the poller's policy.
+//! - **Bulk limits only go down**: a conditional `PutItem` of `INT#{integration}` /
+//!   `BULK#{side}` with a number `records` (`attribute_not_exists(pk) OR records > :new`).
 //! - Batch reads (`pairs`, `links`) use `BatchGetItem` (100 keys a request, unprocessed keys
 //!   retried) with consistent reads; listings query the indexes (eventually consistent on
 //!   DynamoDB: a just-written run or conflict may show up a moment later).
@@ -1231,5 +1233,39 @@ impl SyncStore for DynamoDbStore {
             }
             Err(e) => written(&format!("DeleteItem {pk} checkpoint"), Err::<(), _>(e)),
         }
+    }
+
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>> {
+        let (pk, sk) = table::bulk_limit_key(integration, side);
+        let Some(item) = self.get((pk.clone(), sk)).await? else {
+            return Ok(None);
+        };
+        item.get(table::BULK_LIMIT_RECORDS)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<u64>().ok())
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt {
+                key: pk,
+                message: "bulk limit without a `records` number".into(),
+            })
+    }
+
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
+    ) -> StoreResult<bool> {
+        let (pk, sk) = table::bulk_limit_key(integration, side);
+        let limit = limit.max(1);
+        let mut item = key(&pk, &sk);
+        item.insert(table::BULK_LIMIT_RECORDS.into(), n(limit));
+        let result = self
+            .put_if(item, "attribute_not_exists(#pk) OR #records > :records")
+            .expression_attribute_names("#records", table::BULK_LIMIT_RECORDS)
+            .expression_attribute_values(":records", n(limit))
+            .send()
+            .await;
+        written(&format!("PutItem {pk} bulk limit"), result)
     }
 }

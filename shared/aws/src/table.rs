@@ -5,6 +5,7 @@
 //! | item | `pk` | `sk` | indexes |
 //! |---|---|---|---|
 //! | watermark | `INT#{integration}` | `WM#{side}` | |
+//! | learned bulk limit | `INT#{integration}` | `BULK#{side}` | number `records`: the most records per bulk write request the side's system accepted; only ever lowered |
 //! | lease (pair or run) | `LEASE#{key}` | `LEASE` | TTL `expires_at` |
 //! | pair | `PAIR#{pair_id}` | `META` | `open_items`: `PENDING` / pair id while pending |
 //! | link | `SF#{id}` / `GZ#{id}` | `LINK` | |
@@ -45,6 +46,13 @@ pub const KEY_ATTRIBUTES: [&str; 6] = [PK, SK, LISTING_PK, LISTING_SK, OPEN_PK, 
 
 pub(crate) fn watermark_key(integration: &str, side: Side) -> (String, String) {
     (format!("INT#{integration}"), format!("WM#{side}"))
+}
+
+/// The number attribute of a learned bulk limit item.
+pub(crate) const BULK_LIMIT_RECORDS: &str = "records";
+
+pub(crate) fn bulk_limit_key(integration: &str, side: Side) -> (String, String) {
+    (format!("INT#{integration}"), format!("BULK#{side}"))
 }
 
 pub(crate) fn lease_key(key: &str) -> (String, String) {

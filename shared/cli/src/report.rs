@@ -13,6 +13,10 @@ use std::process::ExitCode;
 
 /// Exit code of a run that was interrupted (as a shell reports Ctrl-C).
 pub const INTERRUPTED: u8 = 130;
+/// Exit code of a run in which some pairs failed with a retryable error (pending).
+pub const FAILED: u8 = 3;
+/// Exit code of a run in which a system refused records (see `review list`).
+pub const REFUSED: u8 = 4;
 
 /// Everything the closing statistics show.
 #[derive(Debug, Clone, Serialize)]
@@ -85,15 +89,24 @@ impl Figures {
     }
 }
 
-/// 0: every pair synced or parked for review (or a limited run); 3: some failed (pending,
-/// retried next run); 130: interrupted (the next run finishes the work).
+/// 0: every pair synced or waits for a person's decision (or a limited run); 4: a system
+/// refused records in this run (parked, see `review list`); 3: some failed (pending, retried
+/// next run); 130: interrupted (the next run finishes the work). When several apply, the
+/// first of 130, 3, 4 wins.
 pub fn exit_code(figures: &Figures) -> ExitCode {
+    ExitCode::from(exit_status(figures))
+}
+
+/// The number behind [`exit_code`].
+pub fn exit_status(figures: &Figures) -> u8 {
     if figures.end == CycleEnd::Interrupted {
-        ExitCode::from(INTERRUPTED)
+        INTERRUPTED
     } else if figures.stats.failed > 0 {
-        ExitCode::from(3)
+        FAILED
+    } else if figures.stats.refused.total() > 0 && !figures.dry_run {
+        REFUSED
     } else {
-        ExitCode::SUCCESS
+        0
     }
 }
 
@@ -141,6 +154,7 @@ pub fn print_figures(out: &mut impl Write, f: &Figures) -> std::io::Result<()> {
             },
             s.deleted,
         ),
+        ("refused (see review list)", s.refused),
     ];
     for (label, v) in rows {
         writeln!(out, "  {label:<28}{:>12}{:>12}", v.salesforce, v.genesys)?;

@@ -215,6 +215,14 @@ pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Resul
         writeln!(out, "{json}")?;
     } else if figures.stats.review > 0 && !args.dry_run {
         let flag = if args.sandbox { " --sandbox" } else { "" };
+        let refused = figures.stats.refused;
+        if refused.total() > 0 {
+            writeln!(
+                out,
+                "records were refused (Salesforce {}, Genesys {}): they are retried when they change; see contact-sync review list{flag}",
+                refused.salesforce, refused.genesys
+            )?;
+        }
         writeln!(
             out,
             "see what waits for a person: contact-sync conflicts list --open{flag}  /  contact-sync review list{flag}"

@@ -471,3 +471,82 @@ fn sandbox_serve_lets_another_process_sync_the_simulators_and_keeps_them_on_ctrl
     assert_eq!(server.wait().expect("wait").code(), Some(0));
     assert!(state.path().join("sandbox-orgs.json").exists());
 }
+
+/// `sync --once` (with `extra` arguments) against the given simulators, in a blocking task so
+/// the simulators (served by this test's runtime) keep answering.
+async fn sync_against(
+    state: &Path,
+    sf: &contact_sync_simulators::SalesforceSim,
+    gz: &contact_sync_simulators::GenesysSim,
+    extra: &[&str],
+) -> Output {
+    let env: Vec<(String, String)> = vec![
+        ("SALESFORCE_LOGIN_URL".into(), sf.url()),
+        ("SALESFORCE_CLIENT_ID".into(), sf.client_id().into()),
+        ("SALESFORCE_CLIENT_SECRET".into(), sf.client_secret().into()),
+        ("GENESYS_API_BASE".into(), gz.url()),
+        ("GENESYS_CLIENT_ID".into(), gz.client_id().into()),
+        ("GENESYS_CLIENT_SECRET".into(), gz.client_secret().into()),
+    ];
+    let state = state.to_path_buf();
+    let mut args = vec!["sync".to_string(), "--once".to_string()];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        contact_sync(&state, &args, &env)
+    })
+    .await
+    .expect("run")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_in_which_a_record_is_refused_exits_4_and_counts_it_as_refused() {
+    use contact_sync_simulators::{
+        Fault, GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig,
+    };
+    // GIVEN three Salesforce-only people, one of whom Genesys refuses (validation)
+    let sf = SalesforceSim::start(SalesforceSimConfig::default())
+        .await
+        .expect("sf");
+    let gz = GenesysSim::start(GenesysSimConfig::default())
+        .await
+        .expect("gz");
+    let ok1 = sf.insert(serde_json::json!({"LastName": "Kept", "Email": "kept@example.com"}));
+    sf.insert(serde_json::json!({"LastName": "Also", "Email": "also@example.com"}));
+    let bad = sf.insert(serde_json::json!({"LastName": "Bad", "Email": "bad@example.com"}));
+    gz.inject(Fault::RejectRecord { id: bad.clone() });
+    let state = tempfile::tempdir().expect("tempdir");
+
+    // WHEN a run syncs them, with --json
+    let first = sync_against(state.path(), &sf, &gz, &["--json"]).await;
+    // THEN it exits 4, and the JSON counts one record refused by Genesys
+    assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
+    let summary: Value = serde_json::from_str(stdout(&first).trim()).expect("json");
+    assert_eq!(summary["stats"]["refused"]["genesys"], 1, "{summary}");
+    assert_eq!(summary["stats"]["refused"]["salesforce"], 0, "{summary}");
+    assert_eq!(summary["stats"]["created"]["genesys"], 2, "{summary}");
+    assert_eq!(gz.all().len(), 2);
+
+    // WHEN the next run finds nothing changed
+    let quiet = sync_against(state.path(), &sf, &gz, &[]).await;
+    // THEN the parked record is not retried: nothing was refused in that run, exit 0
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+
+    // WHEN the refused record changes and a run shows the table
+    sf.edit(&bad, serde_json::json!({"Title": "Fixed?"}));
+    sf.edit(&ok1, serde_json::json!({"Title": "Changed"}));
+    let again = sync_against(state.path(), &sf, &gz, &[]).await;
+    // THEN it is retried, refused again: exit 4, a "refused" row with Genesys 1, and the hint
+    assert_eq!(again.status.code(), Some(4), "{}", stderr(&again));
+    let table = stdout(&again);
+    let row = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("refused"))
+        .unwrap_or_else(|| panic!("a refused row: {table}"));
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert_eq!(cells[cells.len() - 2..], ["0", "1"], "{row}");
+    assert!(table.contains("review list"), "{table}");
+    // AND the refused person's data appears nowhere in the output
+    assert!(!table.contains("bad@example.com"));
+}

@@ -37,6 +37,9 @@ pub const SALESFORCE_BULK_THRESHOLD: &str = "SALESFORCE_BULK_THRESHOLD";
 pub const SALESFORCE_API_BUDGET_SHARE: &str = "SALESFORCE_API_BUDGET_SHARE";
 /// Genesys API requests per minute the client allows itself (default 300; `0` = no limit).
 pub const GENESYS_REQUESTS_PER_MINUTE: &str = "GENESYS_REQUESTS_PER_MINUTE";
+/// Entities per Genesys bulk request to start from (default 100, 1–200); lowered when the
+/// org refuses a request as a whole, and the lower size remembered in the store.
+pub const GENESYS_BULK_ENTITIES: &str = "GENESYS_BULK_ENTITIES";
 
 const DEFAULT_SALESFORCE_LOGIN_URL: &str = "https://login.salesforce.com";
 const DEFAULT_GENESYS_REGION: &str = "us_east_1";
@@ -175,6 +178,17 @@ impl ConnectionSettings {
             }
             genesys.requests_per_minute = std::num::NonZeroU32::new(rate as u32);
         }
+        if let Some(n) = get(GENESYS_BULK_ENTITIES) {
+            let max = crate::genesys::MAX_BULK_ENTITIES;
+            genesys.bulk_entities = n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| SettingsError {
+                    variable: GENESYS_BULK_ENTITIES,
+                    problem: format!("`{n}` is not a number of entities from 1 to {max}"),
+                })?;
+        }
         Ok(ConnectionSettings {
             salesforce,
             genesys,
@@ -282,6 +296,27 @@ mod tests {
             v.insert(name.into(), bad.into());
             let e = ConnectionSettings::from_vars(&v).expect_err(bad);
             assert_eq!(e.variable, name, "{bad}");
+        }
+    }
+
+    #[test]
+    fn genesys_bulk_entities_defaults_to_100_and_is_checked() {
+        // GIVEN no setting THEN bulk requests start at 100 entities
+        let base = vars(&CREDS);
+        let s = ConnectionSettings::from_vars(&base).expect("defaults");
+        assert_eq!(s.genesys.bulk_entities, 100);
+        // GIVEN a valid setting THEN it is used
+        let mut fifty = base.clone();
+        fifty.insert(GENESYS_BULK_ENTITIES.into(), "50".into());
+        let s = ConnectionSettings::from_vars(&fifty).expect("50");
+        assert_eq!(s.genesys.bulk_entities, 50);
+        // GIVEN values out of range or not numbers THEN the error names the variable
+        for bad in ["0", "201", "many", "-3"] {
+            let mut v = base.clone();
+            v.insert(GENESYS_BULK_ENTITIES.into(), bad.into());
+            let e = ConnectionSettings::from_vars(&v).expect_err(bad);
+            assert_eq!(e.variable, GENESYS_BULK_ENTITIES);
+            assert!(e.to_string().contains("1 to 200"), "{e}");
         }
     }
 

@@ -14,6 +14,7 @@
 //! re-authenticate once on 401, remember refused credentials instead of asking again, and never
 //! put credentials or field values into errors or logs.
 
+mod batch_limit;
 pub mod credentials;
 pub mod environment;
 pub mod genesys;

@@ -3,8 +3,12 @@
 use contact_sync_pipeline::system::{RecordError, SystemError, SystemResult, WriteOutcome};
 
 /// Code for records whose call failed after earlier calls of the same batch succeeded: the
-/// system may or may not have applied them.
+/// system may or may not have applied them. Always retryable: a failed call is not the
+/// records' refusal.
 pub const CALL_FAILED: &str = "CALL_FAILED";
+/// Code for a record whose one-record request the system refused as a whole (the refusal of
+/// a larger request is never a record's refusal: it is split, see `batch_limit`).
+pub const REQUEST_REFUSED: &str = "REQUEST_REFUSED";
 /// Code for records never sent because an earlier call of the batch failed.
 pub const NOT_ATTEMPTED: &str = "NOT_ATTEMPTED";
 
@@ -18,7 +22,7 @@ pub(crate) fn after_failed_call(
         result: Err(RecordError {
             code: CALL_FAILED.into(),
             message: message.clone(),
-            retryable: error.is_retryable(),
+            retryable: true,
         }),
     })
     .collect()

@@ -193,8 +193,9 @@ async fn genesys_removes_in_bulk_and_a_missing_contact_counts_as_removed() {
     for o in outcomes.iter().filter(|o| o.result.is_ok()) {
         assert_eq!(o.result.as_deref(), Ok(o.key.as_str()));
     }
-    // AND two bulk remove calls (≤200 each) left only the protected contact
-    assert_eq!(route(&sim.counters(), "POST /bulk/contacts/remove"), 2);
+    // AND three bulk remove calls (≤100 each, the default start) left only the protected
+    // contact
+    assert_eq!(route(&sim.counters(), "POST /bulk/contacts/remove"), 3);
     assert_eq!(sim.all().len(), 1);
 }
 

@@ -159,8 +159,8 @@ async fn bulk_add_matches_shuffled_results_by_external_id() {
             "result matched to the wrong request"
         );
     }
-    // AND 3 bulk calls were made (≤200 entities each)
-    assert_eq!(route(&sim, "POST /bulk/contacts/add"), 3);
+    // AND 5 bulk calls were made (≤100 entities each, the default start)
+    assert_eq!(route(&sim, "POST /bulk/contacts/add"), 5);
     assert_eq!(sim.all().len(), 449);
 }
 

@@ -78,6 +78,8 @@ pub struct Integration {
     pub queue: Arc<dyn WorkQueue>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
+    /// The bulk limits known to be stored (see [`crate::bulk_limits`]); shared by clones.
+    remembered_limits: Arc<crate::bulk_limits::Remembered>,
 }
 
 /// What both systems told us before a run (see `ContactSystem::prepare`).
@@ -114,7 +116,12 @@ impl Integration {
             queue,
             clock,
             settings,
+            remembered_limits: Arc::default(),
         }
+    }
+
+    pub(crate) fn remembered_limits(&self) -> &crate::bulk_limits::Remembered {
+        &self.remembered_limits
     }
 
     /// The writer of a side; `None` for Salesforce in one-way mode.

@@ -6,6 +6,7 @@
 //! - Use cases: [`poll`] (changes → pair batches), [`reconcile`] (a batch → merged writes),
 //!   [`notify`] (conflict events → alerts), and [`cycle`] running all three in one process.
 
+pub mod bulk_limits;
 pub mod cycle;
 pub mod integration;
 pub mod notify;

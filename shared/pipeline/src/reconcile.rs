@@ -72,6 +72,7 @@ pub async fn reconcile_within(
     budget: &mut Option<usize>,
 ) -> Result<ReconcileOutcome, PipelineError> {
     check_batch(integration, batch)?;
+    crate::bulk_limits::adopt_remembered(integration).await;
     let facts = integration.prepare().await?;
     let owner = format!("{}:{}", batch.run_id, uuid::Uuid::new_v4());
     let mut outcome = ReconcileOutcome::default();
@@ -114,6 +115,7 @@ pub async fn reconcile_within(
             .release_lease(key, &owner, released_at)
             .await?;
     }
+    crate::bulk_limits::remember_learned(integration).await;
     result?;
     tracing::info!(
         run_id = %batch.run_id,
@@ -1007,6 +1009,7 @@ async fn commit(
             }
             (Some((side, error)), _) => {
                 outcome.stats.review += 1;
+                outcome.stats.refused.add(*side, 1);
                 tracing::warn!(pair_id = %w.pair.pair_id, %side, code = %error.code, "write refused; parked for review until the record changes");
                 next.status = PairStatus::Rejected;
                 next.last_error = Some(error.clone());
@@ -1417,7 +1420,7 @@ fn fail(w: &mut Work, side: Side, e: RecordError) {
 }
 
 /// Pairs each request key with its outcome; a failed call fails every request with a
-/// retryable error (the outcome of the call is unknown).
+/// retryable error (the outcome of the call is unknown, and the records were not refused).
 fn by_key(
     keys: Vec<String>,
     results: Result<Vec<WriteOutcome>, crate::system::SystemError>,
@@ -1441,7 +1444,9 @@ fn by_key(
         }
         Err(e) => {
             tracing::warn!(error = %e, records = keys.len(), "bulk write call failed");
-            // A spent API budget is not the records' fault: they stay pending for a later run.
+            // A spent API budget is not the records' fault, and a failed call is never its
+            // records' refusal (a writer splits a request refused as a whole down to one
+            // record): they stay pending for a later run.
             let retry_later =
                 e.is_retryable() || matches!(e, crate::system::SystemError::Budget { .. });
             let error = RecordError {
@@ -1451,7 +1456,7 @@ fn by_key(
                     "CALL_FAILED".into()
                 },
                 message: e.to_string(),
-                retryable: retry_later,
+                retryable: true,
             };
             keys.into_iter().map(|k| (k, Err(error.clone()))).collect()
         }
@@ -1516,6 +1521,20 @@ mod tests {
         /// Saves the pair once more (another writer) inside the next update, so that our
         /// commit loses, as a crash between the writes and the commit would leave it.
         commit_thief: Mutex<Option<Arc<dyn SyncStore>>>,
+        /// How the next update is answered, when not applied.
+        refusal: Mutex<Option<Refusal>>,
+        /// The bulk limit this writer reports as learned.
+        learned: Mutex<Option<usize>>,
+        /// The bulk limit it was told to start from.
+        adopted: Mutex<Option<usize>>,
+    }
+
+    #[derive(Clone, Copy)]
+    enum Refusal {
+        /// A per-record validation error.
+        Record,
+        /// The whole call refused (what a writer returns when it cannot split further).
+        Call,
     }
 
     impl FakeSystem {
@@ -1526,6 +1545,9 @@ mod tests {
                 writes: AtomicU64::new(0),
                 intruder: Mutex::new(None),
                 commit_thief: Mutex::new(None),
+                refusal: Mutex::new(None),
+                learned: Mutex::new(None),
+                adopted: Mutex::new(None),
             })
         }
 
@@ -1599,6 +1621,29 @@ mod tests {
         }
         async fn update(&self, updates: Vec<UpdateRequest>) -> SystemResult<Vec<WriteOutcome>> {
             self.writes.fetch_add(1, Ordering::SeqCst);
+            match self.refusal.lock().unwrap().take() {
+                Some(Refusal::Record) => {
+                    return Ok(updates
+                        .into_iter()
+                        .map(|u| WriteOutcome {
+                            key: u.id,
+                            result: Err(RecordError {
+                                code: "invalid.value".into(),
+                                message: "workEmail: invalid".into(),
+                                retryable: false,
+                            }),
+                        })
+                        .collect());
+                }
+                Some(Refusal::Call) => {
+                    return Err(crate::system::SystemError::Rejected {
+                        side: self.side,
+                        status: 400,
+                        message: "bulk update: bad.request".into(),
+                    });
+                }
+                None => {}
+            }
             let thief = self.commit_thief.lock().unwrap().take();
             if let Some(store) = thief {
                 let stored = store.pair(PAIR).await.unwrap().unwrap();
@@ -1626,6 +1671,81 @@ mod tests {
         async fn delete(&self, _ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
             panic!("no record is deleted in these tests");
         }
+        fn bulk_limit(&self) -> Option<usize> {
+            *self.learned.lock().unwrap()
+        }
+        fn adopt_bulk_limit(&self, limit: usize) {
+            *self.adopted.lock().unwrap() = Some(limit);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_the_system_refuses_is_counted_refused_for_that_side() {
+        // GIVEN a synced pair edited in Salesforce, and Genesys refusing the record (validation)
+        let w = world().await;
+        settle(&w).await;
+        w.sf.edit(SF_ID, "Title", "Director");
+        *w.gz.refusal.lock().unwrap() = Some(Refusal::Record);
+        // WHEN it is reconciled
+        let outcome = reconcile(&w.integration, &batch(&w)).await.unwrap();
+        // THEN it is refused by Genesys, parked with a review item, not counted as failed
+        assert_eq!(outcome.stats.refused.genesys, 1);
+        assert_eq!(outcome.stats.refused.salesforce, 0);
+        assert_eq!(outcome.stats.review, 1);
+        assert_eq!(outcome.stats.failed, 0);
+        let pair = w.store.pair(PAIR).await.unwrap().unwrap();
+        assert_eq!(pair.status, PairStatus::Rejected);
+    }
+
+    #[tokio::test]
+    async fn a_refused_call_parks_no_record() {
+        // GIVEN a synced pair edited in Salesforce, and a Genesys write call refused as a whole
+        let w = world().await;
+        settle(&w).await;
+        w.sf.edit(SF_ID, "Title", "Director");
+        *w.gz.refusal.lock().unwrap() = Some(Refusal::Call);
+        // WHEN it is reconciled
+        let outcome = reconcile(&w.integration, &batch(&w)).await.unwrap();
+        // THEN nothing is refused: the pair failed and stays pending for the next run
+        assert_eq!(outcome.stats.refused.total(), 0);
+        assert_eq!(outcome.stats.failed, 1);
+        let pair = w.store.pair(PAIR).await.unwrap().unwrap();
+        assert_eq!(pair.status, PairStatus::Pending);
+        assert!(pair.last_error.is_some_and(|e| e.retryable));
+        // AND the next reconcile (the call accepted) syncs it
+        settle(&w).await;
+        assert_eq!(w.gz.records.lock().unwrap()[GZ_ID]["title"], "Director");
+    }
+
+    #[tokio::test]
+    async fn learned_bulk_limits_are_read_once_and_stored_when_lowered() {
+        // GIVEN a store that remembers 40 for Genesys
+        let w = world().await;
+        w.store
+            .lower_bulk_limit(&w.integration.name, Side::Genesys, 40)
+            .await
+            .unwrap();
+        // WHEN a batch is reconciled
+        settle(&w).await;
+        // THEN the Genesys writer was told to start at 40 (Salesforce has nothing stored)
+        assert_eq!(*w.gz.adopted.lock().unwrap(), Some(40));
+        assert_eq!(*w.sf.adopted.lock().unwrap(), None);
+        // WHEN the Genesys writer learns 25 during a batch
+        *w.gz.learned.lock().unwrap() = Some(25);
+        w.sf.edit(SF_ID, "Title", "Director");
+        reconcile(&w.integration, &batch(&w)).await.unwrap();
+        // THEN 25 is stored for later runs
+        assert_eq!(
+            w.store
+                .bulk_limit(&w.integration.name, Side::Genesys)
+                .await
+                .unwrap(),
+            Some(25)
+        );
+        // AND a quiet batch afterwards writes nothing for it
+        let before = w.store.write_requests();
+        reconcile(&w.integration, &batch(&w)).await.unwrap();
+        assert_eq!(w.store.write_requests(), before);
     }
 
     struct World {

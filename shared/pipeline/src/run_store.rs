@@ -244,6 +244,23 @@ impl SyncStore for RunStore {
             .clear_poll_checkpoint(integration, poll_id, version)
             .await
     }
+
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>> {
+        self.inner.bulk_limit(integration, side).await
+    }
+
+    /// A dry run remembers nothing (a limit its reads learned is learned again).
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
+    ) -> StoreResult<bool> {
+        if self.dry.is_some() {
+            return Ok(false);
+        }
+        self.inner.lower_bulk_limit(integration, side, limit).await
+    }
 }
 
 #[cfg(test)]

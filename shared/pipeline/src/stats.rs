@@ -57,6 +57,10 @@ pub struct SyncStats {
     pub updated: PerSide,
     /// Records deleted on each side (delete policy `propagate`).
     pub deleted: PerSide,
+    /// Records the other system refused for good in this run (a per-record validation error,
+    /// or a one-record request refused), per side that refused: each pair is parked with a
+    /// review item and retried when a record changes. Never a record whose batch was refused.
+    pub refused: PerSide,
     /// Pairs found already in sync.
     pub unchanged: u64,
     /// Fields decided by policy after changing on both sides (audit entries).
@@ -82,6 +86,7 @@ impl AddAssign for SyncStats {
         self.created += o.created;
         self.updated += o.updated;
         self.deleted += o.deleted;
+        self.refused += o.refused;
         self.unchanged += o.unchanged;
         self.conflicts += o.conflicts;
         self.review += o.review;
@@ -107,5 +112,6 @@ mod tests {
         assert_eq!(stats.failed, 1);
         assert_eq!(stats.updated, PerSide::default());
         assert_eq!(stats.left, 0);
+        assert_eq!(stats.refused, PerSide::default());
     }
 }

@@ -342,6 +342,10 @@ pub trait ContactReader: Send + Sync {
 ///   Genesys bulk endpoints under the byte limit) and returns one outcome per request; a record
 ///   refused by the system is an `Err` outcome, not a call failure, and never fails its
 ///   neighbours. A call failure (`SystemError`) means the outcome of that call is unknown.
+/// - A record is refused only when the system refuses *that record* (a per-record error, or
+///   the refusal of a one-record request): a multi-record request refused as a whole is split
+///   and sent again (see [`ContactWriter::bulk_limit`]), never reported as its records'
+///   refusal.
 #[async_trait]
 pub trait ContactWriter: Send + Sync {
     async fn create(&self, records: Vec<CreateRequest>) -> SystemResult<Vec<WriteOutcome>>;
@@ -352,6 +356,18 @@ pub trait ContactWriter: Send + Sync {
     /// `allOrNone=false`, Genesys bulk remove); one outcome per id, keyed by id. Deleting a
     /// record that is already gone is a success (idempotent under redelivery).
     async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>>;
+
+    /// The most records one bulk write request carries, when the writer has learned a limit
+    /// lower than it started with (a multi-record request refused as a whole, then both its
+    /// halves accepted); `None` while it sends at its configured size. Writers without such
+    /// a limit keep the default.
+    fn bulk_limit(&self) -> Option<usize> {
+        None
+    }
+
+    /// Starts from `limit` records per bulk request (learned by an earlier run) when it is
+    /// lower than the writer's current limit; never raises it.
+    fn adopt_bulk_limit(&self, _limit: usize) {}
 }
 
 /// A CRM the sync may read and write. `Arc<dyn ContactSystem>` upcasts to

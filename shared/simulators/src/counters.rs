@@ -27,6 +27,9 @@ pub struct Counters {
     pub records_written: u64,
     /// Requests answered 429 (rate limit or an injected fault).
     pub rate_limited: u64,
+    /// Bulk / Collections requests refused as a whole for carrying more records than the cap
+    /// (`max_bulk_entities`, `max_collection_records`).
+    pub over_record_cap: u64,
 }
 
 /// How a request is classified in [`Counters`].
@@ -60,6 +63,10 @@ impl CounterBook {
         if status == 429 {
             self.lock().rate_limited += 1;
         }
+    }
+
+    pub(crate) fn record_over_cap(&self) {
+        self.lock().over_record_cap += 1;
     }
 
     pub(crate) fn record_written(&self, records: usize) {

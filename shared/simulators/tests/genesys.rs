@@ -579,3 +579,39 @@ async fn data_schemas_are_read_by_id() {
     assert!(body["jsonSchema"]["properties"]["lead_score"].is_object());
     assert_eq!(missing, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_bulk_entity_cap_is_a_knob_and_a_request_over_it_is_refused_whole() {
+    // GIVEN an org that takes at most 50 entities per bulk request
+    let (sim, client, token) = start(GenesysSimConfig {
+        max_bulk_entities: 50,
+        ..default_sim()
+    })
+    .await;
+    let contacts = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"lastName": format!("Person {i}")}))
+            .collect()
+    };
+    let add = |entities: Vec<Value>| {
+        client
+            .post(format!("{}{API}/bulk/contacts/add", sim.url()))
+            .bearer_auth(&token)
+            .json(&json!({ "entities": entities }))
+    };
+    // WHEN 51 contacts are added in one request, then 50
+    let (over_status, over) = send(add(contacts(51))).await;
+    let (at_status, at) = send(add(contacts(50))).await;
+    // THEN the first is refused as a whole with the Genesys error body and no per-entity
+    // results, and nothing of it is created
+    assert_eq!(over_status, StatusCode::BAD_REQUEST);
+    assert_eq!(over["code"], "bad.request");
+    assert_eq!(over["status"], 400);
+    assert!(over["message"].as_str().is_some_and(|m| m.contains("50")));
+    assert!(over.get("results").is_none());
+    // AND the second is processed
+    assert_eq!(at_status, StatusCode::OK);
+    assert_eq!(at["results"].as_array().map(Vec::len), Some(50));
+    assert_eq!(sim.all().len(), 50);
+    assert_eq!(sim.counters().over_record_cap, 1);
+}

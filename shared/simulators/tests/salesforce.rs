@@ -658,3 +658,35 @@ async fn describe_lists_contact_fields_with_write_access() {
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_collection_record_cap_is_a_knob_and_a_request_over_it_is_refused_whole() {
+    // GIVEN an org whose Collections take at most 50 records
+    let (sim, client, token) = start(SalesforceSimConfig {
+        max_collection_records: 50,
+        ..default_sim()
+    })
+    .await;
+    let records = |n: usize| -> Vec<Value> {
+        (0..n)
+            .map(|i| json!({"attributes": {"type": "Contact"}, "LastName": format!("P{i}")}))
+            .collect()
+    };
+    let create = |records: Vec<Value>| {
+        client
+            .post(format!("{}{API}/composite/sobjects", sim.url()))
+            .bearer_auth(&token)
+            .json(&json!({"allOrNone": false, "records": records}))
+    };
+    // WHEN 51 records are created in one call, then 50
+    let (over_status, over) = send(create(records(51))).await;
+    let (at_status, at) = send(create(records(50))).await;
+    // THEN the first is refused whole with EXCEEDED_ID_LIMIT (no SaveResults), the second
+    // is processed
+    assert_eq!(over_status, StatusCode::BAD_REQUEST);
+    assert_eq!(over[0]["errorCode"], "EXCEEDED_ID_LIMIT");
+    assert_eq!(at_status, StatusCode::OK);
+    assert_eq!(at.as_array().map(Vec::len), Some(50));
+    assert_eq!(sim.all().len(), 50);
+    assert_eq!(sim.counters().over_record_cap, 1);
+}

@@ -2,28 +2,30 @@
 //! request order: fetch, update and remove results are matched by contact id, add results by
 //! the Salesforce id each request carries in `externalIds`.
 
-use super::models::{BulkResult, contact_id, external_ids, parse_bulk_response};
+use super::models::{BulkResponse, BulkResult, contact_id, external_ids, parse_bulk_response};
 use super::scan::contact_to_raw;
 use super::{Inner, SIDE};
+use crate::batch_limit::Splitter;
 use crate::http::{Replay, protocol};
-use crate::outcomes::{after_failed_call, cut_short};
+use crate::outcomes::{REQUEST_REFUSED, after_failed_call, cut_short};
 use contact_sync_pipeline::system::{
     CreateRequest, RawRecord, RecordError, SystemError, SystemResult, UpdateRequest, WriteOutcome,
 };
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
-use std::pin::Pin;
 
 const FETCH: &str = "/api/v2/externalcontacts/bulk/contacts";
 const ADD: &str = "/api/v2/externalcontacts/bulk/contacts/add";
 const UPDATE: &str = "/api/v2/externalcontacts/bulk/contacts/update";
 const REMOVE: &str = "/api/v2/externalcontacts/bulk/contacts/remove";
 
-/// Ids per bulk fetch.
+/// Ids per bulk fetch, at most (fewer when the entity limit is lower).
 pub(crate) const IDS_PER_FETCH: usize = 100;
-/// Entities per bulk add/update, whatever their size.
-pub(crate) const ENTITIES_PER_WRITE: usize = 200;
+/// The default starting entity limit of a bulk request (`GENESYS_BULK_ENTITIES`): Genesys
+/// documents none; public clients send 50; lowered when a request is refused as a whole.
+pub const DEFAULT_BULK_ENTITIES: usize = 100;
+/// The largest starting entity limit accepted.
+pub const MAX_BULK_ENTITIES: usize = 200;
 /// `{"entities":[` + `]}`.
 const ENVELOPE_BYTES: usize = 15;
 
@@ -53,8 +55,6 @@ enum MatchBy<'a> {
     /// Updates: the contact id.
     Id,
 }
-
-type ChunkFuture<'a> = Pin<Box<dyn Future<Output = SystemResult<Vec<WriteOutcome>>> + Send + 'a>>;
 
 fn refused(key: String, code: &str, message: &str, retryable: bool) -> WriteOutcome {
     WriteOutcome {
@@ -249,90 +249,106 @@ impl Inner {
         let mut out = Vec::with_capacity(wanted.len());
         let mut absent = 0usize;
         let mut merged = 0usize;
+        let splitter = Splitter {
+            limit: &self.batch_limit,
+            what: "bulk fetch",
+            send: Box::new(|ids: &[&str]| Box::pin(self.fetch_request(ids))),
+            // A one-id fetch refused as a whole: nothing to say about that id but the error.
+            refused_alone: Box::new(|_, e| Err(e)),
+            failed_after: Box::new(|_, e| Err(e)),
+        };
         for chunk in wanted.chunks(IDS_PER_FETCH) {
-            let body = json!({ "entities": chunk.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>() })
-                .to_string();
-            let resp = self
-                .call(
-                    "bulk fetch",
-                    reqwest::Method::POST,
-                    FETCH,
-                    &[],
-                    Some(body.as_bytes()),
-                    Replay::Safe,
-                )
-                .await?;
-            let parsed = parse_bulk_response(&resp.body)
-                .map_err(|e| protocol(SIDE, resp.status, "bulk fetch", e))?;
-            for result in parsed.results {
-                let status = result
-                    .error
-                    .as_ref()
-                    .and_then(|e| e.status)
-                    .or(result.status);
-                if result.success {
-                    let entity = result.entity.ok_or_else(|| {
-                        protocol(SIDE, resp.status, "bulk fetch", "success without entity")
-                    })?;
-                    let mut raw = contact_to_raw(entity)
-                        .map_err(|e| protocol(SIDE, resp.status, "bulk fetch", e))?;
-                    let requested = result.id.as_deref().filter(|id| wanted_set.contains(id));
-                    if let Some(requested) = requested.filter(|id| *id != raw.id) {
-                        // The requested id now resolves to another contact (merged away):
-                        // report it under the requested id, marked with where it went.
-                        if let Value::Object(body) = &mut raw.body {
-                            body.entry("mergedTo")
-                                .or_insert_with(|| json!({ "id": raw.id }));
+            for (http_status, parsed) in splitter.send_all(chunk).await? {
+                for result in parsed.results {
+                    let status = result
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.status)
+                        .or(result.status);
+                    if result.success {
+                        let entity = result.entity.ok_or_else(|| {
+                            protocol(SIDE, http_status, "bulk fetch", "success without entity")
+                        })?;
+                        let mut raw = contact_to_raw(entity)
+                            .map_err(|e| protocol(SIDE, http_status, "bulk fetch", e))?;
+                        let requested = result.id.as_deref().filter(|id| wanted_set.contains(id));
+                        if let Some(requested) = requested.filter(|id| *id != raw.id) {
+                            // The requested id now resolves to another contact (merged away):
+                            // report it under the requested id, marked with where it went.
+                            if let Value::Object(body) = &mut raw.body {
+                                body.entry("mergedTo")
+                                    .or_insert_with(|| json!({ "id": raw.id }));
+                            }
+                            raw.id = requested.to_owned();
                         }
-                        raw.id = requested.to_owned();
+                        if raw.body.get("mergedTo").is_some_and(|m| !m.is_null()) {
+                            merged += 1;
+                        }
+                        out.push(raw);
+                        continue;
                     }
-                    if raw.body.get("mergedTo").is_some_and(|m| !m.is_null()) {
-                        merged += 1;
+                    let code = result
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.code.clone())
+                        .unwrap_or_default();
+                    if status == Some(404) || code.contains("not.found") {
+                        absent += 1;
+                        continue;
                     }
-                    out.push(raw);
-                    continue;
-                }
-                let code = result
-                    .error
-                    .as_ref()
-                    .and_then(|e| e.code.clone())
-                    .unwrap_or_default();
-                if status == Some(404) || code.contains("not.found") {
-                    absent += 1;
-                    continue;
-                }
-                let retryable = result
-                    .error
-                    .as_ref()
-                    .and_then(|e| e.retryable)
-                    .unwrap_or(false)
-                    || status.is_some_and(|s| s == 429 || s >= 500);
-                let message = format!(
-                    "bulk fetch: a record failed with {}",
-                    if code.is_empty() {
-                        "no error code"
+                    let retryable = result
+                        .error
+                        .as_ref()
+                        .and_then(|e| e.retryable)
+                        .unwrap_or(false)
+                        || status.is_some_and(|s| s == 429 || s >= 500);
+                    let message = format!(
+                        "bulk fetch: a record failed with {}",
+                        if code.is_empty() {
+                            "no error code"
+                        } else {
+                            &code
+                        }
+                    );
+                    return Err(if retryable {
+                        SystemError::Transient {
+                            side: SIDE,
+                            message,
+                        }
                     } else {
-                        &code
-                    }
-                );
-                return Err(if retryable {
-                    SystemError::Transient {
-                        side: SIDE,
-                        message,
-                    }
-                } else {
-                    SystemError::Rejected {
-                        side: SIDE,
-                        status: status
-                            .and_then(|s| u16::try_from(s).ok())
-                            .unwrap_or(resp.status),
-                        message,
-                    }
-                });
+                        SystemError::Rejected {
+                            side: SIDE,
+                            status: status
+                                .and_then(|s| u16::try_from(s).ok())
+                                .unwrap_or(http_status),
+                            message,
+                        }
+                    });
+                }
             }
         }
         tracing::debug!(side = %SIDE, requested = wanted.len(), found = out.len(), absent, merged, "genesys bulk fetch");
         Ok(out)
+    }
+
+    /// One bulk fetch request: its HTTP status and parsed results.
+    async fn fetch_request(&self, ids: &[&str]) -> SystemResult<Vec<(u16, BulkResponse<Value>)>> {
+        let body =
+            json!({ "entities": ids.iter().map(|id| json!({ "id": id })).collect::<Vec<_>>() })
+                .to_string();
+        let resp = self
+            .call(
+                "bulk fetch",
+                reqwest::Method::POST,
+                FETCH,
+                &[],
+                Some(body.as_bytes()),
+                Replay::Safe,
+            )
+            .await?;
+        let parsed = parse_bulk_response(&resp.body)
+            .map_err(|e| protocol(SIDE, resp.status, "bulk fetch", e))?;
+        Ok(vec![(resp.status, parsed)])
     }
 
     pub(crate) async fn create(
@@ -504,9 +520,30 @@ impl Inner {
                 false,
             ));
         }
-        let chunks = pack(items, max, ENTITIES_PER_WRITE);
+        let chunks = pack(items, max, self.batch_limit.current());
+        let splitter = Splitter {
+            limit: &self.batch_limit,
+            what,
+            send: Box::new(move |chunk: &[Item]| {
+                Box::pin(self.write_request(what, path, replay, chunk, by))
+            }),
+            refused_alone: Box::new(|item: &Item, e| {
+                Ok(match e {
+                    SystemError::Rejected { status: 413, .. } => refused(
+                        item.key.clone(),
+                        REQUEST_TOO_LARGE,
+                        "the contact alone exceeds the request size limit",
+                        false,
+                    ),
+                    other => refused(item.key.clone(), REQUEST_REFUSED, &other.to_string(), false),
+                })
+            }),
+            failed_after: Box::new(|rest: &[Item], e| {
+                Ok(after_failed_call(rest.iter().map(|i| i.key.clone()), &e))
+            }),
+        };
         for (index, chunk) in chunks.iter().enumerate() {
-            match self.write_chunk(what, path, replay, chunk, by).await {
+            match splitter.send_all(chunk).await {
                 Ok(done) => outcomes.extend(done),
                 Err(e) => {
                     cut_short(&chunks, index, e, |i: &Item| i.key.clone(), &mut outcomes)?;
@@ -519,49 +556,22 @@ impl Inner {
         Ok(outcomes)
     }
 
-    /// Sends one chunk; on 413 splits it in two and sends each half (recursively).
-    fn write_chunk<'a>(
-        &'a self,
+    /// Sends one bulk write request and matches its results to the chunk's items.
+    async fn write_request(
+        &self,
         what: &'static str,
         path: &'static str,
         replay: Replay,
-        chunk: &'a [Item],
-        by: MatchBy<'a>,
-    ) -> ChunkFuture<'a> {
-        Box::pin(async move {
-            let body = envelope(chunk);
-            match self
-                .call(what, reqwest::Method::POST, path, &[], Some(&body), replay)
-                .await
-            {
-                Ok(resp) => {
-                    let parsed = parse_bulk_response(&resp.body)
-                        .map_err(|e| protocol(SIDE, resp.status, what, e))?;
-                    Ok(match_results(chunk, &parsed.results, by))
-                }
-                Err(SystemError::Rejected { status: 413, .. }) => {
-                    if let [single] = chunk {
-                        return Ok(vec![refused(
-                            single.key.clone(),
-                            REQUEST_TOO_LARGE,
-                            "the contact alone exceeds the request size limit",
-                            false,
-                        )]);
-                    }
-                    let (left, right) = chunk.split_at(chunk.len() / 2);
-                    tracing::debug!(side = %SIDE, what, left = left.len(), right = right.len(), "413: splitting the chunk");
-                    let mut out = self.write_chunk(what, path, replay, left, by).await?;
-                    match self.write_chunk(what, path, replay, right, by).await {
-                        Ok(done) => out.extend(done),
-                        Err(e) => {
-                            out.extend(after_failed_call(right.iter().map(|i| i.key.clone()), &e))
-                        }
-                    }
-                    Ok(out)
-                }
-                Err(e) => Err(e),
-            }
-        })
+        chunk: &[Item],
+        by: MatchBy<'_>,
+    ) -> SystemResult<Vec<WriteOutcome>> {
+        let body = envelope(chunk);
+        let resp = self
+            .call(what, reqwest::Method::POST, path, &[], Some(&body), replay)
+            .await?;
+        let parsed =
+            parse_bulk_response(&resp.body).map_err(|e| protocol(SIDE, resp.status, what, e))?;
+        Ok(match_results(chunk, &parsed.results, by))
     }
 }
 

@@ -8,10 +8,12 @@ mod region;
 mod scan;
 mod sources;
 
+pub use bulk::{DEFAULT_BULK_ENTITIES, MAX_BULK_ENTITIES};
 pub use region::{api_base_for_region, login_base_for};
 pub use scan::contact_to_raw;
 pub use sources::DataSchemaInfo;
 
+use crate::batch_limit::BatchLimit;
 use crate::credentials::Secret;
 use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
@@ -44,6 +46,10 @@ pub struct GenesysConfig {
     pub page_size: u32,
     /// Largest bulk request body; the platform's `request.bytes.max` is 512,000.
     pub max_request_bytes: usize,
+    /// Entities per bulk request to start from, 1–200 (Genesys documents no limit): lowered
+    /// for the rest of the client's life when a request is refused as a whole, see
+    /// [`ContactWriter::bulk_limit`].
+    pub bulk_entities: usize,
     /// Name of the external source whose id links a contact to its Salesforce record.
     pub link_source_name: String,
     /// Per-request timeout.
@@ -56,7 +62,8 @@ pub struct GenesysConfig {
 }
 
 impl GenesysConfig {
-    /// Defaults: login base derived from `api_base`, 200 per page, 500,000 bytes per bulk call,
+    /// Defaults: login base derived from `api_base`, 200 per page, 500,000 bytes and 100
+    /// entities per bulk call,
     /// source "Salesforce", 30 s timeout, 4 attempts within 2 minutes, 300 requests per minute.
     pub fn new(
         api_base: impl Into<String>,
@@ -71,6 +78,7 @@ impl GenesysConfig {
             client_secret: client_secret.into(),
             page_size: 200,
             max_request_bytes: 500_000,
+            bulk_entities: DEFAULT_BULK_ENTITIES,
             link_source_name: "Salesforce".into(),
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::new(4),
@@ -97,6 +105,7 @@ pub(crate) struct Inner {
     client_secret: Secret,
     page_size: u32,
     max_request_bytes: usize,
+    batch_limit: BatchLimit,
     link_source_name: String,
     http: reqwest::Client,
     retrier: Retrier,
@@ -143,6 +152,11 @@ impl GenesysSystem {
         if config.max_request_bytes < 1_024 {
             return Err(config_error("max_request_bytes must be at least 1024"));
         }
+        if !(1..=MAX_BULK_ENTITIES).contains(&config.bulk_entities) {
+            return Err(config_error(format!(
+                "bulk_entities must be between 1 and {MAX_BULK_ENTITIES}"
+            )));
+        }
         if config.link_source_name.trim().is_empty() {
             return Err(config_error("link_source_name is required"));
         }
@@ -155,6 +169,7 @@ impl GenesysSystem {
                 client_secret: config.client_secret,
                 page_size: config.page_size,
                 max_request_bytes: config.max_request_bytes,
+                batch_limit: BatchLimit::new(SIDE, config.bulk_entities),
                 link_source_name: config.link_source_name,
                 http,
                 retrier: Retrier::new(SIDE, config.retry, Gate::new(config.requests_per_minute)),
@@ -323,6 +338,14 @@ impl ContactWriter for GenesysSystem {
 
     async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.delete(ids).await
+    }
+
+    fn bulk_limit(&self) -> Option<usize> {
+        self.inner.batch_limit.learned()
+    }
+
+    fn adopt_bulk_limit(&self, limit: usize) {
+        self.inner.batch_limit.adopt(limit);
     }
 }
 

@@ -3,16 +3,29 @@
 
 use super::wire::{SaveResult, parse_save_results, save_result_outcome};
 use super::{Inner, SIDE, Target, soql};
+use crate::batch_limit::Splitter;
 use crate::http::{Replay, Response, protocol};
-use crate::outcomes::cut_short;
+use crate::outcomes::{REQUEST_REFUSED, after_failed_call, cut_short};
 use contact_sync_pipeline::system::{
-    CreateRequest, RecordError, SystemResult, UpdateRequest, WriteOutcome,
+    CreateRequest, RecordError, SystemError, SystemResult, UpdateRequest, WriteOutcome,
 };
 use serde_json::{Value, json};
 use std::collections::HashSet;
 
-/// Records per sObject Collections call.
+/// Records per sObject Collections call (documented); the start of the learned limit.
 pub(crate) const RECORDS_PER_CALL: usize = 200;
+
+/// The outcome of a record whose one-record request Salesforce refused as a whole.
+fn refused_alone(key: &str, error: SystemError) -> WriteOutcome {
+    WriteOutcome {
+        key: key.to_owned(),
+        result: Err(RecordError {
+            code: REQUEST_REFUSED.into(),
+            message: error.to_string(),
+            retryable: false,
+        }),
+    }
+}
 
 /// The SaveResults of a collections call: one per record sent, in request order.
 fn save_results_in_order(
@@ -72,7 +85,8 @@ impl Inner {
         .await
     }
 
-    /// Sends the records in chunks of [`RECORDS_PER_CALL`] (see [`cut_short`]).
+    /// Sends the records in chunks of the current limit (see [`cut_short`]), splitting a
+    /// request refused as a whole (see `batch_limit`).
     async fn write_all(
         &self,
         what: &'static str,
@@ -80,10 +94,21 @@ impl Inner {
         replay: Replay,
         items: Vec<(String, Value)>,
     ) -> SystemResult<Vec<WriteOutcome>> {
-        let chunks: Vec<&[(String, Value)]> = items.chunks(RECORDS_PER_CALL).collect();
+        let chunks: Vec<&[(String, Value)]> = items.chunks(self.batch_limit.current()).collect();
         let mut outcomes = Vec::with_capacity(items.len());
+        let splitter = Splitter {
+            limit: &self.batch_limit,
+            what,
+            send: Box::new(|chunk: &[(String, Value)]| {
+                Box::pin(self.write_chunk(what, method.clone(), replay, chunk))
+            }),
+            refused_alone: Box::new(|(key, _): &(String, Value), e| Ok(refused_alone(key, e))),
+            failed_after: Box::new(|rest: &[(String, Value)], e| {
+                Ok(after_failed_call(rest.iter().map(|(k, _)| k.clone()), &e))
+            }),
+        };
         for (index, chunk) in chunks.iter().enumerate() {
-            match self.write_chunk(what, method.clone(), replay, chunk).await {
+            match splitter.send_all(chunk).await {
                 Ok(done) => outcomes.extend(done),
                 Err(e) => {
                     cut_short(&chunks, index, e, |(key, _)| key.clone(), &mut outcomes)?;
@@ -96,7 +121,7 @@ impl Inner {
         Ok(outcomes)
     }
 
-    /// Deletes by id, ≤200 per call, `allOrNone=false`. Ids that are not Salesforce ids are
+    /// Deletes by id, ≤200 per call (fewer once a lower limit is learned), `allOrNone=false`. Ids that are not Salesforce ids are
     /// refused without a call (they would go into the URL); repeated ids are sent once.
     /// `ENTITY_IS_DELETED` and unknown ids count as success: the record is gone either way.
     pub(crate) async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
@@ -117,10 +142,19 @@ impl Inner {
                 valid.push(id);
             }
         }
-        let chunks: Vec<&[String]> = valid.chunks(RECORDS_PER_CALL).collect();
+        let chunks: Vec<&[String]> = valid.chunks(self.batch_limit.current()).collect();
         let mut outcomes = Vec::with_capacity(valid.len() + refused.len());
+        let splitter = Splitter {
+            limit: &self.batch_limit,
+            what: "collections delete",
+            send: Box::new(|chunk: &[String]| Box::pin(self.delete_chunk(chunk))),
+            refused_alone: Box::new(|id: &String, e| Ok(refused_alone(id, e))),
+            failed_after: Box::new(|rest: &[String], e| {
+                Ok(after_failed_call(rest.iter().cloned(), &e))
+            }),
+        };
         for (index, chunk) in chunks.iter().enumerate() {
-            match self.delete_chunk(chunk).await {
+            match splitter.send_all(chunk).await {
                 Ok(done) => outcomes.extend(done),
                 Err(e) => {
                     cut_short(&chunks, index, e, String::clone, &mut outcomes)?;

@@ -11,6 +11,7 @@ mod query;
 pub mod soql;
 pub mod wire;
 
+use crate::batch_limit::BatchLimit;
 use crate::credentials::Secret;
 use crate::http::{self, Gate, Replay, Response, Retrier, RetryPolicy, TokenCache, build_client};
 use async_trait::async_trait;
@@ -108,6 +109,9 @@ pub(crate) struct Inner {
     retrier: Retrier,
     session: TokenCache<Session>,
     budget: budget::Budget,
+    /// Records per sObject Collections request: the documented 200, lowered when a request
+    /// is refused as a whole (see `batch_limit`).
+    batch_limit: BatchLimit,
 }
 
 impl std::fmt::Debug for SalesforceSystem {
@@ -205,6 +209,7 @@ impl SalesforceSystem {
                 retrier: Retrier::new(SIDE, config.retry, Gate::new(None)),
                 session: TokenCache::new(),
                 budget: budget::Budget::new(config.budget_share),
+                batch_limit: BatchLimit::new(SIDE, collections::RECORDS_PER_CALL),
             }),
         })
     }
@@ -398,6 +403,14 @@ impl ContactWriter for SalesforceSystem {
 
     async fn delete(&self, ids: Vec<String>) -> SystemResult<Vec<WriteOutcome>> {
         self.inner.delete(ids).await
+    }
+
+    fn bulk_limit(&self) -> Option<usize> {
+        self.inner.batch_limit.learned()
+    }
+
+    fn adopt_bulk_limit(&self, limit: usize) {
+        self.inner.batch_limit.adopt(limit);
     }
 }
 

@@ -49,6 +49,7 @@ macro_rules! store_contract_tests {
             watermark_breaks_stamp_ties_by_last_id,
             watermark_keeps_the_ids_read_at_its_stamp,
             watermarks_are_kept_per_integration_and_side,
+            bulk_limit_is_absent_until_lowered_and_never_rises,
             create_pair_stores_the_pair_and_links_its_ids,
             create_pair_with_a_taken_link_writes_nothing,
             create_pair_twice_is_already_exists,
@@ -328,6 +329,74 @@ pub async fn watermarks_are_kept_per_integration_and_side(store: Arc<dyn SyncSto
 
 // ---------------------------------------------------------------------------------------------
 // Pairs and links
+
+pub async fn bulk_limit_is_absent_until_lowered_and_never_rises(store: Arc<dyn SyncStore>) {
+    // GIVEN a fresh store THEN no limit is known
+    assert_eq!(
+        store.bulk_limit(INTEGRATION, Side::Genesys).await.unwrap(),
+        None
+    );
+    // WHEN a run learns 100, then another 50
+    assert!(
+        store
+            .lower_bulk_limit(INTEGRATION, Side::Genesys, 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .lower_bulk_limit(INTEGRATION, Side::Genesys, 50)
+            .await
+            .unwrap()
+    );
+    // THEN 50 is remembered, and a larger or equal value (a run that started higher) changes
+    // nothing
+    assert!(
+        !store
+            .lower_bulk_limit(INTEGRATION, Side::Genesys, 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .lower_bulk_limit(INTEGRATION, Side::Genesys, 50)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.bulk_limit(INTEGRATION, Side::Genesys).await.unwrap(),
+        Some(50)
+    );
+    // AND limits are kept per side and per integration
+    assert_eq!(
+        store
+            .bulk_limit(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.bulk_limit("other", Side::Genesys).await.unwrap(),
+        None
+    );
+    assert!(
+        store
+            .lower_bulk_limit(INTEGRATION, Side::Salesforce, 120)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .bulk_limit(INTEGRATION, Side::Salesforce)
+            .await
+            .unwrap(),
+        Some(120)
+    );
+    assert_eq!(
+        store.bulk_limit(INTEGRATION, Side::Genesys).await.unwrap(),
+        Some(50)
+    );
+}
 
 pub async fn create_pair_stores_the_pair_and_links_its_ids(store: Arc<dyn SyncStore>) {
     // GIVEN an empty store

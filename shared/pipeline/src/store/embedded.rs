@@ -55,6 +55,8 @@ const RUNS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
 
 /// integration → its [`PollCheckpoint`].
 const POLL_CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("poll_checkpoints");
+/// `(integration, side)` → the learned bulk request limit (records per request).
+const BULK_LIMITS: TableDefinition<(&str, &str), u64> = TableDefinition::new("bulk_limits");
 
 /// A lease, held or ended (kept after its release: see the port's lease contract).
 #[derive(Debug, Serialize, Deserialize)]
@@ -170,6 +172,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(RUNS)?;
     txn.open_table(RUNS_BY_INTEGRATION)?;
     txn.open_table(POLL_CHECKPOINTS)?;
+    txn.open_table(BULK_LIMITS)?;
     Ok(())
 }
 
@@ -712,6 +715,46 @@ impl SyncStore for EmbeddedStore {
             table
                 .remove(integration.as_str())
                 .map_err(storage("clear_poll_checkpoint"))?;
+            Ok(Finish::Commit(true))
+        })
+        .await
+    }
+
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>> {
+        let integration = integration.to_string();
+        self.read("bulk_limit", move |txn| {
+            let table = txn.open_table(BULK_LIMITS).map_err(storage("bulk_limit"))?;
+            Ok(table
+                .get((integration.as_str(), side.as_str()))
+                .map_err(storage("bulk_limit"))?
+                .map(|guard| guard.value()))
+        })
+        .await
+    }
+
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
+    ) -> StoreResult<bool> {
+        let integration = integration.to_string();
+        let limit = limit.max(1);
+        self.write("lower_bulk_limit", move |txn| {
+            let mut table = txn
+                .open_table(BULK_LIMITS)
+                .map_err(storage("lower_bulk_limit"))?;
+            let row = (integration.as_str(), side.as_str());
+            let stored = table
+                .get(row)
+                .map_err(storage("lower_bulk_limit"))?
+                .map(|guard| guard.value());
+            if stored.is_some_and(|stored| stored <= limit) {
+                return Ok(Finish::Rollback(false));
+            }
+            table
+                .insert(row, limit)
+                .map_err(storage("lower_bulk_limit"))?;
             Ok(Finish::Commit(true))
         })
         .await

@@ -35,6 +35,8 @@ struct State {
     runs: HashMap<String, RunRecord>,
     /// integration → its poll checkpoint.
     checkpoints: HashMap<String, PollCheckpoint>,
+    /// Learned bulk request limits.
+    bulk_limits: HashMap<(String, Side), u64>,
 }
 
 impl State {
@@ -333,5 +335,29 @@ impl SyncStore for MemoryStore {
             state.checkpoints.remove(integration);
         }
         Ok(matches)
+    }
+
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>> {
+        Ok(self
+            .state()?
+            .bulk_limits
+            .get(&(integration.to_string(), side))
+            .copied())
+    }
+
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
+    ) -> StoreResult<bool> {
+        let limit = limit.max(1);
+        let mut state = self.state_to_write()?;
+        let key = (integration.to_string(), side);
+        if state.bulk_limits.get(&key).is_some_and(|&l| l <= limit) {
+            return Ok(false);
+        }
+        state.bulk_limits.insert(key, limit);
+        Ok(true)
     }
 }

@@ -317,6 +317,9 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///   successful save returns exactly what was saved (never a mix of two saves). A `state`
 ///   larger than [`MAX_CHECKPOINT_STATE_BYTES`] is refused with a permanent error, writing
 ///   nothing.
+/// - **Bulk limits only go down**: `lower_bulk_limit(integration, side, n)` stores `n` (≥ 1)
+///   only when no limit is stored for that integration and side or the stored one is larger,
+///   and says whether it wrote; `bulk_limit` reads it back (see `crate::bulk_limits`).
 /// - All operations are atomic individually; none spans another call.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
@@ -415,5 +418,18 @@ pub trait SyncStore: Send + Sync {
         integration: &str,
         poll_id: &str,
         version: u64,
+    ) -> StoreResult<bool>;
+
+    /// The most records per bulk write request that `side`'s system was learned to accept
+    /// (a larger request was refused as a whole), if any run learned one.
+    async fn bulk_limit(&self, integration: &str, side: Side) -> StoreResult<Option<u64>>;
+
+    /// Stores `limit` when it is lower than the stored limit (or none is stored); true when
+    /// it wrote. A limit is never raised.
+    async fn lower_bulk_limit(
+        &self,
+        integration: &str,
+        side: Side,
+        limit: u64,
     ) -> StoreResult<bool>;
 }

@@ -53,7 +53,13 @@ pub struct GenesysSimConfig {
     pub max_request_bytes: usize,
     /// Requests per token per minute; `None` = unlimited, `Some(300)` = the real limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// Most entities one bulk add/update/remove/fetch may carry; more are refused as a whole
+    /// with 400 `bad.request` (Genesys documents no limit; public clients send 50).
+    pub max_bulk_entities: usize,
 }
+
+/// The simulator's default bulk entity cap (an assumption: Genesys documents none).
+pub const DEFAULT_MAX_BULK_ENTITIES: usize = 200;
 
 impl Default for GenesysSimConfig {
     fn default() -> Self {
@@ -62,6 +68,7 @@ impl Default for GenesysSimConfig {
             client_secret: "sandbox-gc-secret".into(),
             max_request_bytes: 512_000,
             rate_limit_per_minute: None,
+            max_bulk_entities: DEFAULT_MAX_BULK_ENTITIES,
         }
     }
 }

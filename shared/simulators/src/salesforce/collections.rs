@@ -14,17 +14,16 @@ use super::record_id;
 use super::rest_error::{json_parser_error, rest_error};
 use crate::http_server::IncomingRequest;
 
-/// The most records (or ids) one collection request may carry.
-pub(crate) const MAX_RECORDS: usize = 200;
-
 /// One record of a collection request, ready to write or failed.
 type Outcome<T> = Result<(Option<String>, T), (Option<String>, RecordError)>;
 
-fn too_many_records() -> Response {
+/// The refusal of a request over the record cap (`max_collection_records`, 200 in a real
+/// org): 400 `EXCEEDED_ID_LIMIT` for the whole request, no SaveResults.
+fn too_many_records(max: usize) -> Response {
     rest_error(
         StatusCode::BAD_REQUEST,
         "EXCEEDED_ID_LIMIT",
-        "record limit reached. cannot submit more than 200 records into this call",
+        &format!("record limit reached. cannot submit more than {max} records into this call"),
     )
 }
 
@@ -51,7 +50,7 @@ struct Envelope {
     records: Vec<Map<String, Value>>,
 }
 
-fn parse_envelope(request: &IncomingRequest) -> Result<Envelope, Box<Response>> {
+fn parse_envelope(org: &Org, request: &IncomingRequest) -> Result<Envelope, Box<Response>> {
     let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&request.body) else {
         return Err(Box::new(json_parser_error()));
     };
@@ -67,8 +66,11 @@ fn parse_envelope(request: &IncomingRequest) -> Result<Envelope, Box<Response>> 
             "Required field is missing: records",
         )));
     };
-    if records.len() > MAX_RECORDS {
-        return Err(Box::new(too_many_records()));
+    if records.len() > org.config.max_collection_records {
+        org.counters.record_over_cap();
+        return Err(Box::new(too_many_records(
+            org.config.max_collection_records,
+        )));
     }
     let mut parsed = Vec::with_capacity(records.len());
     for record in records {
@@ -146,7 +148,7 @@ fn save_results<T>(
 }
 
 pub(crate) fn create(org: &Org, request: &IncomingRequest) -> Response {
-    let envelope = match parse_envelope(request) {
+    let envelope = match parse_envelope(org, request) {
         Ok(envelope) => envelope,
         Err(response) => return *response,
     };
@@ -174,7 +176,7 @@ pub(crate) fn create(org: &Org, request: &IncomingRequest) -> Response {
 }
 
 pub(crate) fn update(org: &Org, request: &IncomingRequest) -> Response {
-    let envelope = match parse_envelope(request) {
+    let envelope = match parse_envelope(org, request) {
         Ok(envelope) => envelope,
         Err(response) => return *response,
     };
@@ -236,8 +238,9 @@ pub(crate) fn delete(org: &Org, request: &IncomingRequest) -> Response {
             "At least 1 Id is required.",
         );
     }
-    if ids.len() > MAX_RECORDS {
-        return too_many_records();
+    if ids.len() > org.config.max_collection_records {
+        org.counters.record_over_cap();
+        return too_many_records(org.config.max_collection_records);
     }
     let all_or_none = request
         .query_param("allOrNone")

@@ -67,6 +67,9 @@ pub struct SalesforceSimConfig {
     /// The org has State and Country picklists: describe lists `MailingCountryCode` and
     /// `MailingStateCode` (ISO codes, validated on write) and the text fields follow them.
     pub state_country_picklists: bool,
+    /// Most records (or ids) one sObject Collections request may carry (documented: 200);
+    /// more are refused as a whole with 400 `EXCEEDED_ID_LIMIT`.
+    pub max_collection_records: usize,
 }
 
 /// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
@@ -87,6 +90,7 @@ impl Default for SalesforceSimConfig {
             bulk_polls_until_complete: 1,
             bulk_results_page_size: 10_000,
             state_country_picklists: false,
+            max_collection_records: 200,
         }
     }
 }
