@@ -43,6 +43,12 @@ pub enum Fault {
     /// `clear_faults`. Updates and deletes match the record id; creates match when a field
     /// value (Salesforce) or an `externalIds[].value` (Genesys) equals it.
     RejectRecord { id: String },
+    /// Process every write request as usual, but once `after` write requests have been
+    /// answered, never answer another one (it is processed, then its answer is held until the
+    /// client goes away): a client killed at that point never learns that its last write
+    /// landed. Until `clear_faults`. [`answers_held`](crate::SalesforceSim::answers_held) says
+    /// when a write is being held.
+    HoldWriteAnswersAfter { after: u64 },
 }
 
 /// How a [`Fault::Malformed`] answer is broken.
@@ -129,6 +135,10 @@ struct FaultState {
     slow_answers: Vec<(String, u64, u32)>,
     malformed: Vec<(String, BrokenBody, u32)>,
     rejected: BTreeSet<String>,
+    /// `HoldWriteAnswersAfter`: the write answers still to send before holding them.
+    write_answers_left: Option<u64>,
+    /// Write answers held so far.
+    held: u64,
 }
 
 impl FaultBook {
@@ -167,6 +177,7 @@ impl FaultBook {
             Fault::RejectRecord { id } => {
                 state.rejected.insert(id);
             }
+            Fault::HoldWriteAnswersAfter { after } => state.write_answers_left = Some(after),
             Fault::Status { .. }
             | Fault::Delay { .. }
             | Fault::SlowAnswer { .. }
@@ -217,6 +228,28 @@ impl FaultBook {
             state.malformed.remove(index);
         }
         Some(body)
+    }
+
+    /// Whether the answer of a processed request (`is_write`) is to be held
+    /// (`HoldWriteAnswersAfter`); counts it as held if so.
+    pub(crate) fn hold_answer(&self, is_write: bool) -> bool {
+        let mut state = self.lock();
+        match state.write_answers_left.as_mut() {
+            Some(0) if is_write => {
+                state.held += 1;
+                true
+            }
+            Some(left) if is_write => {
+                *left -= 1;
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Write answers held so far (`HoldWriteAnswersAfter`).
+    pub(crate) fn answers_held(&self) -> u64 {
+        self.lock().held
     }
 
     pub(crate) fn is_rejected(&self, id: &str) -> bool {
