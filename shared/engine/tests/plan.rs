@@ -378,6 +378,17 @@ fn linked_with_url() -> Value {
     body
 }
 
+/// One row of the delete-policy table: mode, policy, the side whose record is gone, the
+/// action, the side deleted, and whether the Genesys contact left is written without its link.
+type GoneCase = (
+    &'static str,
+    &'static str,
+    Side,
+    PairAction,
+    Option<Side>,
+    bool,
+);
+
 fn gone_plan(mapping: &Mapping, missing: Side, merged_into: Option<SalesforceMerge>) -> PairPlan {
     let sf = salesforce(mapping, &salesforce_body(), now());
     let gz = genesys(mapping, &linked_with_url(), now());
@@ -402,7 +413,7 @@ fn a_deleted_record_follows_the_delete_policy_in_every_mode() {
     #[rustfmt::skip]
     // The last column: the surviving Genesys contact is written without its link (the
     // Salesforce record is gone and the pair is unlinked, not deleted).
-    let table: &[(&str, &str, Side, PairAction, Option<Side>, bool)] = &[
+    let table: &[GoneCase] = &[
         // mode     policy      missing          action                                           delete on           unlink write
         ("both",    "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys), false),
         ("both",    "propagate", Side::Genesys,    PairAction::Delete { missing: Side::Genesys },    Some(Side::Salesforce), false),

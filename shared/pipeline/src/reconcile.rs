@@ -247,20 +247,17 @@ fn unlinks(plan: Option<&PairPlan>) -> bool {
 /// Counts a plan the way [`commit`] counts it once every write has landed.
 fn tally(plan: &PairPlan, stats: &mut SyncStats) {
     for side in [Side::Salesforce, Side::Genesys] {
+        // A record created in Salesforce gets its Genesys link in a write-back instead; an
+        // unlink's write is counted as the unlink.
+        let write_back = side == Side::Genesys
+            && plan.action
+                == (PairAction::Create {
+                    on: Side::Salesforce,
+                });
+        let counted = !write_back && !unlinks(Some(plan));
         match plan.write_for(side) {
             Some(SideWrite::Create { .. }) => stats.created.add(side, 1),
-            // A record created in Salesforce gets its Genesys link in a write-back instead;
-            // an unlink's write is counted as the unlink.
-            Some(SideWrite::Update { .. })
-                if !unlinks(Some(plan))
-                    && !(side == Side::Genesys
-                        && plan.action
-                            == (PairAction::Create {
-                                on: Side::Salesforce,
-                            })) =>
-            {
-                stats.updated.add(side, 1)
-            }
+            Some(SideWrite::Update { .. }) if counted => stats.updated.add(side, 1),
             Some(SideWrite::Delete { .. }) => stats.deleted.add(side, 1),
             _ => {}
         }
