@@ -284,6 +284,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn write_answers_are_held_after_the_given_number_until_cleared() {
+        // GIVEN answers held after two writes
+        let book = FaultBook::default();
+        book.push(Fault::HoldWriteAnswersAfter { after: 2 });
+        // WHEN reads and writes are answered
+        let held: Vec<bool> = [false, true, true, false, true, true]
+            .into_iter()
+            .map(|is_write| book.hold_answer(is_write))
+            .collect();
+        // THEN reads always go through, the first two writes too, every later write is held
+        assert_eq!(held, [false, false, false, false, true, true]);
+        assert_eq!(book.answers_held(), 2);
+        // AND once cleared, nothing is held
+        book.clear();
+        assert!(!book.hold_answer(true));
+    }
+
+    #[test]
     fn status_faults_fire_the_requested_number_of_times() {
         // GIVEN a 503 fault for two requests on /query
         let book = FaultBook::default();
