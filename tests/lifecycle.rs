@@ -40,6 +40,13 @@ async fn two_synced(w: &World) -> [(String, String); 2] {
     [(ana.clone(), gz(&ana)), (ben.clone(), gz(&ben))]
 }
 
+/// How many `externalIds` entries of a Genesys contact name this Salesforce Id.
+fn link_entries(contact: &serde_json::Value, sf_id: &str) -> usize {
+    contact["externalIds"]
+        .as_array()
+        .map_or(0, |ids| ids.iter().filter(|e| e["value"] == sf_id).count())
+}
+
 async fn pair_of(w: &World, side: Side, id: &str) -> contact_sync_pipeline::store::Pair {
     let links = w.store.links(side, &[id.to_string()]).await.expect("links");
     let pair_id = links.get(id).expect("linked").clone();
@@ -52,13 +59,31 @@ async fn unlink_keeps_the_other_record_and_never_recreates_the_deleted_one() {
     let w = world("").await;
     let [(ana, ana_gz), _] = two_synced(&w).await;
 
+    let before = w.gz.get(&ana_gz).expect("synced");
+    assert_eq!(link_entries(&before, &ana), 1);
+    assert!(
+        before["externalSystemUrl"]
+            .as_str()
+            .is_some_and(|u| u.contains(&ana))
+    );
+
     // WHEN Ana is deleted in Salesforce and a sync runs
     w.sf.delete(&ana);
+    w.reset_counters();
     let outcome = w.sync().await;
+    assert_eq!(w.gz.counters().writes, 1, "the unlink is one bulk update");
 
-    // THEN her Genesys record stays, the pair is a tombstone, and a review item says so
-    assert!(w.gz.get(&ana_gz).is_some());
+    // THEN her Genesys record stays, without the link to the gone record (neither its
+    // `externalIds` entry nor `externalSystemUrl`), the pair is a tombstone, and a review item
+    // says so
+    let kept = w.gz.get(&ana_gz).expect("kept");
+    assert_eq!(link_entries(&kept, &ana), 0, "{kept}");
+    assert!(kept.get("externalSystemUrl").is_none(), "{kept}");
     assert_eq!(outcome.stats.unlinked, 1);
+    assert_eq!(
+        outcome.stats.updated.genesys, 0,
+        "an unlink is not an update"
+    );
     assert_eq!(
         pair_of(&w, Side::Genesys, &ana_gz).await.status,
         PairStatus::Unlinked
@@ -148,6 +173,97 @@ async fn a_salesforce_merge_repoints_the_pair_to_the_master_record() {
         "{open:?}"
     );
     assert!(w.gz.get(&ana_gz).is_some(), "nothing deleted on a merge");
+    // AND the master keeps its one twin; Ana's twin is unlinked (no link to the gone record,
+    // none to the master), counted, and stays a tombstone
+    let linked = w.genesys_linked_to(&master);
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["id"], master_gz.as_str());
+    let loser_twin = w.gz.get(&ana_gz).expect("kept");
+    assert_eq!(link_entries(&loser_twin, &ana), 0, "{loser_twin}");
+    assert!(
+        loser_twin.get("externalSystemUrl").is_none(),
+        "{loser_twin}"
+    );
+    assert_eq!(
+        pair_of(&w, Side::Genesys, &ana_gz).await.status,
+        PairStatus::Unlinked
+    );
+    assert_eq!(
+        pair_of(&w, Side::Salesforce, &master)
+            .await
+            .gz_id
+            .as_deref(),
+        Some(master_gz.as_str())
+    );
+
+    // WHEN both Genesys contacts are edited and another sync runs
+    tick().await;
+    w.gz.edit(&ana_gz, json!({"title": "Loser"}));
+    w.gz.edit(&master_gz, json!({"title": "Survivor"}));
+    w.sync().await;
+    // THEN only the master's twin flows to the master; the loser's twin stays unlinked
+    assert_eq!(w.sf.get(&master).expect("master")["Title"], "Survivor");
+    assert_eq!(w.genesys_linked_to(&master).len(), 1);
+}
+
+#[tokio::test]
+async fn under_propagate_a_salesforce_merge_removes_the_losers_twin() {
+    // GIVEN Ana and a master record both synced, under delete policy propagate
+    let w = world("deletes: {policy: propagate}").await;
+    let [(ana, ana_gz), _] = two_synced(&w).await;
+    let master = w.sf.insert(
+        json!({"FirstName": "Ana", "LastName": "Lopez-Garcia", "Email": "ana.lg@example.com"}),
+    );
+    w.sync().await;
+    let master_gz = w.genesys_linked_to(&master)[0]["id"]
+        .as_str()
+        .expect("gz")
+        .to_string();
+
+    // WHEN Ana is merged into the master and a sync runs
+    w.sf.merge(&master, &ana);
+    let outcome = w.sync().await;
+
+    // THEN Ana's twin is deleted, the master keeps its one twin
+    assert!(w.gz.get(&ana_gz).is_none());
+    assert_eq!(outcome.stats.deleted.genesys, 1);
+    let linked = w.genesys_linked_to(&master);
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0]["id"], master_gz.as_str());
+}
+
+#[tokio::test]
+async fn a_person_created_again_in_salesforce_after_an_unlink_is_synced_as_a_new_contact() {
+    // GIVEN Ana synced, then deleted in Salesforce and unlinked
+    let w = world("").await;
+    let [(ana, ana_gz), _] = two_synced(&w).await;
+    w.sf.delete(&ana);
+    w.sync().await;
+
+    // WHEN she is created again in Salesforce (same email) and a sync runs
+    tick().await;
+    let again = w.sf.insert(
+        json!({"FirstName": "Ana", "LastName": "Lopez", "Email": "ana@example.com", "Title": "Back"}),
+    );
+    let outcome = w.sync().await;
+
+    // THEN she is not matched to the unlinked Genesys contact (left as it is, a tombstone),
+    // and not lost either: a new Genesys contact carries the new record
+    assert_eq!(outcome.stats.created.genesys, 1);
+    let linked = w.genesys_linked_to(&again);
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_ne!(linked[0]["id"], ana_gz.as_str());
+    assert_eq!(linked[0]["title"], "Back");
+    let old = w.gz.get(&ana_gz).expect("kept");
+    assert_eq!(link_entries(&old, &again), 0);
+    assert_eq!(
+        pair_of(&w, Side::Genesys, &ana_gz).await.status,
+        PairStatus::Unlinked
+    );
+    // AND the next sync writes nothing
+    w.reset_counters();
+    w.sync().await;
+    assert_eq!(w.sf.counters().writes + w.gz.counters().writes, 0);
 }
 
 #[tokio::test]

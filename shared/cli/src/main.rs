@@ -14,6 +14,7 @@ mod dlq;
 mod progress;
 mod report;
 mod review;
+mod run_lock;
 mod sandbox;
 mod status;
 mod sync;

@@ -113,6 +113,9 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Result<ExitCode> {
     let mapping = wiring::mapping(args.direction)?;
     let target = Target::from_flag(args.sandbox);
+    // Held until the run returns: one run at a time on a local state (before the sandbox,
+    // which may reset that state).
+    let run_lock = wiring::run_lock(target)?;
     let sandbox = if args.sandbox {
         Some(Sandbox::open(&environment::state_dir_from_env(), args.fresh, args.dry_run).await?)
     } else {
@@ -128,7 +131,7 @@ pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Resul
     let store = if args.dry_run && fresh_orgs {
         std::sync::Arc::new(contact_sync_pipeline::store::memory::MemoryStore::new())
     } else {
-        wiring::store(target, !args.dry_run).await?
+        wiring::store_for_run(target, !args.dry_run, run_lock.as_ref()).await?
     };
     let wired = wiring::integration(connections, mapping, store, args.dry_run).await?;
     let options = CycleOptions {

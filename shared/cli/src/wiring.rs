@@ -4,11 +4,13 @@
 //! store as `Arc<dyn SyncStore>`, so another backend plugs in here.
 
 use crate::backend::{Backend, BackendKind};
+use crate::run_lock::RunLock;
 use crate::sandbox;
 use crate::systems::Systems;
 use anyhow::{Context, anyhow, bail};
 use contact_sync_connectors::environment::{self, ConnectionSettings};
 use contact_sync_engine::mapping::{DEFAULT_MAPPING_YAML, Mapping};
+use contact_sync_pipeline::cycle::ONE_PROCESS_RUN_PREFIX;
 use contact_sync_pipeline::queue::InProcessQueue;
 use contact_sync_pipeline::store::SyncStore;
 use contact_sync_pipeline::store::embedded::EmbeddedStore;
@@ -163,6 +165,46 @@ pub async fn store(target: Target, writable: bool) -> anyhow::Result<Arc<dyn Syn
     }
     let store = EmbeddedStore::open(&file)
         .with_context(|| format!("cannot open the state at {}", file.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// The run lock of the target's local state, taken without waiting (see [`RunLock`]); `None`
+/// on the deployed backend, whose state other processes share (Lambdas, other machines): a
+/// lock on this machine proves nothing there.
+pub fn run_lock(target: Target) -> anyhow::Result<Option<RunLock>> {
+    if BackendKind::from_env()? == BackendKind::Aws {
+        return Ok(None);
+    }
+    Ok(Some(RunLock::acquire(&target.state_file())?))
+}
+
+/// The store of a sync run: as [`store`]; and on the local state, when the run may write and
+/// holds the run lock (`lock`), every lease a one-process run left in it is ended first. The
+/// lock proves that no other run is alive on this state (and only one-process runs use a
+/// local state), so such a lease belongs to a run that died (`kill -9`, out of memory): its
+/// pairs are worked on now, not after the lease lifetime. Leases on the deployed backend are
+/// never taken over.
+pub async fn store_for_run(
+    target: Target,
+    writable: bool,
+    lock: Option<&RunLock>,
+) -> anyhow::Result<Arc<dyn SyncStore>> {
+    if lock.is_none() || !writable || BackendKind::from_env()? == BackendKind::Aws {
+        return store(target, writable).await;
+    }
+    let file = target.state_file();
+    let store = EmbeddedStore::open(&file)
+        .with_context(|| format!("cannot open the state at {}", file.display()))?;
+    let ended = store
+        .end_leases_held_by(ONE_PROCESS_RUN_PREFIX, chrono::Utc::now())
+        .await
+        .with_context(|| format!("cannot take over the leases in {}", file.display()))?;
+    if ended > 0 {
+        tracing::warn!(
+            leases = ended,
+            "took over the leases of an earlier run that ended without releasing them"
+        );
+    }
     Ok(Arc::new(store))
 }
 

@@ -24,9 +24,19 @@ pub struct PairInput<'a> {
     pub genesys: Option<&'a SideRecord>,
     /// When the linked Salesforce record is gone because it was merged: the surviving record
     /// (`MasterRecordId`). Genesys merges arrive as a record with `merged_into` set.
-    pub salesforce_merged_into: Option<&'a str>,
+    pub salesforce_merged_into: Option<SalesforceMerge<'a>>,
     /// Choices a person made for held fields, applied by this plan.
     pub resolutions: Option<&'a Resolutions>,
+}
+
+/// The Salesforce merge that took the pair's record away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SalesforceMerge<'a> {
+    /// The surviving record (`MasterRecordId`).
+    pub survivor: &'a str,
+    /// The survivor already has a pair (its own twin): the pair cannot follow it, and the
+    /// merged record's twin is handled as if the record were deleted (never a second twin).
+    pub survivor_paired: bool,
 }
 
 /// Facts from the systems the plan needs to build link bodies.
@@ -175,13 +185,14 @@ fn plan_gone(
     survivor: Option<&SideRecord>,
 ) -> PairPlan {
     if missing == Side::Salesforce
-        && let Some(into) = input.salesforce_merged_into
-        && Some(into) != input.sf_id
+        && let Some(merge) = input.salesforce_merged_into
+        && Some(merge.survivor) != input.sf_id
+        && !merge.survivor_paired
     {
         return PairPlan::without_writes(
             PairAction::Repoint {
                 side: Side::Salesforce,
-                into: into.to_string(),
+                into: merge.survivor.to_string(),
             },
             input.base,
         );
@@ -208,11 +219,34 @@ fn plan_gone(
                 decisions: Vec::new(),
             }
         }
-        (DeletePolicy::Ignore, _) => {
-            PairPlan::without_writes(PairAction::Forget { missing }, input.base)
-        }
-        _ => PairPlan::without_writes(PairAction::Unlink { missing }, input.base),
+        (DeletePolicy::Ignore, _) => unlink(ctx, input, PairAction::Forget { missing }, survivor),
+        _ => unlink(ctx, input, PairAction::Unlink { missing }, survivor),
     }
+}
+
+/// Unlinks a pair whose `missing` record is gone (`action`: `Unlink` or `Forget`): the
+/// surviving Genesys contact is written without its link to the gone Salesforce record, so no
+/// dangling link stays behind. A surviving Salesforce record carries no link (the link lives
+/// in Genesys only): nothing to write there.
+fn unlink(
+    ctx: &PlanContext<'_>,
+    input: &PairInput<'_>,
+    action: PairAction,
+    survivor: Option<&SideRecord>,
+) -> PairPlan {
+    let mut plan = PairPlan::without_writes(action, input.base);
+    if let (Some(gz), Some(gone)) = (survivor.filter(|r| r.side == Side::Genesys), input.sf_id)
+        && let Some(body) = ctx
+            .mapping
+            .genesys_unlink_body(&gz.raw, ctx.link_source_id, gone)
+    {
+        plan.genesys = Some(SideWrite::Update {
+            id: gz.id.clone(),
+            body,
+            fields: Vec::new(),
+        });
+    }
+    plan
 }
 
 fn plan_update(

@@ -6,7 +6,7 @@ use contact_sync_engine::mapping::Mapping;
 use contact_sync_engine::merge::Choice;
 use contact_sync_engine::merge::{MergeClock, Reason};
 use contact_sync_engine::plan::{
-    PairAction, PairInput, PairPlan, PlanContext, SideWrite, plan_pair,
+    PairAction, PairInput, PairPlan, PlanContext, SalesforceMerge, SideWrite, plan_pair,
 };
 use contact_sync_engine::{CanonicalContact, Side, SideRecord};
 use serde_json::{Value, json};
@@ -359,9 +359,37 @@ fn mapping_with(mode: &str, deletes: &str) -> Mapping {
     Mapping::from_yaml(&yaml, "deletes.yaml").expect("valid")
 }
 
-fn gone_plan(mapping: &Mapping, missing: Side, merged_into: Option<&str>) -> PairPlan {
+/// The record URL we write in `externalSystemUrl` for [`SF_ID`].
+fn record_url() -> String {
+    format!("{INSTANCE_URL}/lightning/r/Contact/{SF_ID}/view")
+}
+
+/// A linked Genesys contact as we leave it: the link source's entry, our record URL, and an
+/// entry of another external source (someone else's).
+fn linked_with_url() -> Value {
+    let mut body = linked(genesys_body());
+    body["externalSystemUrl"] = json!(record_url());
+    body["externalIds"]
+        .as_array_mut()
+        .expect("ids")
+        .push(json!({"externalSource": {"id": "src-erp"}, "value": "ERP-7"}));
+    body
+}
+
+/// One row of the delete-policy table: mode, policy, the side whose record is gone, the
+/// action, the side deleted, and whether the Genesys contact left is written without its link.
+type GoneCase = (
+    &'static str,
+    &'static str,
+    Side,
+    PairAction,
+    Option<Side>,
+    bool,
+);
+
+fn gone_plan(mapping: &Mapping, missing: Side, merged_into: Option<SalesforceMerge>) -> PairPlan {
     let sf = salesforce(mapping, &salesforce_body(), now());
-    let gz = genesys(mapping, &linked(genesys_body()), now());
+    let gz = genesys(mapping, &linked_with_url(), now());
     let base = CanonicalContact::new().with("first_name", "Ana");
     plan_pair(
         &ctx(mapping),
@@ -381,21 +409,24 @@ fn gone_plan(mapping: &Mapping, missing: Side, merged_into: Option<&str>) -> Pai
 fn a_deleted_record_follows_the_delete_policy_in_every_mode() {
     // GIVEN a linked pair whose record on one side is gone, for every mode × policy × side
     #[rustfmt::skip]
-    let table: &[(&str, &str, Side, PairAction, Option<Side>)] = &[
-        // mode     policy      missing          action                                           delete on
-        ("both",    "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys)),
-        ("both",    "propagate", Side::Genesys,    PairAction::Delete { missing: Side::Genesys },    Some(Side::Salesforce)),
-        ("both",    "unlink",    Side::Salesforce, PairAction::Unlink { missing: Side::Salesforce }, None),
-        ("both",    "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
-        ("both",    "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None),
-        ("both",    "ignore",    Side::Genesys,    PairAction::Forget { missing: Side::Genesys },    None),
-        ("one_way", "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys)),
+    // The last column: the surviving Genesys contact is written without its link (the
+    // Salesforce record is gone and the pair is unlinked, not deleted).
+    let table: &[GoneCase] = &[
+        // mode     policy      missing          action                                           delete on           unlink write
+        ("both",    "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys), false),
+        ("both",    "propagate", Side::Genesys,    PairAction::Delete { missing: Side::Genesys },    Some(Side::Salesforce), false),
+        ("both",    "unlink",    Side::Salesforce, PairAction::Unlink { missing: Side::Salesforce }, None, true),
+        ("both",    "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None, false),
+        ("both",    "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None, true),
+        ("both",    "ignore",    Side::Genesys,    PairAction::Forget { missing: Side::Genesys },    None, false),
+        ("one_way", "propagate", Side::Salesforce, PairAction::Delete { missing: Side::Salesforce }, Some(Side::Genesys), false),
         // One-way mode never deletes from Salesforce: the pair is unlinked instead.
-        ("one_way", "propagate", Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
-        ("one_way", "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None),
-        ("one_way", "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None),
+        ("one_way", "propagate", Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None, false),
+        ("one_way", "unlink",    Side::Genesys,    PairAction::Unlink { missing: Side::Genesys },    None, false),
+        ("one_way", "unlink",    Side::Salesforce, PairAction::Unlink { missing: Side::Salesforce }, None, true),
+        ("one_way", "ignore",    Side::Salesforce, PairAction::Forget { missing: Side::Salesforce }, None, true),
     ];
-    for (mode, policy, missing, action, delete_on) in table {
+    for (mode, policy, missing, action, delete_on, unlinks) in table {
         // WHEN planned
         let plan = gone_plan(&mapping_with(mode, policy), *missing, None);
         // THEN the action is the policy's, the only write is the propagated delete, and the
@@ -410,7 +441,7 @@ fn a_deleted_record_follows_the_delete_policy_in_every_mode() {
             delete_on.iter().copied().collect::<Vec<_>>(),
             "{mode} / {policy} / {missing}"
         );
-        let other_writes = [Side::Salesforce, Side::Genesys]
+        let creates_or_updates = [Side::Salesforce, Side::Genesys]
             .into_iter()
             .filter(|side| {
                 matches!(
@@ -419,16 +450,155 @@ fn a_deleted_record_follows_the_delete_policy_in_every_mode() {
                 )
             })
             .count();
-        assert_eq!(other_writes, 0);
+        assert_eq!(creates_or_updates, usize::from(*unlinks));
+        if *unlinks {
+            assert_unlinked(&plan);
+        }
         assert_eq!(plan.new_base.get("first_name"), Some("Ana"));
     }
+}
+
+/// The plan's only write is the Genesys contact without the link to [`SF_ID`]: no entry of
+/// the link source, no record URL; everything else kept (the other source's entry, fields).
+fn assert_unlinked(plan: &PairPlan) {
+    assert!(plan.salesforce.is_none());
+    let Some(SideWrite::Update { id, body, fields }) = &plan.genesys else {
+        panic!("no unlink write: {:?}", plan.genesys);
+    };
+    assert_eq!(id, GZ_ID);
+    assert!(fields.is_empty(), "an unlink changes no field: {fields:?}");
+    assert_eq!(
+        body["externalIds"],
+        json!([{"externalSource": {"id": "src-erp"}, "value": "ERP-7"}])
+    );
+    assert!(body.get("externalSystemUrl").is_none(), "{body}");
+    assert_eq!(body["firstName"], "Ana");
+    assert!(
+        body.get("modifyDate").is_none(),
+        "server-set fields are not sent back"
+    );
+}
+
+#[test]
+fn an_unlink_of_a_contact_already_without_its_link_writes_nothing() {
+    // GIVEN a pair whose Salesforce record is gone and whose Genesys contact no longer carries
+    // the link (an earlier unlink landed, and the commit did not)
+    let mapping = mapping_with("both", "unlink");
+    let gz = genesys(&mapping, &genesys_body(), now());
+    let base = CanonicalContact::new().with("first_name", "Ana");
+    // WHEN planned again
+    let plan = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: Some(&base),
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: None,
+            genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN it still unlinks the pair, and writes nothing
+    assert_eq!(
+        plan.action,
+        PairAction::Unlink {
+            missing: Side::Salesforce
+        }
+    );
+    assert!(plan.salesforce.is_none() && plan.genesys.is_none());
+}
+
+#[test]
+fn an_unlink_keeps_a_link_and_a_url_that_are_not_ours() {
+    // GIVEN a Genesys contact whose link source entry names another Salesforce record and
+    // whose externalSystemUrl points elsewhere (a person re-linked it by hand)
+    let mapping = mapping_with("both", "unlink");
+    let mut body = genesys_body();
+    body["externalIds"] =
+        json!([{"externalSource": {"id": SOURCE_ID}, "value": "003000000000009AAA"}]);
+    body["externalSystemUrl"] = json!("https://crm.example.com/people/42");
+    let gz = mapping.genesys_record(GZ_ID, now(), body, Some(SOURCE_ID));
+    // WHEN the pair's Salesforce record is gone and the pair is planned
+    let plan = plan_pair(
+        &ctx(&mapping),
+        &PairInput {
+            base: None,
+            sf_id: Some(SF_ID),
+            gz_id: Some(GZ_ID),
+            salesforce: None,
+            genesys: Some(&gz),
+            salesforce_merged_into: None,
+            resolutions: None,
+        },
+    );
+    // THEN nothing is written: neither is the gone record's link
+    assert!(plan.genesys.is_none(), "{:?}", plan.genesys);
+}
+
+#[test]
+fn a_merge_into_a_record_that_has_its_own_twin_unlinks_or_removes_the_losers_twin() {
+    // GIVEN a Salesforce record merged into a survivor that already has a pair
+    let merge = SalesforceMerge {
+        survivor: "003000000000002AAA",
+        survivor_paired: true,
+    };
+    // WHEN planned under unlink, ignore and propagate
+    let unlink = gone_plan(
+        &mapping_with("both", "unlink"),
+        Side::Salesforce,
+        Some(merge),
+    );
+    let ignore = gone_plan(
+        &mapping_with("both", "ignore"),
+        Side::Salesforce,
+        Some(merge),
+    );
+    let propagate = gone_plan(
+        &mapping_with("both", "propagate"),
+        Side::Salesforce,
+        Some(merge),
+    );
+    // THEN the pair never follows the survivor (it would be a second twin): the loser's twin
+    // is unlinked (written without its link), or deleted under propagate
+    assert_eq!(
+        unlink.action,
+        PairAction::Unlink {
+            missing: Side::Salesforce
+        }
+    );
+    assert_unlinked(&unlink);
+    assert_eq!(
+        ignore.action,
+        PairAction::Forget {
+            missing: Side::Salesforce
+        }
+    );
+    assert_unlinked(&ignore);
+    assert_eq!(
+        propagate.action,
+        PairAction::Delete {
+            missing: Side::Salesforce
+        }
+    );
+    assert_eq!(
+        propagate.genesys,
+        Some(SideWrite::Delete { id: GZ_ID.into() })
+    );
 }
 
 #[test]
 fn merged_records_repoint_the_pair_to_the_survivor() {
     // GIVEN a Salesforce record merged away (MasterRecordId) and a Genesys contact with mergedTo
     let mapping = mapping_with("both", "propagate");
-    let sf_merged = gone_plan(&mapping, Side::Salesforce, Some("003000000000002AAA"));
+    let sf_merged = gone_plan(
+        &mapping,
+        Side::Salesforce,
+        Some(SalesforceMerge {
+            survivor: "003000000000002AAA",
+            survivor_paired: false,
+        }),
+    );
     let sf = salesforce(&mapping, &salesforce_body(), now());
     let mut gz_body = linked(genesys_body());
     gz_body["mergedTo"] = json!({"id": "gz-survivor", "selfUri": "/x"});

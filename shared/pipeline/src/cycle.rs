@@ -67,9 +67,15 @@ pub struct CycleOutcome {
     pub end: CycleEnd,
 }
 
+/// How the run ids of one-process cycles begin, and so the owners of every lease they take
+/// (the run lease is owned by the run id, a pair lease by `<run id>:<uuid>`): what lets the
+/// CLI, holding its run lock, recognise the leases a run that died left behind. A deployed
+/// poller's run ids (`run-<time>-…`) never begin so.
+pub const ONE_PROCESS_RUN_PREFIX: &str = "run-local-";
+
 fn new_run_id(at: DateTime<Utc>) -> String {
     format!(
-        "run-{}-{}",
+        "{ONE_PROCESS_RUN_PREFIX}{}-{}",
         at.format("%Y%m%dT%H%M%SZ"),
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )

@@ -841,6 +841,7 @@ impl<'a> Poll<'a> {
         let store = &integration.store;
         let ids: Vec<String> = changes.iter().map(|c| c.candidate.id.clone()).collect();
         let links = store.links(Side::Genesys, &ids).await?;
+        let adopted = adopted_creates(integration, &changes, &links).await?;
         let losers: Vec<String> = changes
             .iter()
             .flat_map(|c| c.merged_from.iter().cloned())
@@ -870,7 +871,7 @@ impl<'a> Poll<'a> {
         let mut deferred: Vec<&Watermark> = Vec::new();
         for change in &changes {
             let id = change.candidate.id.as_str();
-            if links.contains_key(id) || survivors.contains(id) {
+            if links.contains_key(id) || survivors.contains(id) || adopted.contains_key(id) {
                 continue;
             }
             if touched.contains(id) || self.state.unlinked_genesys.contains_key(id) {
@@ -929,6 +930,9 @@ impl<'a> Poll<'a> {
                     &change.candidate.id,
                 );
             }
+        }
+        for (gz_id, pair_id) in &adopted {
+            add_linked(&mut self.linked, pair_id, Side::Genesys, gz_id);
         }
         for (pair_id, loser) in merged {
             add_linked(&mut self.linked, pair_id, Side::Genesys, loser);
@@ -1212,6 +1216,52 @@ fn reference(pair_id: Option<&String>, side: Side, id: &str) -> PairRef {
         Side::Genesys => r.gz_id = Some(id.to_string()),
     }
     r
+}
+
+/// Genesys contacts of a page that no pair holds but that carry the link to a Salesforce
+/// record whose pair has no Genesys record yet: created for that pair by a run that died (or
+/// lost the answer) before it could store the pair, so the pair adopts them (contact id →
+/// pair id) rather than create its record a second time.
+async fn adopted_creates(
+    integration: &Integration,
+    changes: &[GenesysChange],
+    links: &HashMap<String, String>,
+) -> Result<HashMap<String, String>, PipelineError> {
+    let orphans: Vec<(&String, &String)> = changes
+        .iter()
+        .filter(|c| !links.contains_key(&c.candidate.id))
+        .filter_map(|c| Some((&c.candidate.id, c.candidate.link.as_ref()?)))
+        .collect();
+    if orphans.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let store = &integration.store;
+    let sf_ids: Vec<String> = orphans.iter().map(|(_, sf)| (*sf).clone()).collect();
+    let by_sf = store.links(Side::Salesforce, &sf_ids).await?;
+    let pair_ids: Vec<String> = by_sf
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let without_genesys: BTreeSet<String> = store
+        .pairs(&pair_ids)
+        .await?
+        .into_iter()
+        .filter(|p| p.gz_id.is_none() && p.status != crate::store::PairStatus::Unlinked)
+        .map(|p| p.pair_id)
+        .collect();
+    let mut adopted = HashMap::new();
+    for (gz_id, sf_id) in orphans {
+        if let Some(pair_id) = by_sf.get(sf_id).filter(|p| without_genesys.contains(*p)) {
+            // One contact per pair: a second one carrying the same link stays unlinked.
+            if !adopted.values().any(|p| p == pair_id) {
+                tracing::info!(%pair_id, gz_id = %gz_id, "adopting a Genesys contact an unanswered create made");
+                adopted.insert(gz_id.clone(), pair_id.clone());
+            }
+        }
+    }
+    Ok(adopted)
 }
 
 /// Records a linked change, merged with what is known of its pair.

@@ -22,7 +22,8 @@ use crate::system::{CreateRequest, RawRecord, RecordError, UpdateRequest, WriteO
 use contact_sync_engine::mapping::GenesysLink;
 use contact_sync_engine::merge::{MergeClock, Reason};
 use contact_sync_engine::plan::{
-    PairAction, PairInput, PairPlan, PlanContext, PlanExplanation, SideWrite, plan_pair,
+    PairAction, PairInput, PairPlan, PlanContext, PlanExplanation, SalesforceMerge, SideWrite,
+    plan_pair,
 };
 use contact_sync_engine::{Side, SideRecord};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -237,21 +238,28 @@ fn preview_of(
     });
 }
 
+/// True for a plan that unlinks its pair (its only write takes the link off the record left).
+fn unlinks(plan: Option<&PairPlan>) -> bool {
+    matches!(
+        plan.map(|p| &p.action),
+        Some(PairAction::Unlink { .. } | PairAction::Forget { .. })
+    )
+}
+
 /// Counts a plan the way [`commit`] counts it once every write has landed.
 fn tally(plan: &PairPlan, stats: &mut SyncStats) {
     for side in [Side::Salesforce, Side::Genesys] {
+        // A record created in Salesforce gets its Genesys link in a write-back instead; an
+        // unlink's write is counted as the unlink.
+        let write_back = side == Side::Genesys
+            && plan.action
+                == (PairAction::Create {
+                    on: Side::Salesforce,
+                });
+        let counted = !write_back && !unlinks(Some(plan));
         match plan.write_for(side) {
             Some(SideWrite::Create { .. }) => stats.created.add(side, 1),
-            // A record created in Salesforce gets its Genesys link in a write-back instead.
-            Some(SideWrite::Update { .. })
-                if !(side == Side::Genesys
-                    && plan.action
-                        == (PairAction::Create {
-                            on: Side::Salesforce,
-                        })) =>
-            {
-                stats.updated.add(side, 1)
-            }
+            Some(SideWrite::Update { .. }) if counted => stats.updated.add(side, 1),
             Some(SideWrite::Delete { .. }) => stats.deleted.add(side, 1),
             _ => {}
         }
@@ -364,6 +372,23 @@ async fn resolve(
                     continue;
                 };
                 if pair.status == PairStatus::Unlinked {
+                    // A new Salesforce record matched to a Genesys contact that a tombstone
+                    // holds (unlinked after its own Salesforce record went): synced as a new
+                    // record, never linked to that contact (see `past_tombstone`).
+                    if let Some(new) = past_tombstone(r, pair) {
+                        fresh
+                            .entry((new.sf_id.clone(), None))
+                            .or_insert_with(|| Work {
+                                pair: Pair::new(format!("p-{}", uuid::Uuid::new_v4()), None, None),
+                                is_new: true,
+                                sf_id: new.sf_id,
+                                gz_id: None,
+                                merged_into: None,
+                                plan: None,
+                                error: None,
+                            });
+                        continue;
+                    }
                     outcome.stats.skipped += 1;
                     continue;
                 }
@@ -417,6 +442,25 @@ async fn resolve(
         }
     }
     Ok(existing.into_values().chain(fresh.into_values()).collect())
+}
+
+/// The reference of a new Salesforce record that the poll matched to a Genesys contact held by
+/// `tombstone` (an unlinked pair), without that contact: the person was created again in
+/// Salesforce after the pair was unlinked. The tombstone keeps the contact (it is never
+/// re-matched, neither to the gone record nor to a new one, whose twin is created instead:
+/// a person who wants the old contact back decides it from the unlink's review item).
+fn past_tombstone(r: &PairRef, tombstone: &Pair) -> Option<PairRef> {
+    let sf_id = r.sf_id.as_ref()?;
+    (r.pair_id.is_none()
+        && tombstone.sf_id.as_ref() != Some(sf_id)
+        && r.gz_id.is_some()
+        && r.gz_id == tombstone.gz_id)
+        .then(|| PairRef {
+            pair_id: None,
+            sf_id: Some(sf_id.clone()),
+            gz_id: None,
+            merged_into: None,
+        })
 }
 
 /// A pair's plan is done without a lease or a write when it leaves everything as stored: the
@@ -626,6 +670,15 @@ async fn plan_work(
         })
         .collect();
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
+    let survivors = unique(work.iter().filter_map(|w| w.merged_into.clone()));
+    let survivor_pairs = if survivors.is_empty() {
+        HashMap::new()
+    } else {
+        integration
+            .store
+            .links(Side::Salesforce, &survivors)
+            .await?
+    };
 
     // Plan.
     let ctx = PlanContext {
@@ -681,7 +734,13 @@ async fn plan_work(
             gz_id: w.pair.gz_id.as_deref(),
             salesforce: sf,
             genesys: gz,
-            salesforce_merged_into: w.merged_into.as_deref(),
+            salesforce_merged_into: w.merged_into.as_deref().map(|survivor| SalesforceMerge {
+                survivor,
+                // A survivor with its own pair keeps its one twin.
+                survivor_paired: survivor_pairs
+                    .get(survivor)
+                    .is_some_and(|pair_id| *pair_id != w.pair.pair_id),
+            }),
             resolutions: Some(&w.pair.resolutions),
         };
         w.plan = Some(plan_pair(&ctx, &input));
@@ -909,8 +968,11 @@ async fn apply(
     if !updates.is_empty() {
         let keys = updates.iter().map(|u| u.id.clone()).collect();
         let results = writer.update(updates).await;
-        settle(work, side, keys, results, own_id, |_, _| {
-            outcome.stats.updated.add(side, 1);
+        settle(work, side, keys, results, own_id, |w, _| {
+            // An unlink's write removes the link; the pair is counted unlinked at the commit.
+            if !unlinks(w.plan.as_ref()) {
+                outcome.stats.updated.add(side, 1);
+            }
         });
     }
     if !deletes.is_empty() {
@@ -1040,7 +1102,17 @@ async fn commit(
                     outcome.stats.review += 1;
                     ("unlink", ConflictStatus::Open)
                 };
-                let kind = ConflictKind::Deleted { side: *missing };
+                // A record merged away is reported as the merge it was (its survivor keeps
+                // its own twin).
+                let kind = match &w.merged_into {
+                    Some(survivor) if *missing == Side::Salesforce => {
+                        ConflictKind::MergeCollision {
+                            side: Side::Salesforce,
+                            survivor: survivor.clone(),
+                        }
+                    }
+                    _ => ConflictKind::Deleted { side: *missing },
+                };
                 conflicts.push(record(&next, "record", policy, kind, status, NO_VALUES));
             }
             (None, PairAction::Forget { .. }) => {
@@ -1063,6 +1135,18 @@ async fn commit(
                         tracing::info!(pair_id = %w.pair.pair_id, %side, "pair follows a merge");
                         outcome.stats.skipped += 1;
                         continue;
+                    }
+                    SaveOutcome::LinkTaken { .. } if *side == Side::Salesforce => {
+                        // The survivor got a pair of its own after our reads: the pair stays
+                        // pending, and the next run unlinks (or deletes) the merged record's
+                        // twin under the delete policy, so no link to the gone record stays.
+                        outcome.stats.failed += 1;
+                        next.status = PairStatus::Pending;
+                        next.last_error = Some(RecordError {
+                            code: "MERGE_SURVIVOR_PAIRED".into(),
+                            message: "the merge survivor has a twin of its own; this pair is unlinked on the next run".into(),
+                            retryable: true,
+                        });
                     }
                     SaveOutcome::LinkTaken { .. } => {
                         outcome.stats.unlinked += 1;

@@ -43,6 +43,12 @@ pub enum Fault {
     /// `clear_faults`. Updates and deletes match the record id; creates match when a field
     /// value (Salesforce) or an `externalIds[].value` (Genesys) equals it.
     RejectRecord { id: String },
+    /// Process every write request as usual, but once `after` write requests have been
+    /// answered, never answer another one (it is processed, then its answer is held until the
+    /// client goes away): a client killed at that point never learns that its last write
+    /// landed. Until `clear_faults`. [`answers_held`](crate::SalesforceSim::answers_held) says
+    /// when a write is being held.
+    HoldWriteAnswersAfter { after: u64 },
 }
 
 /// How a [`Fault::Malformed`] answer is broken.
@@ -129,6 +135,10 @@ struct FaultState {
     slow_answers: Vec<(String, u64, u32)>,
     malformed: Vec<(String, BrokenBody, u32)>,
     rejected: BTreeSet<String>,
+    /// `HoldWriteAnswersAfter`: the write answers still to send before holding them.
+    write_answers_left: Option<u64>,
+    /// Write answers held so far.
+    held: u64,
 }
 
 impl FaultBook {
@@ -167,6 +177,7 @@ impl FaultBook {
             Fault::RejectRecord { id } => {
                 state.rejected.insert(id);
             }
+            Fault::HoldWriteAnswersAfter { after } => state.write_answers_left = Some(after),
             Fault::Status { .. }
             | Fault::Delay { .. }
             | Fault::SlowAnswer { .. }
@@ -219,6 +230,28 @@ impl FaultBook {
         Some(body)
     }
 
+    /// Whether the answer of a processed request (`is_write`) is to be held
+    /// (`HoldWriteAnswersAfter`); counts it as held if so.
+    pub(crate) fn hold_answer(&self, is_write: bool) -> bool {
+        let mut state = self.lock();
+        match state.write_answers_left.as_mut() {
+            Some(0) if is_write => {
+                state.held += 1;
+                true
+            }
+            Some(left) if is_write => {
+                *left -= 1;
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Write answers held so far (`HoldWriteAnswersAfter`).
+    pub(crate) fn answers_held(&self) -> u64 {
+        self.lock().held
+    }
+
     pub(crate) fn is_rejected(&self, id: &str) -> bool {
         self.lock().rejected.contains(id)
     }
@@ -249,6 +282,24 @@ fn take_first(delays: &mut Vec<(String, u64, u32)>, path: &str) -> Option<Durati
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn write_answers_are_held_after_the_given_number_until_cleared() {
+        // GIVEN answers held after two writes
+        let book = FaultBook::default();
+        book.push(Fault::HoldWriteAnswersAfter { after: 2 });
+        // WHEN reads and writes are answered
+        let held: Vec<bool> = [false, true, true, false, true, true]
+            .into_iter()
+            .map(|is_write| book.hold_answer(is_write))
+            .collect();
+        // THEN reads always go through, the first two writes too, every later write is held
+        assert_eq!(held, [false, false, false, false, true, true]);
+        assert_eq!(book.answers_held(), 2);
+        // AND once cleared, nothing is held
+        book.clear();
+        assert!(!book.hold_answer(true));
+    }
 
     #[test]
     fn status_faults_fire_the_requested_number_of_times() {

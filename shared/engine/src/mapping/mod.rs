@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 use std::sync::Arc;
 
-pub use records::set_genesys_link;
+pub use records::{remove_genesys_link, set_genesys_link};
 
 /// The default mapping shipped with the product (see `infra/mapping.default.yaml`).
 pub const DEFAULT_MAPPING_YAML: &str = include_str!("../../../../infra/mapping.default.yaml");

@@ -488,6 +488,28 @@ impl Mapping {
         body
     }
 
+    /// Body of a Genesys update that unlinks a contact from a Salesforce record that is gone:
+    /// the whole contact as read (bulk update replaces it), minus server-set fields, without
+    /// the link (see [`remove_genesys_link`]). `None` when the contact carries no link to that
+    /// record (already unlinked: nothing to write).
+    pub fn genesys_unlink_body(
+        &self,
+        raw: &Value,
+        link_source_id: &str,
+        salesforce_id: &str,
+    ) -> Option<Value> {
+        let mut body = raw.clone();
+        if !remove_genesys_link(&mut body, link_source_id, salesforce_id) {
+            return None;
+        }
+        if let Value::Object(map) = &mut body {
+            for key in GENESYS_READ_ONLY {
+                map.remove(key);
+            }
+        }
+        Some(body)
+    }
+
     fn set_genesys(&self, body: &mut Value, spec: &FieldSpec, value: Option<&str>) {
         let Some(path) = &spec.genesys else { return };
         let new = match (spec.kind, value) {
@@ -547,4 +569,45 @@ pub fn set_genesys_link(body: &mut Value, link: &GenesysLink) {
     if let Some(url) = &link.record_url {
         map.insert("externalSystemUrl".into(), Value::String(url.clone()));
     }
+}
+
+/// The inverse of [`set_genesys_link`] for one Salesforce record: removes the `externalIds`
+/// entry of the link source that names `salesforce_id` (15- or 18-character form), and
+/// `externalSystemUrl` when it is the record URL we write for that Id (any instance host:
+/// `…/lightning/r/Contact/<Id>/view`). Entries of other sources, an entry of the link source
+/// naming another record, and a URL someone else set are kept: they are not ours. `externalIds`
+/// stays an array (empty when nothing is left), so the update says "no link" explicitly.
+/// Returns whether anything was removed.
+pub fn remove_genesys_link(body: &mut Value, link_source_id: &str, salesforce_id: &str) -> bool {
+    let Value::Object(map) = body else {
+        return false;
+    };
+    let gone = salesforce_id18(salesforce_id).unwrap_or_else(|| salesforce_id.to_string());
+    let names_gone =
+        |value: &str| salesforce_id18(value).is_some_and(|v| v == gone) || value == salesforce_id;
+    let mut removed = false;
+    if let Some(Value::Array(ids)) = map.get_mut("externalIds") {
+        let before = ids.len();
+        ids.retain(|entry| {
+            let of_source = entry
+                .get("externalSource")
+                .and_then(|s| s.get("id"))
+                .and_then(Value::as_str)
+                == Some(link_source_id);
+            let value = entry.get("value").and_then(Value::as_str).unwrap_or("");
+            !(of_source && names_gone(value))
+        });
+        removed |= ids.len() != before;
+    }
+    let ours = map
+        .get("externalSystemUrl")
+        .and_then(Value::as_str)
+        .and_then(|url| url.trim_end_matches('/').strip_suffix("/view"))
+        .and_then(|rest| rest.rsplit_once("/lightning/r/Contact/"))
+        .is_some_and(|(_, id)| names_gone(id));
+    if ours {
+        map.remove("externalSystemUrl");
+        removed = true;
+    }
+    removed
 }

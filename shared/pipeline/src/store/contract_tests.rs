@@ -1367,6 +1367,72 @@ mod local {
     crate::store_contract_tests!(embedded_store, embedded_store);
 
     #[tokio::test]
+    async fn embedded_store_ends_the_held_leases_of_one_owner_prefix_only() {
+        // GIVEN leases held by two one-process runs (one of them released already), one held
+        // by another kind of owner, and one of the prefix that expired long ago
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(&dir.path().join("sync.redb")).unwrap();
+        let take = |key: &'static str, owner: &'static str, minute: u32| {
+            let store = store.clone();
+            async move {
+                assert!(
+                    store
+                        .acquire_lease(key, owner, at(minute), ttl())
+                        .await
+                        .unwrap()
+                );
+            }
+        };
+        take("pair#1", "run-local-a:1", 10).await;
+        take("run#default", "run-local-a", 10).await;
+        take("pair#2", "run-local-b:2", 10).await;
+        store
+            .release_lease("pair#2", "run-local-b:2", at(11))
+            .await
+            .unwrap();
+        take("pair#3", "run-20250301T120000Z-lambda:3", 10).await;
+        take("pair#4", "run-local-old:4", 0).await;
+
+        // WHEN the leases of `run-local-` owners still held at minute 12 are ended
+        let ended = store
+            .end_leases_held_by("run-local-", at(12))
+            .await
+            .unwrap();
+
+        // THEN only the two held ones end: another owner takes them at once, while the other
+        // owner's lease is still refused; a reader from before the end still sees them held
+        assert_eq!(ended, 2);
+        assert!(
+            !store
+                .acquire_lease_free_since("pair#1", "late", at(11), at(12), ttl())
+                .await
+                .unwrap()
+        );
+        for key in ["pair#1", "run#default"] {
+            assert!(
+                store
+                    .acquire_lease(key, "next", at(12), ttl())
+                    .await
+                    .unwrap()
+            );
+        }
+        assert!(
+            !store
+                .acquire_lease("pair#3", "next", at(12), ttl())
+                .await
+                .unwrap()
+        );
+        // AND nothing is left to end
+        assert_eq!(
+            store
+                .end_leases_held_by("run-local-", at(12))
+                .await
+                .unwrap(),
+            0
+        );
+    }
+
+    #[tokio::test]
     async fn embedded_store_data_survives_close_and_reopen() {
         // GIVEN a store file with a watermark, a pair, a lease, a conflict and a run
         let dir = tempfile::tempdir().unwrap();

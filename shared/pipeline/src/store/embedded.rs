@@ -161,6 +161,44 @@ impl EmbeddedStore {
     }
 }
 
+impl EmbeddedStore {
+    /// Ends at `now` every lease still held whose owner starts with `owner_prefix`; the number
+    /// ended. Only for a caller that knows no holder of such a lease is alive (the CLI holding
+    /// its run lock: any such lease was left by a run that died), so the pairs they guard are
+    /// free at once instead of after the lease lifetime. An ended lease is kept, as a release
+    /// keeps it: a reader from before `now` still sees that it was held.
+    pub async fn end_leases_held_by(
+        &self,
+        owner_prefix: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        let prefix = owner_prefix.to_string();
+        self.write("end_leases_held_by", move |txn| {
+            let mut leases = txn
+                .open_table(LEASES)
+                .map_err(storage("end_leases_held_by"))?;
+            let mut held = Vec::new();
+            for entry in leases.iter().map_err(storage("end_leases_held_by"))? {
+                let (key, value) = entry.map_err(storage("end_leases_held_by"))?;
+                let key = key.value().to_string();
+                let lease: Lease = decode(&lease_key(&key), value.value())?;
+                if lease.expires_at > now && lease.owner.starts_with(&prefix) {
+                    held.push((key, lease));
+                }
+            }
+            if held.is_empty() {
+                return Ok(Finish::Rollback(0));
+            }
+            for (key, lease) in &mut held {
+                lease.expires_at = now;
+                put_json(&mut leases, key, lease)?;
+            }
+            Ok(Finish::Commit(held.len()))
+        })
+        .await
+    }
+}
+
 fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(WATERMARKS)?;
     txn.open_table(PAIRS)?;

@@ -106,8 +106,9 @@ pub enum ConflictKind {
     Unmapped { side: Side },
     /// A person's choice was applied (audit).
     Chosen,
-    /// A linked record was merged into a record that already has its own pair: the merged
-    /// pair is unlinked and the two pairs need a person.
+    /// A linked record was merged into a record that already has its own pair: the survivor
+    /// keeps its own twin; the merged pair is unlinked under the delete policy (its twin written
+    /// without the link, or deleted under `propagate`), never linked to the survivor.
     MergeCollision { side: Side, survivor: String },
     /// The delete circuit breaker held `count` deletes of `population` records.
     DeletesHeld { count: u64, population: u64 },

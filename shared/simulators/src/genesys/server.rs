@@ -116,6 +116,11 @@ async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
     let mut response = match IncomingRequest::read(request).await {
         Ok(request) => {
             let mut response = respond(&org, &request).await;
+            let kind = Route::resolve(&request.method, &request.path).kind();
+            if org.faults.hold_answer(kind == RequestKind::Write) {
+                // Processed; the answer never comes (until the client goes away).
+                std::future::pending::<()>().await;
+            }
             if let Some(broken) = org.faults.take_malformed(&request.path) {
                 response = crate::http_server::break_body(response, broken).await;
             }

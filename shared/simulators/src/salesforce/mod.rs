@@ -340,6 +340,12 @@ impl SalesforceSim {
         }
     }
 
+    /// Write answers held so far by [`Fault::HoldWriteAnswersAfter`] (each write processed,
+    /// its answer never sent).
+    pub fn answers_held(&self) -> u64 {
+        self.org.faults.answers_held()
+    }
+
     /// Drop every pending fault, including `RejectRecord` ones.
     pub fn clear_faults(&self) {
         self.org.faults.clear();

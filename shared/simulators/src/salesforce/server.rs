@@ -183,6 +183,10 @@ async fn handle(State(org): State<Arc<Org>>, request: Request) -> Response {
         api_call(&org, &route, &request)
     };
     org.counters.record_status(response.status().as_u16());
+    if org.faults.hold_answer(route.kind() == RequestKind::Write) {
+        // Processed; the answer never comes (until the client goes away).
+        std::future::pending::<()>().await;
+    }
     if let Some(broken) = org.faults.take_malformed(&request.path) {
         response = crate::http_server::break_body(response, broken).await;
     }
