@@ -31,10 +31,10 @@ use contact_sync_pipeline::store::memory::MemoryStore;
 use contact_sync_pipeline::store::{ConflictKind, ConflictStatus, PairStatus, SyncStore};
 use contact_sync_pipeline::{Clock, Integration, PipelineError, Settings};
 use contact_sync_simulators::{
-    BrokenBody, Fault, GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig,
+    BrokenBody, Fault, GenesysSim, GenesysSimConfig, Profile, SalesforceSim, SalesforceSimConfig,
 };
 use crash::{CrashStore, CrashSwitch, CrashSystem};
-use model::{FIELDS, Model, Person, Verdict};
+use model::{FIELDS, Model, Person, Verdict, edited_fields};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
@@ -191,6 +191,9 @@ impl Tally {
 /// One scenario's world.
 struct Scenario {
     seed: u64,
+    /// Messy data (the strict simulator profile): international phones, countries typed
+    /// many ways.
+    messy: bool,
     rng: StdRng,
     sf: SalesforceSim,
     gz: GenesysSim,
@@ -268,6 +271,7 @@ impl Scenario {
         );
         Scenario {
             seed,
+            messy: Profile::from_env() == Ok(Profile::Strict),
             rng,
             sf,
             gz,
@@ -314,7 +318,7 @@ impl Scenario {
             _ => &[Side::Salesforce, Side::Genesys],
         };
         let email = distinct_email(&mut self.rng, index);
-        let phone = self.rng.random_range(0..10_000u32);
+        let phone = canonical_phone(self.messy, self.rng.random_range(0..10_000u32));
         let title = distinct_text(&mut self.rng, "Title");
         self.model.lock().expect("model").persons.push(Person {
             marker: marker.clone(),
@@ -324,7 +328,7 @@ impl Scenario {
         for side in on {
             let values = [
                 ("email", Some(email.clone())),
-                ("phone_work", Some(canonical_phone(phone))),
+                ("phone_work", Some(phone.clone())),
                 ("title", Some(title.clone())),
             ];
             let mut body = serde_json::Map::new();
@@ -416,7 +420,10 @@ impl Scenario {
         let Some((person, id)) = candidates.choose(&mut self.rng).cloned() else {
             return;
         };
-        let mut field = FIELDS.choose(&mut self.rng).expect("fields").0;
+        let mut field = edited_fields(self.messy)
+            .choose(&mut self.rng)
+            .expect("fields")
+            .0;
         let unmatched = {
             let model = self.model.lock().expect("model");
             model.persons[person].on_both && !model.persons[person].linked
@@ -439,7 +446,10 @@ impl Scenario {
                 .and_then(|e| e.value.clone())
         };
         let reformat = current.is_some()
-            && matches!(field, "email" | "phone_work" | "phone_mobile")
+            && matches!(
+                field,
+                "email" | "phone_work" | "phone_mobile" | "address.country"
+            )
             && self.rng.random_bool(0.25);
         let value = if reformat {
             current
@@ -447,8 +457,12 @@ impl Scenario {
             Some(match field {
                 "email" => distinct_email(&mut self.rng, person),
                 "phone_work" | "phone_mobile" => {
-                    canonical_phone(self.rng.random_range(0..10_000u32))
+                    canonical_phone(self.messy, self.rng.random_range(0..10_000u32))
                 }
+                "address.country" => COUNTRIES
+                    .choose(&mut self.rng)
+                    .map(|spellings| spellings[0].to_string())
+                    .expect("countries"),
                 "first_name" => distinct_text(&mut self.rng, "First"),
                 "address.city" => distinct_text(&mut self.rng, "City"),
                 _ => distinct_text(&mut self.rng, "Title"),
@@ -458,7 +472,7 @@ impl Scenario {
         let patch = Value::Object(patch_for(side, field, rendered));
         match side {
             Side::Salesforce => self.sf.edit(id, patch),
-            Side::Genesys => self.gz.edit(id, patch),
+            Side::Genesys => self.gz.edit(id, with_address_kept(&self.gz, id, patch)),
         }
         self.trace(|| format!("edit person {person} {field} on {side} ({id}) -> {value:?}"));
         self.model
@@ -816,7 +830,10 @@ impl Scenario {
             })
             .collect();
         let edit = in_batch.choose(&mut self.rng).cloned().map(|(person, id)| {
-            let field = FIELDS.choose(&mut self.rng).expect("fields").0;
+            let field = edited_fields(self.messy)
+                .choose(&mut self.rng)
+                .expect("fields")
+                .0;
             let value = distinct_text(&mut self.rng, "Stalled");
             (person, id, field, value)
         });
@@ -836,7 +853,7 @@ impl Scenario {
                     let patch = Value::Object(patch_for(value_side, field, Some(value.clone())));
                     match value_side {
                         Side::Salesforce => sf.edit(&id, patch),
-                        Side::Genesys => gz.edit(&id, patch),
+                        Side::Genesys => gz.edit(&id, with_address_kept(&gz, &id, patch)),
                     }
                     model.lock().expect("model").record_edit(
                         person,
@@ -1222,8 +1239,44 @@ fn distinct_text(rng: &mut StdRng, what: &str) -> String {
     }
 }
 
-fn canonical_phone(n: u32) -> String {
-    format!("+1415555{n:04}")
+/// A phone number as E.164. With messy data, one of five countries' numbers (fictional
+/// ranges where a country has one); else a San Francisco 555 number.
+fn canonical_phone(messy: bool, n: u32) -> String {
+    if !messy {
+        return format!("+1415555{n:04}");
+    }
+    match n % 5 {
+        0 => format!("+1415555{n:04}"),
+        1 => format!("+442079460{:03}", n % 1000),
+        2 => format!("+3319900{n:04}"),
+        3 => format!("+49309018{n:04}"),
+        _ => format!("+9198765{n:05}"),
+    }
+}
+
+/// Countries as people type them, the ISO code (what the value means) first.
+const COUNTRIES: [&[&str]; 6] = [
+    &["US", "USA", "U.S.A.", "United States", "usa"],
+    &["GB", "UK", "Great Britain", "United Kingdom"],
+    &["DE", "Deutschland", "Germany"],
+    &["ES", "España", "Spain"],
+    &["FR", "France"],
+    &["IN", "India"],
+];
+
+/// A Genesys patch of one `address` part, completed with the contact's other address parts
+/// (a Genesys write replaces the whole `address`).
+fn with_address_kept(gz: &GenesysSim, id: &str, mut patch: Value) -> Value {
+    let Some(Value::Object(part)) = patch.get("address").cloned() else {
+        return patch;
+    };
+    let mut address = gz
+        .get(id)
+        .and_then(|contact| contact.get("address").and_then(Value::as_object).cloned())
+        .unwrap_or_default();
+    address.extend(part);
+    patch["address"] = Value::Object(address);
+    patch
 }
 
 /// A value as a user would type it: emails in any letter case, phones in any common format.
@@ -1240,6 +1293,25 @@ fn render(rng: &mut StdRng, field: &str, value: Option<&str>) -> Option<String> 
                 }
             })
             .collect(),
+        "phone_work" | "phone_mobile" if !value.starts_with("+1") => {
+            // International numbers: as E.164, or grouped as the country writes them.
+            let grouped = match &value[..3] {
+                "+44" => format!("+44 20 7946 {}", &value[9..]),
+                "+33" => format!("+33 1 99 00 {} {}", &value[8..10], &value[10..]),
+                "+49" => format!("+49 30 9018 {}", &value[9..]),
+                _ => format!("+91 {} {}", &value[3..8], &value[8..]),
+            };
+            if rng.random_bool(0.5) {
+                grouped
+            } else {
+                value.to_string()
+            }
+        }
+        "address.country" => COUNTRIES
+            .iter()
+            .find(|spellings| spellings[0] == value)
+            .and_then(|spellings| spellings.choose(rng))
+            .map_or_else(|| value.to_string(), |spelling| (*spelling).to_string()),
         "phone_work" | "phone_mobile" => {
             let digits = &value[2..];
             let (area, exchange, line) = (&digits[0..3], &digits[3..6], &digits[6..10]);
@@ -1270,6 +1342,7 @@ fn patch_for(side: Side, field: &str, value: Option<String>) -> serde_json::Map<
                 (_, None) => Value::Null,
                 ("phone_work" | "phone_mobile", Some(v)) => json!({ "display": v }),
                 ("address.city", Some(v)) => json!({ "city": v }),
+                ("address.country", Some(v)) => json!({ "countryCode": v }),
                 (_, Some(v)) => json!(v),
             };
             map.insert((*gz_name).into(), v);

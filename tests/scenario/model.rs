@@ -7,16 +7,24 @@
 use contact_sync_engine::Side;
 use std::collections::HashMap;
 
-/// The mapped fields the users edit (canonical names), with their Salesforce field, their
-/// Genesys path and whether the value is a phone (`{"display": ...}` on Genesys).
-pub const FIELDS: [(&str, &str, &str); 6] = [
+/// The mapped fields the users edit (canonical names), with their Salesforce field and their
+/// Genesys field (phones are `{"display": ...}`, address parts keys of `address`). The last,
+/// the country, is edited only with messy data (the strict simulator profile): typed as
+/// people type countries (`USA`, `U.S.A.`, `Deutschland`, ...), meaning its ISO code.
+pub const FIELDS: [(&str, &str, &str); 7] = [
     ("first_name", "FirstName", "firstName"),
     ("email", "Email", "workEmail"),
     ("phone_work", "Phone", "workPhone"),
     ("phone_mobile", "MobilePhone", "cellPhone"),
     ("title", "Title", "title"),
     ("address.city", "MailingCity", "address"),
+    ("address.country", "MailingCountry", "address"),
 ];
+
+/// The fields users edit: all of [`FIELDS`] with messy data, else all but the country.
+pub fn edited_fields(messy: bool) -> &'static [(&'static str, &'static str, &'static str)] {
+    if messy { &FIELDS } else { &FIELDS[..6] }
+}
 
 /// One user edit of one field of one person (initial values of a created record included).
 #[derive(Debug, Clone)]

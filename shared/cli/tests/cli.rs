@@ -226,7 +226,14 @@ async fn the_readme_walk_check_dry_run_sync_resolve_sync_on_a_kept_sandbox() {
         &[],
     );
     let left = contact_sync(state, &["review", "list", "--sandbox"], &[]);
-    // THEN a link is refused for it, the dismissal is taken and audited, and nothing is left
+    let left_items = json_lines(&contact_sync(
+        state,
+        &["review", "list", "--sandbox", "--json"],
+        &[],
+    ));
+    // THEN a link is refused for it, the dismissal is taken and audited, and what is left is
+    // the person Salesforce holds twice (the seed's duplicate, same email): one ambiguous
+    // match per record, each naming the others as candidates
     assert_eq!(link.status.code(), Some(1));
     assert!(
         stderr(&link).contains("only --dismiss applies"),
@@ -235,8 +242,12 @@ async fn the_readme_walk_check_dry_run_sync_resolve_sync_on_a_kept_sandbox() {
     );
     assert_eq!(dismiss.status.code(), Some(0), "{}", stderr(&dismiss));
     assert!(stdout(&dismiss).contains(&format!("{rid}#dismissed")));
+    assert!(!stdout(&left).contains(rid), "{}", stdout(&left));
+    assert_eq!(left_items.len(), 3, "{}", stdout(&left));
     assert!(
-        stdout(&left).contains("nothing waits for review"),
+        left_items
+            .iter()
+            .all(|c| c["kind"]["kind"] == "ambiguous_match"),
         "{}",
         stdout(&left)
     );

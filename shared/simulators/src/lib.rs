@@ -12,8 +12,12 @@
 //!   fetch/add/update/remove, external sources and merges (`mergedTo`).
 //! * [`sandbox::seed`]: deterministic demo data for both systems.
 //!
+//! Each config is built for a [`Profile`]: `Lenient` (the long-standing behaviour) or `Strict`
+//! (the least convenient plausible value of every behaviour the real APIs do not document);
+//! `Default` reads it from `CONTACT_SYNC_SIM_PROFILE`.
+//!
 //! Each simulator keeps a virtual clock (real time plus an offset set with
-//! `set_clock_offset`) whose stamps are strictly increasing, request [`Counters`] (429
+//! `set_clock_offset`) whose stamps never go back (unique per write in the lenient profile), request [`Counters`] (429
 //! answers included), and a queue of injected [`Fault`]s (statuses with `Retry-After`, expired
 //! tokens, delays before processing, slow answers after it, broken bodies (truncated JSON, wrong
 //! types, missing fields, HTML error pages, invalid UTF-8), per-record rejections).
@@ -22,6 +26,7 @@ mod clock;
 mod counters;
 mod fault;
 mod http_server;
+mod profile;
 
 pub mod genesys;
 pub mod salesforce;
@@ -30,6 +35,7 @@ pub mod sandbox;
 pub use counters::Counters;
 pub use fault::{BrokenBody, Fault};
 pub use genesys::{GenesysSim, GenesysSimConfig};
+pub use profile::{NoOpWrite, PROFILE_ENV, Profile, ResultOrder, StampResolution, UnknownProfile};
 pub use salesforce::{
     SANDBOX_JWT_PRIVATE_KEY_PEM, SANDBOX_JWT_PUBLIC_KEY_PEM, SalesforceSim, SalesforceSimConfig,
 };

@@ -1,6 +1,6 @@
 //! The fake Genesys Cloud org over HTTP, as the connectors will use it.
 
-use contact_sync_simulators::{Fault, GenesysSim, GenesysSimConfig};
+use contact_sync_simulators::{Fault, GenesysSim, GenesysSimConfig, Profile};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -32,8 +32,9 @@ async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// These tests pin the lenient profile (the strict one has tests of its own, `profile.rs`).
 fn default_sim() -> GenesysSimConfig {
-    GenesysSimConfig::default()
+    GenesysSimConfig::for_profile(Profile::Lenient)
 }
 
 fn result_for<'a>(response: &'a Value, id: &str) -> &'a Value {

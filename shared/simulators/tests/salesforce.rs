@@ -1,6 +1,6 @@
 //! The fake Salesforce org over HTTP, as the connectors will use it.
 
-use contact_sync_simulators::{Fault, SalesforceSim, SalesforceSimConfig};
+use contact_sync_simulators::{Fault, Profile, SalesforceSim, SalesforceSimConfig};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -55,8 +55,9 @@ async fn send(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// These tests pin the lenient profile (the strict one has tests of its own, `profile.rs`).
 fn default_sim() -> SalesforceSimConfig {
-    SalesforceSimConfig::default()
+    SalesforceSimConfig::for_profile(Profile::Lenient)
 }
 
 #[tokio::test]

@@ -1,19 +1,27 @@
 //! Bulk endpoints: fetch (`POST /bulk/contacts`), add, update (full replace per entity,
 //! matched by `id`) and remove.
 //!
-//! Results come back in REVERSED request order (the real API does not guarantee order), so
-//! clients must match them by `id`. `errorIndexes` index into the returned `results`.
+//! Results come back out of request order (the real API does not guarantee order): reversed,
+//! or shuffled per request (`GenesysSimConfig::bulk_result_order`), so clients must match
+//! them by `id`. `errorIndexes` index into the returned `results`.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use std::sync::atomic::Ordering;
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+
 use super::Org;
 use super::contact::{self, FieldProblem};
 use super::contacts::contact_not_found;
 use super::error_body::{bad_request, malformed_body};
 use crate::http_server::IncomingRequest;
+use crate::profile::ResultOrder;
 
 /// The entities of a bulk request: at most `max_bulk_entities` (not documented by Genesys;
 /// beyond it the whole request gets 400 `bad.request`, no per-entity results).
@@ -120,9 +128,16 @@ fn rejected(id: Option<&str>, entity: &Value) -> Value {
     )
 }
 
-/// Shuffle results (reverse) and count the failures.
-fn respond(mut results: Vec<Value>) -> Response {
-    results.reverse();
+/// Put results in the configured order and count the failures.
+fn respond(org: &Org, mut results: Vec<Value>) -> Response {
+    match org.config.bulk_result_order {
+        ResultOrder::Reversed => results.reverse(),
+        ResultOrder::Shuffled { seed } => {
+            let request = org.bulk_requests.fetch_add(1, Ordering::Relaxed);
+            let mut rng = StdRng::seed_from_u64(seed ^ request.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            results.shuffle(&mut rng);
+        }
+    }
     let error_indexes: Vec<usize> = results
         .iter()
         .enumerate()
@@ -158,7 +173,7 @@ pub(crate) fn fetch(org: &Org, request: &IncomingRequest) -> Response {
             },
         })
         .collect();
-    respond(results)
+    respond(org, results)
 }
 
 pub(crate) fn add(org: &Org, request: &IncomingRequest) -> Response {
@@ -200,7 +215,7 @@ pub(crate) fn add(org: &Org, request: &IncomingRequest) -> Response {
             .to_string();
         results.push(success(&id, Some(created)));
     }
-    respond(results)
+    respond(org, results)
 }
 
 pub(crate) fn update(org: &Org, request: &IncomingRequest) -> Response {
@@ -231,12 +246,15 @@ pub(crate) fn update(org: &Org, request: &IncomingRequest) -> Response {
             results.push(rejected(Some(id), entity));
             continue;
         }
-        match state.contacts.replace(id, fields, org.clock.next_stamp()) {
+        match state
+            .contacts
+            .replace(id, fields, org.clock.next_stamp(), org.config.no_op_write)
+        {
             Some(updated) => results.push(success(id, Some(updated))),
             None => results.push(not_found(id, entity)),
         }
     }
-    respond(results)
+    respond(org, results)
 }
 
 pub(crate) fn remove(org: &Org, request: &IncomingRequest) -> Response {
@@ -262,5 +280,5 @@ pub(crate) fn remove(org: &Org, request: &IncomingRequest) -> Response {
             success(id, None)
         })
         .collect();
-    respond(results)
+    respond(org, results)
 }

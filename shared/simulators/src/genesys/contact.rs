@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::entity_id::EntityIds;
 use super::external_source::ExternalSources;
 use super::phone;
+use crate::profile::NoOpWrite;
 
 /// ExternalContact fields a client may write.
 const WRITABLE_FIELDS: &[&str] = &[
@@ -330,6 +331,30 @@ fn prepare_external_ids(value: &Value, sources: &ExternalSources) -> Result<Valu
 }
 
 /// Whether clients may write this top-level field.
+/// Sets `modifyDate` of the `updated` version of `existing`: `stamp`, unless the write
+/// changed nothing and `no_op` keeps the stamp.
+fn restamp(
+    existing: &Map<String, Value>,
+    updated: &mut Map<String, Value>,
+    stamp: DateTime<Utc>,
+    no_op: NoOpWrite,
+) {
+    let unchanged = || {
+        let mut kept = updated.clone();
+        match existing.get("modifyDate") {
+            Some(date) => kept.insert("modifyDate".into(), date.clone()),
+            None => kept.remove("modifyDate"),
+        };
+        &kept == existing
+    };
+    let keep = no_op == NoOpWrite::KeepsStamp && unchanged();
+    let date = match (keep, existing.get("modifyDate")) {
+        (true, Some(date)) => date.clone(),
+        _ => Value::String(format_datetime(stamp)),
+    };
+    updated.insert("modifyDate".into(), date);
+}
+
 pub(crate) fn is_writable(field: &str) -> bool {
     WRITABLE_FIELDS.contains(&field)
 }
@@ -452,6 +477,7 @@ impl ContactBook {
         id: &str,
         fields: Map<String, Value>,
         stamp: DateTime<Utc>,
+        no_op: NoOpWrite,
     ) -> Option<Map<String, Value>> {
         let existing = self.contacts.get_mut(id)?;
         let mut contact = fields;
@@ -460,7 +486,7 @@ impl ContactBook {
                 contact.insert((*key).to_string(), value.clone());
             }
         }
-        contact.insert("modifyDate".into(), Value::String(format_datetime(stamp)));
+        restamp(existing, &mut contact, stamp, no_op);
         *existing = contact.clone();
         Some(contact)
     }
@@ -472,14 +498,17 @@ impl ContactBook {
         fields: Map<String, Value>,
         removed: &[String],
         stamp: DateTime<Utc>,
+        no_op: NoOpWrite,
     ) -> Option<Map<String, Value>> {
         let existing = self.contacts.get_mut(id)?;
+        let mut contact = existing.clone();
         for key in removed {
-            existing.remove(key);
+            contact.remove(key);
         }
-        existing.extend(fields);
-        existing.insert("modifyDate".into(), Value::String(format_datetime(stamp)));
-        Some(existing.clone())
+        contact.extend(fields);
+        restamp(existing, &mut contact, stamp, no_op);
+        *existing = contact.clone();
+        Some(contact)
     }
 
     pub(crate) fn remove(&mut self, id: &str) -> bool {

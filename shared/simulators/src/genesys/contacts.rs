@@ -52,9 +52,15 @@ pub(crate) fn scan(org: &Org, request: &IncomingRequest) -> Response {
             None => return bad_request("The cursor is invalid or has expired."),
         },
     };
+    // A page may hold fewer than `limit` (GenesysSimConfig::scan_page_max), and still not
+    // be the last.
+    let page_size = org
+        .config
+        .scan_page_max
+        .map_or(limit, |max| limit.min(max.max(1)));
     let state = org.lock();
     let mut page = state.contacts.in_order_after(after.as_ref());
-    let entities: Vec<ScanEntry<'_>> = page.by_ref().take(limit).collect();
+    let entities: Vec<ScanEntry<'_>> = page.by_ref().take(page_size).collect();
     let more = page.next().is_some();
     let mut body = json!({
         "entities": entities.iter().map(|(_, contact)| Value::Object((*contact).clone())).collect::<Vec<_>>(),
@@ -113,7 +119,10 @@ pub(crate) fn replace(org: &Org, request: &IncomingRequest, id: &str) -> Respons
     if org.rejects(Some(id), &fields) {
         return rejected();
     }
-    match state.contacts.replace(id, fields, org.clock.next_stamp()) {
+    match state
+        .contacts
+        .replace(id, fields, org.clock.next_stamp(), org.config.no_op_write)
+    {
         Some(contact) => Json(Value::Object(contact)).into_response(),
         None => not_found(&contact_not_found(id)),
     }

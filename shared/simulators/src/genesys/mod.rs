@@ -40,6 +40,7 @@ use crate::clock::VirtualClock;
 use crate::counters::{CounterBook, Counters};
 use crate::fault::{Fault, FaultBook};
 use crate::http_server::{self, ServerGuard};
+use crate::profile::{NoOpWrite, Profile, ResultOrder};
 use contact::ContactBook;
 use external_source::ExternalSources;
 use rate_limit::TokenRates;
@@ -56,19 +57,69 @@ pub struct GenesysSimConfig {
     /// Most entities one bulk add/update/remove/fetch may carry; more are refused as a whole
     /// with 400 `bad.request` (Genesys documents no limit; public clients send 50).
     pub max_bulk_entities: usize,
+    /// The order of bulk fetch/add/update/remove `results`. Genesys documents only that
+    /// "Ordering is NOT guaranteed - may be in a different order from the request" (GC SDK
+    /// docs BulkContactsResponse.md). Strict: [`ResultOrder::Shuffled`], a different
+    /// permutation per request, the least convenient plausible value (a client that pairs
+    /// results with requests by position, or learned that they come back reversed, mixes
+    /// contacts up). Lenient: [`ResultOrder::Reversed`].
+    pub bulk_result_order: ResultOrder,
+    /// What a `PUT`/bulk update that changes no field does to `modifyDate`. Not documented
+    /// (ExternalContact has no version or ETag; `modifyDate` is read-only, schema
+    /// `externalcontacts_schema.json`). Both profiles: [`NoOpWrite::MovesStamp`], the least
+    /// convenient plausible value: our own write that changes nothing still looks like a
+    /// change on the next scan, so echo and re-write loops must be stopped by comparing
+    /// contents, not stamps. (The simulator has always moved it.)
+    pub no_op_write: NoOpWrite,
+    /// The most entities a scan page holds, whatever `limit` asked for; `None` = `limit`.
+    /// Genesys documents `limit` as "between 10 and 200, default is 100" and that each page
+    /// returns a new cursor, not that a page holds `limit` entities. Strict: `Some(10)`, the
+    /// least `limit` allows, so a client must follow `cursors.after` and never take a short
+    /// page for the last one. Lenient: `None`.
+    pub scan_page_max: Option<usize>,
 }
 
 /// The simulator's default bulk entity cap (an assumption: Genesys documents none).
 pub const DEFAULT_MAX_BULK_ENTITIES: usize = 200;
 
+/// The profile named by `CONTACT_SYNC_SIM_PROFILE` (lenient when unset), see
+/// [`GenesysSimConfig::for_profile`].
+///
+/// # Panics
+/// If `CONTACT_SYNC_SIM_PROFILE` holds an unknown profile name.
 impl Default for GenesysSimConfig {
     fn default() -> Self {
-        Self {
+        GenesysSimConfig::for_profile(Profile::from_env_or_panic())
+    }
+}
+
+impl GenesysSimConfig {
+    /// The settings of a `profile`: the sandbox's credentials and limits, and each
+    /// undocumented behaviour at the profile's value.
+    /// Strict: a bulk cap of 50 entities (the cap is not documented; 50 is what a public tool
+    /// batches `bulk/contacts/add` in, API-NOTES B.1), below the client's default start of 100.
+    pub fn for_profile(profile: Profile) -> GenesysSimConfig {
+        let lenient = GenesysSimConfig {
             client_id: "sandbox-gc-client".into(),
             client_secret: "sandbox-gc-secret".into(),
             max_request_bytes: 512_000,
             rate_limit_per_minute: None,
             max_bulk_entities: DEFAULT_MAX_BULK_ENTITIES,
+            bulk_result_order: ResultOrder::Reversed,
+            no_op_write: NoOpWrite::MovesStamp,
+            scan_page_max: None,
+        };
+        match profile {
+            Profile::Lenient => lenient,
+            Profile::Strict => GenesysSimConfig {
+                bulk_result_order: ResultOrder::Shuffled {
+                    seed: 0x005e_ed0f_b01c,
+                },
+                no_op_write: NoOpWrite::MovesStamp,
+                scan_page_max: Some(10),
+                max_bulk_entities: 50,
+                ..lenient
+            },
         }
     }
 }
@@ -97,6 +148,9 @@ pub(crate) struct Org {
     clock: VirtualClock,
     counters: CounterBook,
     faults: FaultBook,
+    /// How many bulk requests were answered: with the seed, what a shuffled order is drawn
+    /// from.
+    bulk_requests: std::sync::atomic::AtomicU64,
     state: Mutex<OrgState>,
 }
 
@@ -137,6 +191,7 @@ impl GenesysSim {
             clock: VirtualClock::default(),
             counters: CounterBook::default(),
             faults: FaultBook::default(),
+            bulk_requests: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(OrgState::default()),
         });
         let guard = http_server::serve(listener, server::router(org.clone()));
@@ -202,7 +257,10 @@ impl GenesysSim {
         });
         let stamp = self.org.clock.next_stamp();
         assert!(
-            state.contacts.patch(id, fields, &removed, stamp).is_some(),
+            state
+                .contacts
+                .patch(id, fields, &removed, stamp, self.org.config.no_op_write)
+                .is_some(),
             "GenesysSim::edit({id}): no such contact"
         );
     }
@@ -287,7 +345,7 @@ impl GenesysSim {
         self.org.counters.reset();
     }
 
-    /// Skew this org's clock by `offset` (stamps stay strictly increasing).
+    /// Skew this org's clock by `offset` (stamps never go back).
     pub fn set_clock_offset(&self, offset: chrono::Duration) {
         self.org.clock.set_offset(offset);
     }

@@ -39,6 +39,7 @@ use crate::clock::VirtualClock;
 use crate::counters::{CounterBook, Counters};
 use crate::fault::{Fault, FaultBook};
 use crate::http_server::{self, ServerGuard};
+use crate::profile::{Profile, StampResolution};
 use contact::{ContactStore, WriteMode};
 use query::QueryCursors;
 
@@ -70,6 +71,19 @@ pub struct SalesforceSimConfig {
     /// Most records (or ids) one sObject Collections request may carry (documented: 200);
     /// more are refused as a whole with 400 `EXCEEDED_ID_LIMIT`.
     pub max_collection_records: usize,
+    /// How `SystemModstamp`, `LastModifiedDate` and `CreatedDate` are stamped. Salesforce
+    /// documents the fields as "date and time" and writes them as `…T00:37:00.000+0000`
+    /// (System Fields doc; restforce and SF docs examples), but not their precision, nor that
+    /// two writes get different stamps. Strict: [`StampResolution::SharedSecond`] (whole
+    /// seconds, `.000`, and unrelated writes within one second share the stamp), the least
+    /// convenient plausible value: a `(SystemModstamp, Id)` watermark then meets many records
+    /// at its own stamp, some of them written after the read that set it. Lenient: unique,
+    /// strictly increasing milliseconds.
+    ///
+    /// Collections results are NOT shuffled in any profile: Salesforce documents them in
+    /// request order ("SaveResults come back in the same order", SF docs
+    /// resources-composite-sobjects-collections-create; upsert and delete likewise).
+    pub stamps: StampResolution,
 }
 
 /// A throwaway RSA key pair for the sandbox and tests (never use it for a real org): the
@@ -78,9 +92,28 @@ pub const SANDBOX_JWT_PRIVATE_KEY_PEM: &str = include_str!("sandbox_jwt_key.pem"
 /// The public half of [`SANDBOX_JWT_PRIVATE_KEY_PEM`].
 pub const SANDBOX_JWT_PUBLIC_KEY_PEM: &str = include_str!("sandbox_jwt_key.pub.pem");
 
+/// The profile named by `CONTACT_SYNC_SIM_PROFILE` (lenient when unset), see
+/// [`SalesforceSimConfig::for_profile`].
+///
+/// # Panics
+/// If `CONTACT_SYNC_SIM_PROFILE` holds an unknown profile name.
 impl Default for SalesforceSimConfig {
     fn default() -> Self {
-        Self {
+        SalesforceSimConfig::for_profile(Profile::from_env_or_panic())
+    }
+}
+
+impl SalesforceSimConfig {
+    /// The settings of a `profile`: the sandbox's credentials and limits, and each
+    /// undocumented behaviour at the profile's value.
+    ///
+    /// Strict, besides [`SalesforceSimConfig::stamps`]: `query_batch_size` 200, the smallest
+    /// page the `Sforce-Query-Options` header may ask for; Salesforce's default is 2,000 but
+    /// "the requested size is not guaranteed" (SF docs Query Options Header), so a page may
+    /// be smaller than asked.
+    /// `max_collection_records` stays 200 in both: the documented Collections limit.
+    pub fn for_profile(profile: Profile) -> SalesforceSimConfig {
+        let lenient = SalesforceSimConfig {
             client_id: "sandbox-sf-client".into(),
             client_secret: "sandbox-sf-secret".into(),
             query_batch_size: 2000,
@@ -91,6 +124,15 @@ impl Default for SalesforceSimConfig {
             bulk_results_page_size: 10_000,
             state_country_picklists: false,
             max_collection_records: 200,
+            stamps: StampResolution::UniqueMillisecond,
+        };
+        match profile {
+            Profile::Lenient => lenient,
+            Profile::Strict => SalesforceSimConfig {
+                query_batch_size: 200,
+                stamps: StampResolution::SharedSecond,
+                ..lenient
+            },
         }
     }
 }
@@ -151,9 +193,9 @@ impl SalesforceSim {
             .contacts
             .set_state_country_picklists(config.state_country_picklists);
         let org = Arc::new(Org {
+            clock: VirtualClock::new(config.stamps),
             config,
             url,
-            clock: VirtualClock::default(),
             counters: CounterBook::default(),
             faults: FaultBook::default(),
             state: Mutex::new(state),
@@ -323,7 +365,7 @@ impl SalesforceSim {
         self.org.lock().api_usage
     }
 
-    /// Skew this org's clock by `offset` (stamps stay strictly increasing).
+    /// Skew this org's clock by `offset` (stamps never go back).
     pub fn set_clock_offset(&self, offset: chrono::Duration) {
         self.org.clock.set_offset(offset);
     }
