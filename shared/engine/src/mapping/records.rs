@@ -104,10 +104,13 @@ impl Mapping {
             .and_then(Value::as_str)
             .and_then(|c| PhoneRegion::parse(c).or_else(|| PhoneRegion::of_calling_code(c)))
             .unwrap_or(region);
-        let text = ["userInput", "display", "e164"]
-            .into_iter()
-            .find_map(|k| phone.get(k).and_then(Value::as_str).map(str::trim))
-            .filter(|t| !t.is_empty());
+        let text = ["userInput", "display", "e164"].into_iter().find_map(|k| {
+            phone
+                .get(k)
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+        });
         let extension = phone.get("extension").and_then(|e| match e {
             Value::Number(n) => Some(n.to_string()),
             Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
