@@ -40,7 +40,8 @@ pub struct RunLine {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub duration_seconds: Option<f64>,
-    /// `ok`, `partial` (some pairs failed and stay pending), `unfinished` (no finish time),
+    /// `ok`, `partial` (some pairs failed and stay pending), `refused` (a system refused
+    /// records: see `review list`), `unfinished` (no finish time),
     /// or how the run recorded it ended when not completed (`limited`, `interrupted`).
     pub outcome: String,
     pub stats: SyncStats,
@@ -87,6 +88,8 @@ fn run_line(run: &RunRecord) -> RunLine {
             "unfinished".into()
         } else if stats.failed > 0 {
             "partial".into()
+        } else if stats.refused.total() > 0 {
+            "refused".into()
         } else {
             "ok".into()
         }
@@ -347,6 +350,9 @@ mod tests {
         own.summary["end"] = json!("interrupted");
         let mut completed = run("e", 1, 0, 1, true);
         completed.summary["end"] = json!("completed");
+        // AND a run in which Genesys refused a record
+        let mut refused = run("f", 0, 0, 1, true);
+        refused.summary["refused"] = json!({"salesforce": 0, "genesys": 1});
         // WHEN turned into lines
         let lines: Vec<RunLine> = [
             run("a", 0, 0, 1, true),
@@ -354,16 +360,24 @@ mod tests {
             run("c", 0, 0, 1, false),
             own,
             completed,
+            refused,
         ]
         .iter()
         .map(run_line)
         .collect();
-        // THEN the outcomes are ok, partial, unfinished, the recorded end, and for a run that
-        // recorded a completed end, what its counts say
+        // THEN the outcomes are ok, partial, unfinished, the recorded end, for a run that
+        // recorded a completed end what its counts say, and refused
         let outcomes: Vec<&str> = lines.iter().map(|l| l.outcome.as_str()).collect();
         assert_eq!(
             outcomes,
-            ["ok", "partial", "unfinished", "interrupted", "partial"]
+            [
+                "ok",
+                "partial",
+                "unfinished",
+                "interrupted",
+                "partial",
+                "refused"
+            ]
         );
         assert_eq!(lines[0].duration_seconds, Some(2.5));
         assert_eq!(lines[2].duration_seconds, None);

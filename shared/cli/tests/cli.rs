@@ -106,7 +106,10 @@ async fn the_readme_walk_check_dry_run_sync_resolve_sync_on_a_kept_sandbox() {
         !stderr(&first).contains("@example."),
         "a log line carries an email"
     );
-    let first = json(&first);
+    // (the sandbox holds one Genesys contact Salesforce refuses: the first run exits 4)
+    assert_eq!(first.status.code(), Some(4), "{}", stderr(&first));
+    let first: Value = serde_json::from_str(stdout(&first).trim()).expect("one JSON document");
+    assert_eq!(first["stats"]["refused"]["salesforce"], 1, "{first}");
     let second = json(&contact_sync(state, &["sync", "--sandbox", "--json"], &[]));
 
     // THEN the first creates on both sides and counts its API calls; the second, against
@@ -465,9 +468,11 @@ fn sandbox_serve_lets_another_process_sync_the_simulators_and_keeps_them_on_ctrl
     let env: Vec<(&str, &str)> = vars.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
     let sync = contact_sync(other.path(), &["sync", "--once", "--json"], &env);
 
-    // THEN it syncs the served orgs (the sandbox has people on one side only: creates)
-    assert_eq!(sync.status.code(), Some(0), "{}", stderr(&sync));
+    // THEN it syncs the served orgs (the sandbox has people on one side only: creates; one
+    // of them Salesforce refuses, so the run exits 4)
+    assert_eq!(sync.status.code(), Some(4), "{}", stderr(&sync));
     let summary: Value = serde_json::from_str(stdout(&sync).trim()).expect("json");
+    assert_eq!(summary["stats"]["refused"]["salesforce"], 1, "{summary}");
     assert!(
         summary["stats"]["created"]["genesys"].as_u64() > Some(0),
         "{summary}"
