@@ -97,6 +97,27 @@ struct Index {
     subdivision_by_spelling: HashMap<String, Meaning>,
     /// Full ISO 3166-2 code, upper-case (`US-IN`) → subdivision.
     subdivision_by_code: HashMap<String, u16>,
+    /// Country and code of up to three letters or digits, upper-case and zero-padded
+    /// (`US`, `IN` → `USIN\0`) → subdivision: the fast path for codes.
+    subdivision_by_short_code: HashMap<[u8; 5], u16>,
+}
+
+/// The fast-path key of a subdivision code of one to three ASCII letters or digits.
+fn short_code_key(country: &str, code: &str) -> Option<[u8; 5]> {
+    let (country, code) = (country.as_bytes(), code.as_bytes());
+    if country.len() != 2 || code.is_empty() || code.len() > 3 {
+        return None;
+    }
+    let mut key = [0u8; 5];
+    key[0] = country[0].to_ascii_uppercase();
+    key[1] = country[1].to_ascii_uppercase();
+    for (slot, b) in key[2..].iter_mut().zip(code) {
+        if !b.is_ascii_alphanumeric() {
+            return None;
+        }
+        *slot = b.to_ascii_uppercase();
+    }
+    Some(key)
 }
 
 fn learn(map: &mut HashMap<String, Meaning>, key: String, rank: Rank, target: u16) {
@@ -132,6 +153,7 @@ static INDEX: LazyLock<Index> = LazyLock::new(|| {
         subdivisions: Vec::with_capacity(5200),
         subdivision_by_spelling: HashMap::with_capacity(16_384),
         subdivision_by_code: HashMap::with_capacity(5200),
+        subdivision_by_short_code: HashMap::with_capacity(5200),
     };
     for country in keshvar::CountryIterator::new() {
         let id = index.countries.len() as u16;
@@ -160,6 +182,9 @@ static INDEX: LazyLock<Index> = LazyLock::new(|| {
             let sid = index.subdivisions.len() as u16;
             let full = format!("{alpha2}-{}", sub.code().to_ascii_uppercase());
             index.subdivision_by_code.insert(full.clone(), sid);
+            if let Some(key) = short_code_key(&alpha2, sub.code()) {
+                index.subdivision_by_short_code.insert(key, sid);
+            }
             let subs = &mut index.subdivision_by_spelling;
             learn(subs, prefixed(&prefix, sub.code()), Rank::Code, sid);
             learn(subs, prefixed(&prefix, sub.name()), Rank::IsoName, sid);
@@ -278,6 +303,12 @@ pub fn subdivision(country: Option<&str>, value: &str) -> Option<&'static str> {
     }
     let country = country.and_then(|c| index.country_id(c))?;
     let prefix = &index.countries[usize::from(country)].alpha2;
+    // Fast path: a code (`IN`, what Genesys and many orgs hold).
+    if let Some(id) =
+        short_code_key(prefix, value).and_then(|key| index.subdivision_by_short_code.get(&key))
+    {
+        return Some(index.subdivisions[usize::from(*id)].full.as_str());
+    }
     let folded = fold(value);
     if folded.is_empty() {
         return None;
