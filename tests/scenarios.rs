@@ -333,7 +333,7 @@ impl Scenario {
             ];
             let mut body = serde_json::Map::new();
             for (field, value) in &values {
-                let rendered = render(&mut self.rng, field, value.as_deref());
+                let rendered = render(&mut self.rng, self.messy, field, value.as_deref());
                 body.extend(patch_for(*side, field, rendered));
             }
             match side {
@@ -468,7 +468,7 @@ impl Scenario {
                 _ => distinct_text(&mut self.rng, "Title"),
             })
         };
-        let rendered = render(&mut self.rng, field, value.as_deref());
+        let rendered = render(&mut self.rng, self.messy, field, value.as_deref());
         let patch = Value::Object(patch_for(side, field, rendered));
         match side {
             Side::Salesforce => self.sf.edit(id, patch),
@@ -1134,6 +1134,10 @@ impl Scenario {
                     self.violation(format!(
                         "person {index}: `{field}` differs between the sides"
                     ));
+                    eprintln!(
+                        "DEBUG {field}: sf={s:?} gz={g:?} pair={pair:?} sf_stamp={:?}",
+                        sf.get("SystemModstamp")
+                    );
                     continue;
                 }
                 let policy = all.iter().any(|c| {
@@ -1280,7 +1284,11 @@ fn with_address_kept(gz: &GenesysSim, id: &str, mut patch: Value) -> Value {
 }
 
 /// A value as a user would type it: emails in any letter case, phones in any common format.
-fn render(rng: &mut StdRng, field: &str, value: Option<&str>) -> Option<String> {
+/// With messy data the records carry a country that edits move between six countries, and a
+/// number written without its country code means what the record's country says (issue 14,
+/// item 2: "(415) 555-0134" on an Indian contact is read as an Indian number); the model keeps
+/// what a number means, not how it was typed, so there every number keeps its country code.
+fn render(rng: &mut StdRng, messy: bool, field: &str, value: Option<&str>) -> Option<String> {
     let value = value?;
     Some(match field {
         "email" => value
@@ -1315,10 +1323,12 @@ fn render(rng: &mut StdRng, field: &str, value: Option<&str>) -> Option<String> 
         "phone_work" | "phone_mobile" => {
             let digits = &value[2..];
             let (area, exchange, line) = (&digits[0..3], &digits[3..6], &digits[6..10]);
-            match rng.random_range(0..4) {
-                0 => format!("({area}) {exchange}-{line}"),
-                1 => format!("{area}.{exchange}.{line}"),
-                2 => format!("+1 {area}-{exchange}-{line}"),
+            match (messy, rng.random_range(0..4)) {
+                (false, 0) => format!("({area}) {exchange}-{line}"),
+                (false, 1) => format!("{area}.{exchange}.{line}"),
+                (false, 2) | (true, 0 | 1) => format!("+1 {area}-{exchange}-{line}"),
+                (true, 2) => format!("+1 ({area}) {exchange}-{line}"),
+                _ if messy => format!("+1{area}{exchange}{line}"),
                 _ => format!("{area}{exchange}{line}"),
             }
         }

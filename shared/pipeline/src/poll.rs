@@ -394,9 +394,14 @@ impl SideScan {
                 whole_second(at - skew)
             }
         };
+        // With whole-second stamps the newest second itself is read again by the next poll: a
+        // record written again in that second keeps the stamp it was read with (whatever the
+        // two clocks say), so only a read of the whole second can see that write.
+        let newest_second = (!self.sub_second).then(|| whole_second(reached.stamp));
         let limits = [
             self.started_at.map(start_limit),
             self.deferred.as_ref().map(|d| d.stamp),
+            newest_second,
         ];
         for stamp in limits.into_iter().flatten() {
             let limit = Watermark::position(stamp - Duration::milliseconds(1), "");
@@ -1814,6 +1819,7 @@ mod tests {
         let read = SideScan {
             newest: Some(mark(20, "z")),
             started_at: Some(at(10)),
+            sub_second: true,
             ..SideScan::default()
         };
         // WHEN the watermark it reached is asked for, without and with a 5-minute skew
@@ -1834,6 +1840,7 @@ mod tests {
         let old = SideScan {
             newest: Some(mark(3, "q")),
             started_at: Some(at(10)),
+            sub_second: true,
             ..SideScan::default()
         };
         assert_eq!(old.reached(Duration::minutes(5)), Some(mark(3, "q")));
@@ -1843,20 +1850,23 @@ mod tests {
 
     #[test]
     fn a_write_in_the_watermarks_stamp_after_the_read_is_read_by_the_next_poll() {
-        // GIVEN a read that saw two records sharing a whole-second stamp, and stored the
+        let ms7 = || at(7) + Duration::milliseconds(250);
+        // GIVEN a read that saw two records sharing a millisecond stamp, and stored the
         // watermark it reached (its read started a minute later)
         let mut read = SideScan {
             started_at: Some(at(8)),
             ..SideScan::default()
         };
-        read.seen(&Watermark::of_record(at(7), "003SM000000000mAAA"));
-        read.seen(&Watermark::of_record(at(7), "003SM000000000zAAA"));
+        read.seen(&Watermark::of_record(ms7(), "003SM000000000mAAA"));
+        read.seen(&Watermark::of_record(ms7(), "003SM000000000zAAA"));
         let stored = read.reached(Duration::zero()).expect("a watermark");
-        assert_eq!(stored.stamp, at(7));
+        assert_eq!(stored.stamp, ms7());
         // WHEN, after the read, a record with a smaller id is written in that same second, and
         // the next poll reads from the stored watermark
-        let late = salesforce_record(7, "003SM0000000001AAA");
-        let already_read = salesforce_record(7, "003SM000000000mAAA");
+        let mut late = salesforce_record(7, "003SM0000000001AAA");
+        late.modified_at = ms7();
+        let mut already_read = salesforce_record(7, "003SM000000000mAAA");
+        already_read.modified_at = ms7();
         // THEN the late write is a change; the records already read at that stamp are not
         assert!(is_salesforce_change(Some(&stored), &late));
         assert!(stored.is_before(late.modified_at, &late.id));
@@ -1872,8 +1882,8 @@ mod tests {
         next.seen(&mark_of(&late));
         let again = next.reached(Duration::zero()).expect("a watermark");
         assert_eq!(again.at_stamp.len(), 3);
-        assert!(!again.is_before(at(7), "003SM000000000zAAA"));
-        assert!(!again.is_before(at(7), "003SM0000000001AAA"));
+        assert!(!again.is_before(ms7(), "003SM000000000zAAA"));
+        assert!(!again.is_before(ms7(), "003SM0000000001AAA"));
     }
 
     #[test]
@@ -1895,6 +1905,19 @@ mod tests {
             Watermark::position(at(10) - Duration::milliseconds(1), "")
         );
         assert!(reached.is_before(at(10), "z"));
+        // AND a read that started long after its newest whole-second change still leaves that
+        // second to the next poll (a record written again in it keeps its stamp)
+        let mut late_read = SideScan {
+            started_at: Some(at(30)),
+            ..SideScan::default()
+        };
+        late_read.seen(&Watermark::of_record(at(10), "z"));
+        assert!(
+            late_read
+                .reached(Duration::zero())
+                .expect("a watermark")
+                .is_before(at(10), "z")
+        );
         // AND once a stamp finer than a second was read, only the millisecond before the
         // read's start is held back
         read.seen(&Watermark::of_record(
