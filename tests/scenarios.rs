@@ -1134,10 +1134,6 @@ impl Scenario {
                     self.violation(format!(
                         "person {index}: `{field}` differs between the sides"
                     ));
-                    eprintln!(
-                        "DEBUG {field}: sf={s:?} gz={g:?} pair={pair:?} sf_stamp={:?}",
-                        sf.get("SystemModstamp")
-                    );
                     continue;
                 }
                 let policy = all.iter().any(|c| {
