@@ -62,6 +62,19 @@ pub enum PollReport {
     OutOfTime { run_id: String },
 }
 
+/// What the Lambda's main runs for each scheduled event: [`handle`] with its metrics
+/// (`contact_sync_aws::metrics::observe_poll`).
+pub async fn invoke(
+    deployment: &Deployment,
+    event: &CloudWatchEvent,
+    deadline: Instant,
+) -> Result<PollReport, PollerError> {
+    // Boxed: the poll's future is deep enough to overflow the compiler's layout query depth
+    // when nested inline.
+    let handler = Box::pin(handle(deployment, event, deadline));
+    contact_sync_aws::metrics::observe_poll(deployment, handler).await
+}
+
 /// Handles one scheduled event. `deadline`: when the invocation must be done (Lambda's).
 pub async fn handle(
     deployment: &Deployment,
