@@ -97,3 +97,42 @@ fn an_alarm_watches_every_function_for_throttles() {
     let all: BTreeSet<String> = functions(&t).into_iter().map(|(id, _)| id).collect();
     assert_eq!(watched, all);
 }
+
+#[test]
+fn each_function_logs_json_to_its_own_group_with_a_retention_and_a_level_parameter() {
+    // GIVEN the template's functions, log groups and parameters
+    let t = template();
+    let mut groups = BTreeSet::new();
+    for (id, function) in functions(&t) {
+        // WHEN its logging configuration is read
+        let logging = &function["Properties"]["LoggingConfig"];
+        // THEN it logs JSON to a log group of the template, its own
+        assert_eq!(logging["LogFormat"], "JSON", "{id}");
+        let group = reference(&logging["LogGroup"])
+            .unwrap_or_else(|| panic!("{id}: LoggingConfig.LogGroup is a !Ref"));
+        assert!(groups.insert(group.to_string()), "{id} shares {group}");
+        let resource = &t["Resources"][group];
+        assert_eq!(resource["Type"], "AWS::Logs::LogGroup", "{group}");
+        // AND the group keeps lines for a parameter's days, 30 unless told
+        let days = reference(&resource["Properties"]["RetentionInDays"])
+            .unwrap_or_else(|| panic!("{group}: RetentionInDays from a parameter"));
+        assert_eq!(t["Parameters"][days]["Default"].as_i64(), Some(30));
+        // AND its level is a parameter's (Lambda passes it on as AWS_LAMBDA_LOG_LEVEL)
+        let level = reference(&logging["ApplicationLogLevel"])
+            .unwrap_or_else(|| panic!("{id}: ApplicationLogLevel from a parameter"));
+        assert_eq!(t["Parameters"][level]["Default"], "INFO");
+    }
+    // AND each function's main sets up its logs with the Lambda runtime's subscriber, the one
+    // that reads AWS_LAMBDA_LOG_LEVEL (before RUST_LOG) and AWS_LAMBDA_LOG_FORMAT
+    for binary in ["poller", "reconciler", "notifier"] {
+        let main = std::fs::read_to_string(format!(
+            "{}/../functions/{binary}/src/main.rs",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("main.rs");
+        assert!(
+            main.contains("lambda_runtime::tracing::init_default_subscriber()"),
+            "{binary}: logs not set up by the runtime's subscriber"
+        );
+    }
+}
