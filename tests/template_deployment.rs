@@ -136,3 +136,77 @@ fn each_function_logs_json_to_its_own_group_with_a_retention_and_a_level_paramet
         );
     }
 }
+
+#[test]
+fn every_variable_events_env_json_sets_is_declared_for_its_function() {
+    // GIVEN the variables `sam local invoke --env-vars events/env.json` is given, per function
+    let env: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../events/env.json"))
+            .expect("events/env.json"),
+    )
+    .expect("env.json parses");
+    let t = template();
+    let declared = |function: &str| -> BTreeSet<String> {
+        let global = t["Globals"]["Function"]["Environment"]["Variables"].as_mapping();
+        let own = t["Resources"][function]["Properties"]["Environment"]["Variables"].as_mapping();
+        global
+            .into_iter()
+            .chain(own)
+            .flat_map(|m| m.keys())
+            .filter_map(|k| k.as_str().map(str::to_string))
+            .collect()
+    };
+    let functions: BTreeSet<String> = functions(&t).into_iter().map(|(id, _)| id).collect();
+    let given: BTreeSet<String> = env
+        .as_object()
+        .expect("an object")
+        .keys()
+        .cloned()
+        .collect();
+    // THEN it names every function of the template, and no other
+    assert_eq!(given, functions);
+    for (function, variables) in env.as_object().expect("an object") {
+        // AND every variable it sets is one the template declares for that function (sam
+        // drops the others without a word)
+        let declared = declared(function);
+        for variable in variables.as_object().expect("variables").keys() {
+            assert!(
+                declared.contains(variable),
+                "{function}: events/env.json sets {variable}, which template.yaml does not declare"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_samconfig_example_sets_every_parameter_and_only_those() {
+    // GIVEN the template's parameters and the example samconfig
+    let t = template();
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../samconfig.example.toml"
+    ))
+    .expect("samconfig.example.toml");
+    let parameters: BTreeSet<String> = t["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .keys()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    // WHEN the `Name=value` overrides of its parameter_overrides are read
+    let overrides = example
+        .split("parameter_overrides")
+        .nth(1)
+        .expect("parameter_overrides");
+    let overrides = &overrides[..overrides.find("\"\"\"\n").unwrap_or(overrides.len())];
+    let named: BTreeSet<String> = overrides
+        .split_whitespace()
+        .filter_map(|w| {
+            w.split_once('=')
+                .map(|(k, _)| k.trim_matches('"').to_string())
+        })
+        .filter(|k| !k.is_empty())
+        .collect();
+    // THEN every parameter is there, and nothing the template does not declare
+    assert_eq!(named, parameters);
+}

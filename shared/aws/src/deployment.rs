@@ -12,6 +12,7 @@
 //! | `ALERT_WEBHOOK_URL` | notifier | optional, local runs: the webhook URL itself |
 //! | `CONTACT_SYNC_CONFIG` | all | mapping YAML (default: the built-in mapping) |
 //! | `AWS_ENDPOINT_URL` | all | optional: an emulator (moto) instead of AWS |
+//! | `CONTACT_SYNC_ENDPOINT_URL` | all | the same, declared by the template (empty there) so that `sam local invoke --env-vars` can set it |
 
 use crate::metrics::Sink;
 use crate::queue::SqsQueue;
@@ -39,6 +40,9 @@ pub const ALERT_WEBHOOK_SECRET_ARN: &str = "ALERT_WEBHOOK_SECRET_ARN";
 pub const ALERT_WEBHOOK_URL: &str = "ALERT_WEBHOOK_URL";
 /// The SDK's own variable for a custom endpoint (an emulator).
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// An emulator's URL under a name the template declares (`sam local invoke --env-vars` passes
+/// on only declared variables); empty or unset: the SDK's own configuration.
+pub const CONTACT_SYNC_ENDPOINT_URL: &str = "CONTACT_SYNC_ENDPOINT_URL";
 
 /// Why a deployment could not be assembled or used. Never holds a credential.
 #[derive(Debug, thiserror::Error)]
@@ -94,8 +98,12 @@ impl std::fmt::Debug for Deployment {
 impl Deployment {
     /// From the process environment and the SDK's default configuration chain.
     pub async fn from_env() -> Result<Deployment, DeploymentError> {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let vars: HashMap<String, String> = std::env::vars().collect();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = optional(&vars, CONTACT_SYNC_ENDPOINT_URL) {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
         Deployment::new(&sdk, vars, mapping_from_env()?)
     }
 
