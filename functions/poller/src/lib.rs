@@ -14,7 +14,7 @@
 //!   invoking the function again at once. That needs no `lambda:InvokeFunction` permission on
 //!   itself, cannot turn into a loop of invocations billing without end, and keeps one poller
 //!   at a time by construction; the price is latency (a poll needing k invocations takes about
-//!   k schedule periods; lower `ScheduleExpression` for a large org). A Salesforce cursor
+//!   k schedule periods; lower `ScheduleMinutes` for a large org). A Salesforce cursor
 //!   outlived by the wait is refused and that read starts over safely (see `poll`).
 //! - Its reads span invocations, so its watermarks keep [`WATERMARK_SKEW`] before each read's
 //!   start (an edit landing on a record already read is read again next poll).
