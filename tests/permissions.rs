@@ -435,16 +435,9 @@ async fn every_aws_action_a_function_makes_is_granted_and_every_grant_is_used() 
     // WHEN a poll needs two invocations (a checkpoint saved and resumed), then a third
     // finishes it, and the reconciler and the notifier drain what they sent
     let poller = w.deployment("PollerFunction");
-    let continued = contact_sync_aws::metrics::observe_poll(
-        poller,
-        Box::pin(poller::handle_within(
-            poller,
-            &scheduled_event(),
-            &PollBudget::steps(1),
-        )),
-    )
-    .await
-    .expect("poller");
+    let continued = poller::invoke_within(poller, &scheduled_event(), &PollBudget::steps(1))
+        .await
+        .expect("poller");
     assert!(
         matches!(continued, PollReport::Continued { .. }),
         "{continued:?}"

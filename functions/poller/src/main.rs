@@ -18,7 +18,9 @@ async fn main() -> Result<(), Error> {
         let deployment = &deployment;
         async move {
             let deadline = deadline(event.context.deadline);
-            Ok::<_, Error>(poller::invoke(deployment, &event.payload, deadline).await?)
+            // Boxed: the poll's future is too deep for the compiler's layout query inline.
+            let invocation = Box::pin(poller::invoke(deployment, &event.payload, deadline));
+            Ok::<_, Error>(invocation.await?)
         }
     }))
     .await
