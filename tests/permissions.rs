@@ -10,8 +10,9 @@
 //!
 //! The functions run as their mains run them (`poller::invoke`, the reconciler's init and
 //! `reconciler::handle`, the notifier's alerter and `notifier::handle_measured`), over
-//! paths that cover their AWS calls: a poll continued over two invocations, conflicts and a
-//! held delete reconciled, a digest sent to a webhook read from its secret. Needs moto
+//! paths that cover their AWS calls: the mapping read from its parameter at cold start, a poll
+//! continued over two invocations, conflicts and a held delete reconciled, a digest sent to a
+//! webhook read from its secret. Needs moto
 //! (`CONTACT_SYNC_MOTO_URL`, see `contact_sync_aws::emulator`).
 //!
 //! What the Lambda service does with a role itself (the SQS event source receiving and
@@ -23,11 +24,14 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use axum::body::Bytes;
 use axum::extract::State;
 use contact_sync_aws::Deployment;
+use contact_sync_aws::deployed_mapping::{
+    self, CONTACT_SYNC_INTEGRATION, CONTACT_SYNC_MAPPING_PARAMETER,
+};
 use contact_sync_aws::deployment::{
     ALERT_WEBHOOK_SECRET_ARN, GENESYS_SECRET_ARN, SALESFORCE_SECRET_ARN,
 };
 use contact_sync_aws::emulator::{self, Stack};
-use contact_sync_engine::mapping::Mapping;
+use contact_sync_engine::mapping::DEFAULT_MAPPING_YAML;
 use contact_sync_pipeline::poll::PollBudget;
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
 use poller::PollReport;
@@ -313,12 +317,28 @@ impl World {
         vars.insert(SALESFORCE_SECRET_ARN.into(), sf_arn);
         vars.insert(GENESYS_SECRET_ARN.into(), gz_arn);
         vars.insert(ALERT_WEBHOOK_SECRET_ARN.into(), hook_arn);
+        // The mapping as deployed: in a parameter the functions read at cold start.
+        let parameter = format!("/{prefix}/mapping");
+        deployed_mapping::publish(
+            &aws_sdk_ssm::Client::new(&stack.sdk),
+            &parameter,
+            DEFAULT_MAPPING_YAML,
+            "built-in",
+        )
+        .await
+        .expect("publish the mapping");
+        vars.insert(CONTACT_SYNC_MAPPING_PARAMETER.into(), parameter);
+        vars.insert(CONTACT_SYNC_INTEGRATION.into(), "default".into());
         let mut functions = BTreeMap::new();
         for function in ["PollerFunction", "ReconcilerFunction", "NotifierFunction"] {
             let (proxy, recorder) = Recorder::start(&url).await;
             let sdk = emulator::sdk_config(&proxy).await;
             let (sink, _) = contact_sync_aws::metrics::Sink::memory();
-            let deployment = Deployment::new(&sdk, vars.clone(), Mapping::default_mapping())
+            // (as `Deployment::from_env` does at cold start)
+            let mapping = deployed_mapping::load(&sdk, &vars)
+                .await
+                .expect("the deployed mapping");
+            let deployment = Deployment::new(&sdk, vars.clone(), mapping)
                 .expect("deployment")
                 .with_metrics(sink);
             functions.insert(function, (deployment, recorder));

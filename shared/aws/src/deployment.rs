@@ -10,7 +10,9 @@
 //! | `SALESFORCE_SECRET_ARN`, `GENESYS_SECRET_ARN` | poller, reconciler | credentials (see [`crate::secrets`]) |
 //! | `ALERT_WEBHOOK_SECRET_ARN` | notifier | optional: secret `{"url": ...}` of a Slack-compatible webhook |
 //! | `ALERT_WEBHOOK_URL` | notifier | optional, local runs: the webhook URL itself |
-//! | `CONTACT_SYNC_CONFIG` | all | mapping YAML (default: the built-in mapping) |
+//! | `CONTACT_SYNC_MAPPING_PARAMETER` | all | the SSM parameter holding the mapping (see [`crate::deployed_mapping`]) |
+//! | `CONTACT_SYNC_INTEGRATION` | all | the stack's `IntegrationName`: the mapping must name it |
+//! | `CONTACT_SYNC_CONFIG` | all | local runs: mapping YAML file (default: the built-in mapping) |
 //! | `AWS_ENDPOINT_URL` | all | optional: an emulator (moto) instead of AWS |
 //! | `CONTACT_SYNC_ENDPOINT_URL` | all | the same, declared by the template (empty there) so that `sam local invoke --env-vars` can set it |
 
@@ -21,7 +23,7 @@ use crate::store::DynamoDbStore;
 use crate::webhook::WebhookAlerter;
 use aws_config::{BehaviorVersion, SdkConfig};
 use contact_sync_connectors::environment::{
-    ConnectionSettings, MappingLoadError, SettingsError, integration, mapping_from_env,
+    ConnectionSettings, MappingLoadError, SettingsError, integration,
 };
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::notify::{AlertError, Alerter, LogAlerter};
@@ -59,6 +61,8 @@ pub enum DeploymentError {
     #[error(transparent)]
     Mapping(#[from] MappingLoadError),
     #[error(transparent)]
+    DeployedMapping(#[from] crate::deployed_mapping::DeployedMappingError),
+    #[error(transparent)]
     System(#[from] SystemError),
     #[error(transparent)]
     Alert(#[from] AlertError),
@@ -69,6 +73,7 @@ impl DeploymentError {
         match self {
             DeploymentError::Secret(e) => e.is_retryable(),
             DeploymentError::System(e) => e.is_retryable(),
+            DeploymentError::DeployedMapping(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -104,7 +109,8 @@ impl Deployment {
             loader = loader.endpoint_url(url);
         }
         let sdk = loader.load().await;
-        Deployment::new(&sdk, vars, mapping_from_env()?)
+        let mapping = crate::deployed_mapping::load(&sdk, &vars).await?;
+        Deployment::new(&sdk, vars, mapping)
     }
 
     /// From explicit variables (tests, tools).
