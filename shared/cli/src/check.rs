@@ -83,7 +83,7 @@ pub async fn run(
                 "mapping",
                 format!("{e:#}"),
                 format!(
-                    "fix the file named by {} (reference: docs/mapping.md), or unset it for the built-in mapping",
+                    "fix the file named by {} (reference: docs/mapping.md), or unset it for the built-in mapping; a deployed mapping: publish a valid one with `contact-sync mapping publish`",
                     environment::CONTACT_SYNC_CONFIG
                 ),
             ));
