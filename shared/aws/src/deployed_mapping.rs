@@ -37,12 +37,9 @@ pub enum DeployedMappingError {
     },
     #[error("mapping parameter {name}: cannot write it: {message}")]
     Write { name: String, message: String },
-    #[error("mapping {source_name}: {source}")]
-    Invalid {
-        source_name: String,
-        #[source]
-        source: MappingError,
-    },
+    /// (The mapping error names its source: the file or the parameter.)
+    #[error(transparent)]
+    Invalid(#[from] MappingError),
     #[error(transparent)]
     File(#[from] MappingLoadError),
     #[error(
@@ -122,10 +119,7 @@ pub fn validate(yaml: &str, source_name: &str) -> Result<Mapping, DeployedMappin
             size: yaml.len(),
         });
     }
-    Mapping::from_yaml(yaml, source_name).map_err(|source| DeployedMappingError::Invalid {
-        source_name: source_name.to_string(),
-        source,
-    })
+    Ok(Mapping::from_yaml(yaml, source_name)?)
 }
 
 /// Validates `yaml` and writes it to parameter `name` (advanced tier, a new version);
@@ -207,8 +201,8 @@ mod tests {
         // WHEN they are validated
         // THEN each is refused with its source named
         let e = validate(&invalid, "mapping.yaml").expect_err("invalid");
-        assert!(matches!(e, DeployedMappingError::Invalid { .. }), "{e:?}");
-        assert!(e.to_string().starts_with("mapping mapping.yaml:"), "{e}");
+        assert!(matches!(e, DeployedMappingError::Invalid(_)), "{e:?}");
+        assert!(e.to_string().contains("mapping.yaml"), "{e}");
         let e = validate(&large, "big.yaml").expect_err("too large");
         assert!(matches!(e, DeployedMappingError::TooLarge { .. }), "{e:?}");
     }
