@@ -210,3 +210,22 @@ fn the_samconfig_example_sets_every_parameter_and_only_those() {
     // THEN every parameter is there, and nothing the template does not declare
     assert_eq!(named, parameters);
 }
+
+#[test]
+fn the_sync_table_outlives_a_stack_deletion_or_a_replacement() {
+    // GIVEN the template's DynamoDB tables (the sync state and its audit)
+    let t = template();
+    let tables: Vec<(String, Value)> = t["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::DynamoDB::Table")
+        .map(|(id, r)| (id.as_str().unwrap_or("?").to_string(), r.clone()))
+        .collect();
+    assert!(!tables.is_empty());
+    // THEN each is retained when the stack is deleted and when an update replaces it
+    for (id, table) in tables {
+        assert_eq!(table["DeletionPolicy"], "Retain", "{id}");
+        assert_eq!(table["UpdateReplacePolicy"], "Retain", "{id}");
+    }
+}
