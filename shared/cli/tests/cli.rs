@@ -471,3 +471,44 @@ fn sandbox_serve_lets_another_process_sync_the_simulators_and_keeps_them_on_ctrl
     assert_eq!(server.wait().expect("wait").code(), Some(0));
     assert!(state.path().join("sandbox-orgs.json").exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn check_warns_when_the_state_directory_or_its_store_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    // GIVEN a state directory others can read, holding a store file
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path();
+    std::fs::write(state.join("state.redb"), b"").expect("store file");
+    let set = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    set(state, 0o755);
+    set(&state.join("state.redb"), 0o600);
+    let state_check = || {
+        // (check exits non-zero: no connection settings here; its JSON still lists every check)
+        let out = contact_sync(state, &["check", "--json"], &[]);
+        let checks: Value = serde_json::from_str(stdout(&out).trim()).expect("check's JSON");
+        checks
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["check"] == "state directory")
+            .expect("the state directory check")
+            .clone()
+    };
+    // WHEN check runs THEN it warns, with the fix, and does not count it as a failure
+    let wide = state_check();
+    assert_eq!(wide["status"], "warn", "{wide}");
+    assert!(
+        wide["fix"].as_str().unwrap_or("").contains("chmod 700"),
+        "{wide}"
+    );
+    // AND a store file readable by others is a warning too
+    set(state, 0o700);
+    set(&state.join("state.redb"), 0o644);
+    assert_eq!(state_check()["status"], "warn");
+    // AND owner-only is fine
+    set(&state.join("state.redb"), 0o600);
+    assert_eq!(state_check()["status"], "ok");
+}
