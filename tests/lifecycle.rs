@@ -59,10 +59,15 @@ async fn unlink_keeps_the_other_record_and_never_recreates_the_deleted_one() {
     // THEN her Genesys record stays, the pair is a tombstone, and a review item says so
     assert!(w.gz.get(&ana_gz).is_some());
     assert_eq!(outcome.stats.unlinked, 1);
+    let tombstone = pair_of(&w, Side::Genesys, &ana_gz).await;
+    assert_eq!(tombstone.status, PairStatus::Unlinked);
+    // AND the tombstone keeps both ids but none of her values (no base snapshot)
     assert_eq!(
-        pair_of(&w, Side::Genesys, &ana_gz).await.status,
-        PairStatus::Unlinked
+        (tombstone.sf_id.as_deref(), tombstone.gz_id.as_deref()),
+        (Some(ana.as_str()), Some(ana_gz.as_str()))
     );
+    assert!(tombstone.base.is_none(), "{:?}", tombstone.base);
+    assert!(tombstone.resolutions.is_empty());
     let open = w
         .store
         .conflicts(&w.integration.name, true)
