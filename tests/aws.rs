@@ -49,8 +49,17 @@ impl AwsWorld {
         AwsWorld::with_genesys_secret(test, None).await
     }
 
+    /// With its functions on `mapping` instead of the built-in one.
+    async fn with_mapping(test: &str, mapping: Mapping) -> Option<AwsWorld> {
+        AwsWorld::build(test, None, mapping).await
+    }
+
     /// `genesys_secret`: a client secret to store instead of the simulator's (a wrong one).
     async fn with_genesys_secret(test: &str, genesys_secret: Option<&str>) -> Option<AwsWorld> {
+        AwsWorld::build(test, genesys_secret, Mapping::default_mapping()).await
+    }
+
+    async fn build(test: &str, genesys_secret: Option<&str>, mapping: Mapping) -> Option<AwsWorld> {
         let stack = Stack::create(test).await?;
         let sf = SalesforceSim::start(SalesforceSimConfig::default())
             .await
@@ -78,7 +87,7 @@ impl AwsWorld {
         vars.insert(GENESYS_SECRET_ARN.into(), gz_arn.clone());
         vars.insert(ALERT_WEBHOOK_URL.into(), webhook_url);
         let (sink, metrics) = contact_sync_aws::metrics::Sink::memory();
-        let deployment = Deployment::new(&stack.sdk, vars, Mapping::default_mapping())
+        let deployment = Deployment::new(&stack.sdk, vars, mapping)
             .expect("deployment")
             .with_metrics(sink);
         Some(AwsWorld {
@@ -617,13 +626,10 @@ async fn each_function_emits_one_emf_line_per_invocation_with_counts_and_no_valu
 
     // WHEN the second run goes through the poller (as its main wraps it), the reconciler and
     // the notifier (as its main calls it)
-    let report = contact_sync_aws::metrics::observe_poll(
+    let report = poller::invoke(
         &w.deployment,
-        poller::handle(
-            &w.deployment,
-            &scheduled_event(),
-            Instant::now() + Duration::from_secs(600),
-        ),
+        &scheduled_event(),
+        Instant::now() + Duration::from_secs(600),
     )
     .await
     .expect("poller");
@@ -790,4 +796,77 @@ async fn an_invocation_without_time_for_one_step_moves_nothing() {
     assert!(matches!(report, PollReport::OutOfTime { .. }), "{report:?}");
     assert_eq!(w.queue_depth(RECONCILE_QUEUE).await, 0);
     assert_eq!(w.poll_position().await, (None, None));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduled_functions_apply_a_release_of_held_deletes_and_close_it() {
+    // GIVEN six synced contacts, a delete breaker at 2 records, and four of them deleted in
+    // Salesforce: the scheduled run holds the deletes for review
+    let yaml = format!(
+        "deletes: {{policy: propagate, breaker: {{max_count: 2}}}}\n{}",
+        contact_sync_engine::mapping::DEFAULT_MAPPING_YAML
+    );
+    let mapping = Mapping::from_yaml(&yaml, "breaker at 2").expect("mapping");
+    let Some(w) = AwsWorld::with_mapping("held deletes released", mapping).await else {
+        return;
+    };
+    let ids: Vec<String> = (0..6)
+        .map(|i| {
+            w.sf.insert(
+                json!({"LastName": format!("Person {i}"), "Email": format!("p{i}@example.com")}),
+            )
+        })
+        .collect();
+    w.run().await;
+    assert_eq!(w.gz.all().len(), 6);
+    for id in &ids[..4] {
+        w.sf.delete(id);
+    }
+    w.run().await;
+    assert_eq!(w.gz.all().len(), 6, "the deletes are held");
+    let store = w.deployment.store();
+    let open = store.conflicts("default", true).await.expect("conflicts");
+    let hold = open
+        .iter()
+        .find(|c| matches!(c.kind, ConflictKind::DeletesHeld { .. }))
+        .unwrap_or_else(|| panic!("a hold: {open:?}"))
+        .id
+        .clone();
+
+    // WHEN a person releases them (as `review resolve --release` does) and the next scheduled
+    // runs go poller -> reconciler
+    contact_sync_pipeline::review::decide(
+        &*store,
+        "default",
+        &hold,
+        contact_sync_pipeline::review::ReviewDecision::Release,
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("release");
+    let pending = || async {
+        contact_sync_pipeline::review::pending_delete_decisions(&*store, "default")
+            .await
+            .expect("decisions")
+            .len()
+    };
+    assert_eq!(pending().await, 1);
+    w.run().await;
+
+    // THEN the Lambdas applied the decision: the four deletes reached Genesys
+    assert_eq!(w.gz.all().len(), 2, "the released deletes were applied");
+    // AND the next scheduled poll closed the decision it had applied (the audit stays), and
+    // nothing else was deleted
+    w.run().await;
+    assert_eq!(pending().await, 0, "the decision was closed");
+    assert_eq!(w.gz.all().len(), 2);
+    assert!(
+        store
+            .conflicts("default", false)
+            .await
+            .expect("audit")
+            .iter()
+            .any(|c| c.policy == "release"),
+        "the decision stays as the audit"
+    );
 }

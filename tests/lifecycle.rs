@@ -80,14 +80,19 @@ async fn unlink_keeps_the_other_record_and_never_recreates_the_deleted_one() {
     assert_eq!(link_entries(&kept, &ana), 0, "{kept}");
     assert!(kept.get("externalSystemUrl").is_none(), "{kept}");
     assert_eq!(outcome.stats.unlinked, 1);
+    let tombstone = pair_of(&w, Side::Genesys, &ana_gz).await;
+    assert_eq!(tombstone.status, PairStatus::Unlinked);
+    // AND the tombstone keeps both ids but none of her values (no base snapshot)
+    assert_eq!(
+        (tombstone.sf_id.as_deref(), tombstone.gz_id.as_deref()),
+        (Some(ana.as_str()), Some(ana_gz.as_str()))
+    );
     assert_eq!(
         outcome.stats.updated.genesys, 0,
         "an unlink is not an update"
     );
-    assert_eq!(
-        pair_of(&w, Side::Genesys, &ana_gz).await.status,
-        PairStatus::Unlinked
-    );
+    assert!(tombstone.base.is_none(), "{:?}", tombstone.base);
+    assert!(tombstone.resolutions.is_empty());
     let open = w
         .store
         .conflicts(&w.integration.name, true)

@@ -14,7 +14,7 @@
 //!   invoking the function again at once. That needs no `lambda:InvokeFunction` permission on
 //!   itself, cannot turn into a loop of invocations billing without end, and keeps one poller
 //!   at a time by construction; the price is latency (a poll needing k invocations takes about
-//!   k schedule periods; lower `ScheduleExpression` for a large org). A Salesforce cursor
+//!   k schedule periods; lower `ScheduleMinutes` for a large org). A Salesforce cursor
 //!   outlived by the wait is refused and that read starts over safely (see `poll`).
 //! - Its reads span invocations, so its watermarks keep [`WATERMARK_SKEW`] before each read's
 //!   start (an edit landing on a record already read is read again next poll).
@@ -23,6 +23,7 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
 use contact_sync_aws::{Deployment, DeploymentError};
 use contact_sync_pipeline::poll::{PollBudget, PollProgress, poll_resumable};
+use contact_sync_pipeline::review;
 use contact_sync_pipeline::stats::SyncStats;
 use contact_sync_pipeline::store::RunRecord;
 use contact_sync_pipeline::{Integration, PipelineError};
@@ -47,6 +48,9 @@ pub enum PollReport {
         batches: usize,
         pairs: u64,
         review: u64,
+        /// The statistics the run record holds (for the metrics; not in the response).
+        #[serde(skip)]
+        stats: SyncStats,
     },
     /// The budget ran out after `steps` steps: progress saved, the next invocation goes on.
     Continued {
@@ -55,11 +59,53 @@ pub enum PollReport {
         steps: usize,
         batches: usize,
         pairs: u64,
+        /// The statistics the run record holds (for the metrics; not in the response).
+        #[serde(skip)]
+        stats: SyncStats,
     },
     /// Another run holds the run lease (or took this poll over).
     Skipped { run_id: String },
     /// Not even one step fitted in the time left; nothing moved.
     OutOfTime { run_id: String },
+}
+
+/// What the Lambda's main runs for each scheduled event: [`handle`] with its metrics
+/// (`contact_sync_aws::metrics::observe_poll`, from the handler's own statistics).
+pub async fn invoke(
+    deployment: &Deployment,
+    event: &CloudWatchEvent,
+    deadline: Instant,
+) -> Result<PollReport, PollerError> {
+    invoke_within(deployment, event, &PollBudget::until(stop_at(deadline))).await
+}
+
+/// [`invoke`] within an explicit budget (tests, tools).
+pub async fn invoke_within(
+    deployment: &Deployment,
+    event: &CloudWatchEvent,
+    budget: &PollBudget,
+) -> Result<PollReport, PollerError> {
+    // Boxed: the poll's future is deep enough to overflow the compiler's layout query depth
+    // when nested inline.
+    let handler = Box::pin(handle_within(deployment, event, budget));
+    contact_sync_aws::metrics::observe_poll(deployment, handler, PollReport::recorded).await
+}
+
+/// When the poll stops starting steps: [`TIME_MARGIN`] before the deadline.
+fn stop_at(deadline: Instant) -> Instant {
+    deadline
+        .checked_sub(TIME_MARGIN)
+        .unwrap_or_else(Instant::now)
+}
+
+impl PollReport {
+    /// The statistics of the run this invocation recorded; `None` when it recorded none.
+    pub fn recorded(&self) -> Option<&SyncStats> {
+        match self {
+            PollReport::Polled { stats, .. } | PollReport::Continued { stats, .. } => Some(stats),
+            PollReport::Skipped { .. } | PollReport::OutOfTime { .. } => None,
+        }
+    }
 }
 
 /// Handles one scheduled event. `deadline`: when the invocation must be done (Lambda's).
@@ -68,10 +114,7 @@ pub async fn handle(
     event: &CloudWatchEvent,
     deadline: Instant,
 ) -> Result<PollReport, PollerError> {
-    let stop = deadline
-        .checked_sub(TIME_MARGIN)
-        .unwrap_or_else(Instant::now);
-    handle_within(deployment, event, &PollBudget::until(stop)).await
+    handle_within(deployment, event, &PollBudget::until(stop_at(deadline))).await
 }
 
 /// Handles one scheduled event within an explicit budget (tests, tools).
@@ -86,7 +129,7 @@ pub async fn handle_within(
         .with_integration(|integration| {
             let run_id = run_id.clone();
             async move {
-                let integration = with_poller_settings(integration);
+                let integration = with_delete_decisions(with_poller_settings(integration)).await?;
                 poll_resumable(&integration, &run_id, budget).await
             }
         })
@@ -106,6 +149,7 @@ pub async fn handle_within(
                 batches: outcome.batches,
                 pairs: outcome.stats.pairs_enqueued,
                 review: outcome.stats.review,
+                stats: outcome.stats,
             })
         }
         Ok(PollProgress::Continued(continued)) if continued.steps == 0 => {
@@ -121,6 +165,7 @@ pub async fn handle_within(
                 steps: continued.steps,
                 batches: continued.batches,
                 pairs: continued.stats.pairs_enqueued,
+                stats: continued.stats,
             })
         }
         Err(PipelineError::RunInProgress(name)) => {
@@ -135,6 +180,36 @@ pub async fn handle_within(
 fn with_poller_settings(mut integration: Integration) -> Integration {
     integration.settings.watermark_skew = WATERMARK_SKEW;
     integration
+}
+
+/// The integration with the delete decisions a person made (`review resolve --release |
+/// --keep`) applied, as the CLI's run applies them: a new poll first closes the decisions the
+/// previous poll and its batches applied, then lifts the breaker for those still pending
+/// (`review::decisions_for_poll`); the reconciler lifts it for the same ones.
+async fn with_delete_decisions(mut integration: Integration) -> Result<Integration, PipelineError> {
+    let store = &*integration.store;
+    let new_poll = store
+        .load_poll_checkpoint(&integration.name)
+        .await?
+        .is_none();
+    let previous_poll_start = if new_poll {
+        store
+            .runs(&integration.name, 1)
+            .await?
+            .first()
+            .and_then(|r| r.started_at)
+    } else {
+        None
+    };
+    let waiting = review::decisions_for_poll(store, &integration.name, previous_poll_start).await?;
+    if let Some(mapping) = review::lift_for(&integration.mapping, &waiting) {
+        tracing::info!(
+            decisions = waiting.len(),
+            "delete decisions apply to this poll: the delete breaker is lifted"
+        );
+        integration.mapping = std::sync::Arc::new(mapping);
+    }
+    Ok(integration)
 }
 
 /// Records an invocation's run (the poll's statistics so far).

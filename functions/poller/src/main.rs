@@ -17,15 +17,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(|event: LambdaEvent<CloudWatchEvent>| {
         let deployment = &deployment;
         async move {
-            // Boxed: the poll's future is deep enough to overflow the compiler's layout
-            // query depth when nested inline in this block.
-            let handler = Box::pin(poller::handle(
-                deployment,
-                &event.payload,
-                deadline(event.context.deadline),
-            ));
-            let report = contact_sync_aws::metrics::observe_poll(deployment, handler).await?;
-            Ok::<_, Error>(report)
+            let deadline = deadline(event.context.deadline);
+            // Boxed: the poll's future is too deep for the compiler's layout query inline.
+            let invocation = Box::pin(poller::invoke(deployment, &event.payload, deadline));
+            Ok::<_, Error>(invocation.await?)
         }
     }))
     .await

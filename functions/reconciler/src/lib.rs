@@ -8,12 +8,16 @@
 //! - a batch whose pairs could not all be worked on now (leased by another worker, a lost
 //!   race, a transient store error) is delivered again: reconcile is idempotent;
 //! - pairs whose writes a system refused are stored (pending / rejected) and not redelivered.
+//!
+//! Delete decisions a person made and no poll has closed yet apply to every batch
+//! (`review::with_pending_decisions`, one query a message), as they apply to the poll.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use contact_sync_aws::metrics::{self, ReconcileTally};
 use contact_sync_aws::{Deployment, DeploymentError};
 use contact_sync_pipeline::queue::ReconcileBatch;
 use contact_sync_pipeline::reconcile::reconcile;
+use contact_sync_pipeline::review;
 use std::time::Instant;
 
 /// Handles one delivery and emits its metrics (EMF, see `contact_sync_aws::metrics`). `Err`
@@ -46,7 +50,10 @@ pub async fn handle(
         let result = deployment
             .with_integration(|integration| {
                 let batch = batch.clone();
-                async move { reconcile(&integration, &batch).await }
+                async move {
+                    let integration = review::with_pending_decisions(integration).await?;
+                    reconcile(&integration, &batch).await
+                }
             })
             .await?;
         match result {

@@ -10,8 +10,11 @@
 //! | `SALESFORCE_SECRET_ARN`, `GENESYS_SECRET_ARN` | poller, reconciler | credentials (see [`crate::secrets`]) |
 //! | `ALERT_WEBHOOK_SECRET_ARN` | notifier | optional: secret `{"url": ...}` of a Slack-compatible webhook |
 //! | `ALERT_WEBHOOK_URL` | notifier | optional, local runs: the webhook URL itself |
-//! | `CONTACT_SYNC_CONFIG` | all | mapping YAML (default: the built-in mapping) |
+//! | `CONTACT_SYNC_MAPPING_PARAMETER` | all | the SSM parameter holding the mapping (see [`crate::deployed_mapping`]) |
+//! | `CONTACT_SYNC_INTEGRATION` | all | the stack's `IntegrationName`: the mapping must name it |
+//! | `CONTACT_SYNC_CONFIG` | all | local runs: mapping YAML file (default: the built-in mapping) |
 //! | `AWS_ENDPOINT_URL` | all | optional: an emulator (moto) instead of AWS |
+//! | `CONTACT_SYNC_ENDPOINT_URL` | all | the same, declared by the template (empty there) so that `sam local invoke --env-vars` can set it |
 
 use crate::metrics::Sink;
 use crate::queue::SqsQueue;
@@ -20,7 +23,7 @@ use crate::store::DynamoDbStore;
 use crate::webhook::WebhookAlerter;
 use aws_config::{BehaviorVersion, SdkConfig};
 use contact_sync_connectors::environment::{
-    ConnectionSettings, MappingLoadError, SettingsError, integration_for_org, mapping_from_env,
+    ConnectionSettings, MappingLoadError, SettingsError, integration_for_org,
 };
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::notify::{AlertError, Alerter, LogAlerter};
@@ -39,6 +42,9 @@ pub const ALERT_WEBHOOK_SECRET_ARN: &str = "ALERT_WEBHOOK_SECRET_ARN";
 pub const ALERT_WEBHOOK_URL: &str = "ALERT_WEBHOOK_URL";
 /// The SDK's own variable for a custom endpoint (an emulator).
 pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+/// An emulator's URL under a name the template declares (`sam local invoke --env-vars` passes
+/// on only declared variables); empty or unset: the SDK's own configuration.
+pub const CONTACT_SYNC_ENDPOINT_URL: &str = "CONTACT_SYNC_ENDPOINT_URL";
 
 /// Why a deployment could not be assembled or used. Never holds a credential.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +61,8 @@ pub enum DeploymentError {
     #[error(transparent)]
     Mapping(#[from] MappingLoadError),
     #[error(transparent)]
+    DeployedMapping(#[from] crate::deployed_mapping::DeployedMappingError),
+    #[error(transparent)]
     System(#[from] SystemError),
     #[error(transparent)]
     Alert(#[from] AlertError),
@@ -65,6 +73,7 @@ impl DeploymentError {
         match self {
             DeploymentError::Secret(e) => e.is_retryable(),
             DeploymentError::System(e) => e.is_retryable(),
+            DeploymentError::DeployedMapping(e) => e.is_retryable(),
             _ => false,
         }
     }
@@ -94,9 +103,14 @@ impl std::fmt::Debug for Deployment {
 impl Deployment {
     /// From the process environment and the SDK's default configuration chain.
     pub async fn from_env() -> Result<Deployment, DeploymentError> {
-        let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
         let vars: HashMap<String, String> = std::env::vars().collect();
-        Deployment::new(&sdk, vars, mapping_from_env()?)
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(url) = optional(&vars, CONTACT_SYNC_ENDPOINT_URL) {
+            loader = loader.endpoint_url(url);
+        }
+        let sdk = loader.load().await;
+        let mapping = crate::deployed_mapping::load(&sdk, &vars).await?;
+        Deployment::new(&sdk, vars, mapping)
     }
 
     /// From explicit variables (tests, tools).

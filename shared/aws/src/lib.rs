@@ -5,12 +5,14 @@
 //! - [`secrets`]: credentials from Secrets Manager, cached per cold start.
 //! - [`webhook::WebhookAlerter`]: conflict digests to a Slack-compatible webhook.
 //! - [`deployment::Deployment`]: all of the above from the variables `template.yaml` sets.
+//! - [`deployed_mapping`]: the mapping in SSM Parameter Store, read per cold start.
 //! - [`metrics`]: the functions' CloudWatch Embedded Metric Format lines.
 //! - [`dead_letters::DeadLetters`]: listing and replaying the dead-letter queues.
 //! - [`template`] / [`provision`] / [`emulator`]: the template's table and queues, created in
 //!   moto for tests and local runs.
 
 pub mod dead_letters;
+pub mod deployed_mapping;
 pub mod deployment;
 pub mod emulator;
 pub mod metrics;

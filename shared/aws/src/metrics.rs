@@ -368,10 +368,10 @@ impl Invocation {
 }
 
 /// Runs the poller's handler and emits its metrics (see [`Invocation::poll`]), with the API
-/// calls it made, the Salesforce allocation and its duration. The run's counts come from the
-/// run record the handler wrote (a `Query` of the newest runs): a run counts as successful
-/// when it recorded one. A poll that recorded none (lease taken, out of time) costs up to
-/// [`RUN_LOOKS`] queries and half a second.
+/// calls it made, the Salesforce allocation and its duration. The run's counts are the
+/// handler's own (`recorded`: the statistics of the run it recorded, `None` when it recorded
+/// none: lease taken, out of time); the time since the previous run comes from the newest run
+/// records, read once before the handler writes its own.
 ///
 /// API calls are the difference of the clients' counters before and after; when the handler
 /// rebuilt the clients (credentials refused, secrets read again) the count restarts and the
@@ -379,37 +379,23 @@ impl Invocation {
 pub async fn observe_poll<T, E>(
     deployment: &Deployment,
     handler: impl Future<Output = Result<T, E>>,
+    recorded: impl Fn(&T) -> Option<&SyncStats>,
 ) -> Result<T, E> {
     let started = Instant::now();
-    let started_at = Utc::now();
     let before = usage(deployment).await;
-    let result = handler.await;
     let integration = &deployment.mapping().integration;
-    // Newest first: this invocation's run (started after `started_at`), then earlier ones.
-    // The listing is an index, eventually consistent on DynamoDB: a run written a moment ago
-    // may show up a little later, so a handler that succeeded is given a few looks.
-    let mut attempts = if result.is_ok() { RUN_LOOKS } else { 1 };
-    let (ours, earlier) = loop {
-        let runs = deployment
-            .store()
-            .runs(integration, 5)
-            .await
-            .unwrap_or_default();
-        let (ours, earlier): (Vec<_>, Vec<_>) = runs
-            .into_iter()
-            .partition(|r| r.started_at.is_some_and(|at| at >= started_at));
-        attempts -= 1;
-        if !ours.is_empty() || attempts == 0 {
-            break (ours, earlier);
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    };
+    let previous_run_finished_at = deployment
+        .store()
+        .runs(integration, 5)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .find_map(|r| r.finished_at);
+    let result = handler.await;
     let tally = PollTally {
         failed: result.is_err(),
-        run: ours
-            .first()
-            .map(|r| serde_json::from_value(r.summary.clone()).unwrap_or_default()),
-        previous_run_finished_at: earlier.iter().find_map(|r| r.finished_at),
+        run: result.as_ref().ok().and_then(&recorded).cloned(),
+        previous_run_finished_at,
     };
     let mut m = Invocation::poll(integration, &tally, Utc::now());
     m.api_usage(before, usage(deployment).await)
@@ -417,9 +403,6 @@ pub async fn observe_poll<T, E>(
     deployment.metrics().emit(&m);
     result
 }
-
-/// Looks at the run listing after a poll that succeeded (see [`observe_poll`]).
-const RUN_LOOKS: u32 = 3;
 
 /// Figures of one reconciler delivery, gathered by its handler.
 #[derive(Debug, Clone, Default)]

@@ -76,15 +76,16 @@ fn each_function_gets_the_variables_it_reads_and_queues_outlast_their_consumers(
         Some("ConflictQueue")
     );
     assert_eq!(var("ReconcilerFunction", RECONCILE_QUEUE_URL), None);
-    // AND every consumed queue hides a message longer than its consumer may run, and has a
-    // dead-letter queue
+    // AND every consumed queue hides a message at least six times as long as its consumer
+    // may run (AWS's advice for SQS event sources: retries of a throttled or failed batch
+    // stay invisible), and has a dead-letter queue
     for f in &resources.functions {
         for q in &f.consumes {
             let queue = resources.queue(q).expect("consumed queue");
             let timeout = f.timeout.expect("function timeout");
             assert!(
-                queue.visibility_timeout.expect("visibility") > timeout,
-                "{q} vs {}",
+                queue.visibility_timeout.expect("visibility") >= 6 * timeout,
+                "{q}: visibility timeout under 6 x the timeout of {}",
                 f.logical_id
             );
             let (dlq, max) = queue.redrive.clone().expect("redrive");

@@ -15,6 +15,8 @@ use std::io::Write;
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Ok,
+    /// Works, but should be fixed (not counted as a failure).
+    Warn,
     Fail,
     Skipped,
 }
@@ -83,7 +85,7 @@ pub async fn run(
                 "mapping",
                 format!("{e:#}"),
                 format!(
-                    "fix the file named by {} (reference: docs/mapping.md), or unset it for the built-in mapping",
+                    "fix the file named by {} (reference: docs/mapping.md), or unset it for the built-in mapping; a deployed mapping: publish a valid one with `contact-sync mapping publish`",
                     environment::CONTACT_SYNC_CONFIG
                 ),
             ));
@@ -123,7 +125,21 @@ pub async fn run(
                 environment::CONTACT_SYNC_STATE_DIR
             ),
         ),
-        Ok(_) => Check::ok("state directory", state.display().to_string()),
+        Ok(_) => match wider_than_owner(&state) {
+            Some(wide) => Check {
+                check: "state directory",
+                status: Status::Warn,
+                detail: format!(
+                    "{wide} can be read by other users; the store holds people's values"
+                ),
+                fix: Some(format!(
+                    "chmod 700 {} && chmod 600 {}/*.redb",
+                    state.display(),
+                    state.display()
+                )),
+            },
+            None => Check::ok("state directory", state.display().to_string()),
+        },
         Err(_) => Check::ok(
             "state directory",
             format!("{} (created by the first sync)", state.display()),
@@ -153,6 +169,33 @@ pub async fn run(
     checks.extend(sf);
     checks.extend(gz);
     checks
+}
+
+/// The state directory, or a store file in it, when group or others have any access to it
+/// (Unix modes; elsewhere: never).
+fn wider_than_owner(dir: &std::path::Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let wide = |p: &std::path::Path| {
+            std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+        };
+        if wide(dir) {
+            return Some(dir.display().to_string());
+        }
+        let files = std::fs::read_dir(dir).ok()?;
+        files
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "redb"))
+            .find(|p| wide(p))
+            .map(|p| p.display().to_string())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        None
+    }
 }
 
 const SYSTEM_CHECKS: [&str; 8] = [
@@ -431,6 +474,7 @@ pub fn print(out: &mut impl Write, checks: &[Check], json: bool) -> std::io::Res
     for c in checks {
         let status = match c.status {
             Status::Ok => "ok  ",
+            Status::Warn => "warn",
             Status::Fail => "FAIL",
             Status::Skipped => "skip",
         };

@@ -11,6 +11,7 @@ mod backend;
 mod check;
 mod conflicts;
 mod dlq;
+mod mapping;
 mod progress;
 mod report;
 mod review;
@@ -82,6 +83,12 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// The mapping of a deployment: `publish` validates a file and writes it to the stack's
+    /// mapping parameter.
+    Mapping {
+        #[command(subcommand)]
+        command: mapping::MappingCommand,
+    },
     /// The sandbox simulators for other processes (e.g. the Lambdas under `cargo lambda`).
     Sandbox {
         #[command(subcommand)]
@@ -131,7 +138,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 false => None,
             };
             let connections = sandbox.as_ref().map(sandbox::Sandbox::connections);
-            let checks = check::run(wiring::mapping(None), connections).await;
+            let checks = check::run(mapping::for_check().await, connections).await;
             finish_check(&checks, json)
         }
         Command::Sync(args) => sync::run(args).await,
@@ -147,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => dlq::run(command).await,
+        Command::Mapping { command } => mapping::run(command).await,
         Command::Sandbox {
             command: SandboxCommand::Serve { fresh },
         } => sandbox::serve(&state_dir(), fresh).await,

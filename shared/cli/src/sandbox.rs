@@ -102,7 +102,13 @@ impl Sandbox {
             "genesys": self.genesys.snapshot(),
         });
         if let Some(dir) = self.orgs_file.parent() {
-            std::fs::create_dir_all(dir)
+            // Owner-only, like the store's directory: the orgs file holds people's values.
+            let mut builder = std::fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+            builder
+                .create(dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
         }
         let partial = self.orgs_file.with_extension("json.partial");

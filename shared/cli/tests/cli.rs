@@ -566,3 +566,44 @@ async fn a_run_in_which_a_record_is_refused_exits_4_and_counts_it_as_refused() {
     // AND the refused person's data appears nowhere in the output
     assert!(!table.contains("bad@example.com"));
 }
+
+#[cfg(unix)]
+#[test]
+fn check_warns_when_the_state_directory_or_its_store_is_readable_by_others() {
+    use std::os::unix::fs::PermissionsExt;
+    // GIVEN a state directory others can read, holding a store file
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path();
+    std::fs::write(state.join("state.redb"), b"").expect("store file");
+    let set = |p: &std::path::Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    set(state, 0o755);
+    set(&state.join("state.redb"), 0o600);
+    let state_check = || {
+        // (check exits non-zero: no connection settings here; its JSON still lists every check)
+        let out = contact_sync(state, &["check", "--json"], &[]);
+        let checks: Value = serde_json::from_str(stdout(&out).trim()).expect("check's JSON");
+        checks
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["check"] == "state directory")
+            .expect("the state directory check")
+            .clone()
+    };
+    // WHEN check runs THEN it warns, with the fix, and does not count it as a failure
+    let wide = state_check();
+    assert_eq!(wide["status"], "warn", "{wide}");
+    assert!(
+        wide["fix"].as_str().unwrap_or("").contains("chmod 700"),
+        "{wide}"
+    );
+    // AND a store file readable by others is a warning too
+    set(state, 0o700);
+    set(&state.join("state.redb"), 0o644);
+    assert_eq!(state_check()["status"], "warn");
+    // AND owner-only is fine
+    set(&state.join("state.redb"), 0o600);
+    assert_eq!(state_check()["status"], "ok");
+}

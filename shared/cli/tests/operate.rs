@@ -269,3 +269,91 @@ async fn status_conflicts_and_dlq_work_on_the_deployed_backend() {
         stdout(&after)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mapping_publish_validates_writes_the_parameter_and_check_reads_it_back() {
+    // GIVEN a deployment in moto, a valid mapping file, one with a typo and one for another
+    // integration than the stack's
+    let Some(stack) = Stack::create("mapping publish").await else {
+        return;
+    };
+    let endpoint = contact_sync_aws::emulator::endpoint("mapping publish").expect("moto url");
+    let state = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, text: &str| {
+        let path = state.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path.display().to_string()
+    };
+    let default = contact_sync_engine::mapping::DEFAULT_MAPPING_YAML;
+    let one_way = default
+        .replace("version: 1\n", "version: 1\nmode: one_way\n")
+        .replace("    direction: both\n", "")
+        .replace("    policy: salesforce_wins\n", "")
+        .replace("    policy: newest_wins\n", "");
+    let valid = file("mapping.yaml", &one_way);
+    let typo = file("typo.yaml", &format!("{default}\nintegraton: crm\n"));
+    let parameter = format!("/{}/mapping", stack.resources.table);
+    let vars = stack.resources.variables();
+    let env = [
+        ("CONTACT_SYNC_BACKEND", "aws"),
+        ("SYNC_TABLE", vars["SYNC_TABLE"].as_str()),
+        ("CONTACT_SYNC_MAPPING_PARAMETER", parameter.as_str()),
+        ("CONTACT_SYNC_INTEGRATION", "default"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let run = |args: &[&str]| contact_sync(state.path(), args, &env);
+    let ssm = aws_sdk_ssm::Client::new(&stack.sdk);
+    let stored = || async {
+        contact_sync_aws::deployed_mapping::read(&ssm, &parameter)
+            .await
+            .ok()
+    };
+
+    // WHEN the file with the typo is published THEN it is refused with the file and the key
+    // named, and nothing is written
+    let refused = run(&["mapping", "publish", &typo]);
+    assert_ne!(refused.status.code(), Some(0));
+    assert!(
+        stderr(&refused).contains("typo.yaml") && stderr(&refused).contains("integraton"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(stored().await.is_none(), "nothing written");
+    // AND a mapping for another integration than the stack's is refused too
+    let other = run(&["mapping", "publish", &valid, "--integration", "crm"]);
+    assert_ne!(other.status.code(), Some(0));
+    assert!(
+        stderr(&other).contains("IntegrationName"),
+        "{}",
+        stderr(&other)
+    );
+    assert!(stored().await.is_none(), "nothing written");
+
+    // WHEN the valid file is published
+    let published = run(&["mapping", "publish", &valid]);
+    // THEN the parameter holds it, as the functions will read it
+    assert_eq!(published.status.code(), Some(0), "{}", stderr(&published));
+    let deployed = stored().await.expect("the published mapping");
+    assert!(deployed.is_one_way());
+    // AND `check` against the deployment validates the deployed mapping
+    let check = run(&["check", "--json"]);
+    let checks = json(&check);
+    let mapping = checks
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == "mapping")
+        .expect("the mapping check")
+        .clone();
+    assert_eq!(mapping["status"], "ok", "{mapping}");
+    assert!(
+        mapping["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("mode one_way"),
+        "{mapping}"
+    );
+}

@@ -1092,7 +1092,7 @@ async fn commit(
             (None, PairAction::Unlink { missing } | PairAction::Delete { missing }) => {
                 let propagated = matches!(plan.action, PairAction::Delete { .. });
                 outcome.stats.unlinked += 1;
-                next.status = PairStatus::Unlinked;
+                next.make_tombstone();
                 next.last_error = None;
                 // Unlink: a person decides what to do with the record left behind. Propagate:
                 // both records are gone; the audit says so.
@@ -1117,7 +1117,7 @@ async fn commit(
             }
             (None, PairAction::Forget { .. }) => {
                 outcome.stats.unlinked += 1;
-                next.status = PairStatus::Unlinked;
+                next.make_tombstone();
                 next.last_error = None;
             }
             (None, PairAction::Repoint { side, into }) => {
@@ -1151,7 +1151,7 @@ async fn commit(
                     SaveOutcome::LinkTaken { .. } => {
                         outcome.stats.unlinked += 1;
                         outcome.stats.review += 1;
-                        next.status = PairStatus::Unlinked;
+                        next.make_tombstone();
                         let kind = ConflictKind::MergeCollision {
                             side: *side,
                             survivor: into.clone(),

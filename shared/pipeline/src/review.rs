@@ -10,7 +10,9 @@
 //! - Deletes held by the circuit breaker: [`ReviewDecision::Release`] lets the next run apply
 //!   them, [`ReviewDecision::Keep`] makes the next run unlink instead of deleting. The decision
 //!   is stored as an open item of its own ([`pending_delete_decisions`]) that the next completed
-//!   run applies ([`lift_for`]) and then closes ([`settle_delete_decisions`]).
+//!   run applies ([`lift_for`]) and then closes ([`settle_delete_decisions`]). The scheduled
+//!   runtime (a poll in one function, its batches reconciled by another) does the same through
+//!   [`decisions_for_poll`] and [`with_pending_decisions`].
 //!
 //! Every decision closes its item and leaves an audit record (`{item}#decision`, policy = the
 //! decision) naming the pair it created, if any. Never a value in a log line.
@@ -484,4 +486,38 @@ pub async fn settle_delete_decisions(
         tracing::info!(decision = %d.id, "delete decision applied");
     }
     Ok(())
+}
+
+/// The delete decisions a scheduled poll applies, where a run is a poll plus the reconciles of
+/// its batches in other invocations (the Lambdas): decisions made before `previous_poll_start`
+/// (when the last invocation of the previous, finished poll started) were applied by that poll
+/// and its batches, so they are closed here; the others are returned, for this poll to apply.
+/// `previous_poll_start`: `None` when this invocation continues a poll, or none ran before.
+pub async fn decisions_for_poll(
+    store: &dyn SyncStore,
+    integration: &str,
+    previous_poll_start: Option<DateTime<Utc>>,
+) -> Result<Vec<ConflictRecord>, PipelineError> {
+    let (applied, waiting): (Vec<_>, Vec<_>) = pending_delete_decisions(store, integration)
+        .await?
+        .into_iter()
+        .partition(|d| previous_poll_start.is_some_and(|start| d.at < start));
+    settle_delete_decisions(store, &applied).await?;
+    Ok(waiting)
+}
+
+/// The integration with the delete decisions still pending applied to its mapping (see
+/// [`lift_for`]): what a reconcile of a scheduled run works with, like the poll that sent it.
+pub async fn with_pending_decisions(
+    mut integration: crate::Integration,
+) -> Result<crate::Integration, PipelineError> {
+    let decisions = pending_delete_decisions(&*integration.store, &integration.name).await?;
+    if let Some(mapping) = lift_for(&integration.mapping, &decisions) {
+        tracing::info!(
+            decisions = decisions.len(),
+            "delete decisions apply: the delete breaker is lifted"
+        );
+        integration.mapping = std::sync::Arc::new(mapping);
+    }
+    Ok(integration)
 }

@@ -86,8 +86,34 @@ impl std::fmt::Debug for EmbeddedStore {
     }
 }
 
+/// Creates `dir` and its missing parents, owner-only (0700) on Unix.
+fn owner_only_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates the empty store file owner-only (0600 on Unix) when it is missing; redb then
+/// initialises it.
+fn owner_only_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl EmbeddedStore {
     /// Opens the store file at `path`, creating it (and its parent directories) if missing.
+    /// The store holds people's values (base snapshots, audit entries), so what it creates is
+    /// the owner's only: directories 0700, the file 0600 (on Unix; existing ones are left as
+    /// they are, and `contact-sync check` warns when they are wider).
     ///
     /// Fails when the directory cannot be created, the file is not a redb database, or another
     /// process has it open.
@@ -96,13 +122,14 @@ impl EmbeddedStore {
             StoreError::Permanent(format!("cannot open store file {}: {e}", path.display()))
         };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
+            owner_only_dir(parent).map_err(|e| {
                 StoreError::Permanent(format!(
                     "cannot create directory {} for the store file: {e}",
                     parent.display()
                 ))
             })?;
         }
+        owner_only_file(path).map_err(|e| cannot_open(&e))?;
         let db = Database::create(path).map_err(|e| cannot_open(&e))?;
         // Create every table up front so read transactions never meet a missing table.
         let txn = db.begin_write().map_err(|e| cannot_open(&e))?;
@@ -802,6 +829,26 @@ impl SyncStore for EmbeddedStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_store_creates_its_directories_and_file_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        // GIVEN a state directory that does not exist yet, two levels deep
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("state").join("nested");
+        let file = dir.join("state.redb");
+        // WHEN the store is opened there
+        EmbeddedStore::open(&file).unwrap();
+        // THEN every directory it created is 0700 and the file 0600, whatever the umask
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root.path().join("state")), 0o700);
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&file), 0o600);
+        // AND opening it again keeps it (a reopened store is the same database)
+        drop(EmbeddedStore::open(&file).unwrap());
+        assert_eq!(mode(&file), 0o600);
+    }
 
     #[tokio::test]
     async fn undecodable_pair_is_corrupt_without_quoting_the_value() {

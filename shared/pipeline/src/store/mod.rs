@@ -55,6 +55,14 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// Makes the pair a tombstone: unlinked, keeping its ids (so neither record is re-created
+    /// or re-matched) but no person's values: the base snapshot and any chosen values go.
+    pub fn make_tombstone(&mut self) {
+        self.status = PairStatus::Unlinked;
+        self.base = None;
+        self.resolutions.clear();
+    }
+
     /// A new pair (version 1, pending its first sync).
     pub fn new(pair_id: String, sf_id: Option<String>, gz_id: Option<String>) -> Pair {
         Pair {
