@@ -131,9 +131,11 @@ async fn an_interrupted_run_stops_between_batches_and_the_next_run_finishes_the_
 
 #[tokio::test]
 async fn full_and_windowed_reads_recheck_past_changes_and_never_move_watermarks_back() {
-    // GIVEN three synced contacts
+    // GIVEN three synced contacts (their creation stamps behind real time when the first run
+    // reads them, as a real system's are: see `World::wait_past_stamps`)
     let w = world("", 200).await;
     people(&w, 3);
+    w.wait_past_stamps().await;
     run(&w, &CycleOptions::default()).await;
     w.reset_counters();
 
