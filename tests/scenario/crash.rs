@@ -211,6 +211,46 @@ impl SyncStore for CrashStore {
         self.inner.release_lease(key, owner, now).await
     }
 
+    // A batch is one write: it crashes whole or lands whole (as one durable transaction).
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<Vec<bool>> {
+        self.write()?;
+        self.inner
+            .acquire_leases_free_since(keys, owner, free_since, now, ttl)
+            .await
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.write()?;
+        self.inner.release_leases(keys, owner, now).await
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        self.write()?;
+        self.inner.create_pairs(pairs).await
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        self.write()?;
+        self.inner.save_pairs(saves).await
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        self.write()?;
+        self.inner.record_conflicts(conflicts).await
+    }
+
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
         self.write()?;
         self.inner.record_conflict(conflict).await

@@ -173,6 +173,58 @@ impl SyncStore for RunStore {
         self.inner.release_lease(key, owner, now).await
     }
 
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<Vec<bool>> {
+        if self.dry.is_some() {
+            return Ok(vec![true; keys.len()]);
+        }
+        self.inner
+            .acquire_leases_free_since(keys, owner, free_since, now, ttl)
+            .await
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if self.dry.is_some() {
+            return Ok(());
+        }
+        self.inner.release_leases(keys, owner, now).await
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        if self.dry.is_some() {
+            return self.refuse("a new pair");
+        }
+        self.inner.create_pairs(pairs).await
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        if self.dry.is_some() {
+            return self.refuse("a pair");
+        }
+        self.inner.save_pairs(saves).await
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        if self.dry.is_some() {
+            for conflict in conflicts {
+                self.record_conflict(conflict).await?;
+            }
+            return Ok(());
+        }
+        self.inner.record_conflicts(conflicts).await
+    }
+
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
         if let Some(held) = &self.dry {
             let mut held = held.lock().unwrap_or_else(|p| p.into_inner());

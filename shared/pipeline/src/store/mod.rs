@@ -330,6 +330,14 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///   only when no limit is stored for that integration and side or the stored one is larger,
 ///   and says whether it wrote; `bulk_limit` reads it back (see `crate::bulk_limits`).
 /// - All operations are atomic individually; none spans another call.
+/// - **Batch operations** (`acquire_leases_free_since`, `release_leases`, `create_pairs`,
+///   `save_pairs`, `record_conflicts`) answer, item by item and in order, exactly what the
+///   single call would answer if the items were applied one after the other in that order (an
+///   item may therefore see an earlier item of the same batch: two pairs linking one record
+///   give `Saved` then `LinkTaken`). A store may apply a whole batch in one durable write; when
+///   a batch call fails, any prefix of it may have been applied (every item is idempotent or
+///   compare-and-set, so the caller retries or re-plans). The default implementations make the
+///   single calls in order.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
     async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>>;
@@ -389,6 +397,65 @@ pub trait SyncStore: Send + Sync {
 
     /// Ends `owner`'s lease at `now` (nobody else's).
     async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// [`SyncStore::acquire_lease_free_since`] for each key (see the batch rule above): one
+    /// answer per key, in order.
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<Vec<bool>> {
+        let mut taken = Vec::with_capacity(keys.len());
+        for key in keys {
+            taken.push(
+                self.acquire_lease_free_since(key, owner, free_since, now, ttl)
+                    .await?,
+            );
+        }
+        Ok(taken)
+    }
+
+    /// [`SyncStore::release_lease`] for each key.
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        for key in keys {
+            self.release_lease(key, owner, now).await?;
+        }
+        Ok(())
+    }
+
+    /// [`SyncStore::create_pair`] for each pair (see the batch rule above).
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        let mut outcomes = Vec::with_capacity(pairs.len());
+        for pair in pairs {
+            outcomes.push(self.create_pair(pair).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// [`SyncStore::save_pair`] for each `(pair, expected_version)` (see the batch rule above).
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        let mut outcomes = Vec::with_capacity(saves.len());
+        for (pair, expected) in saves {
+            outcomes.push(self.save_pair(pair, *expected).await?);
+        }
+        Ok(outcomes)
+    }
+
+    /// [`SyncStore::record_conflict`] for each record.
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        for conflict in conflicts {
+            self.record_conflict(conflict).await?;
+        }
+        Ok(())
+    }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()>;
 
