@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contact_sync_engine::Side;
 use contact_sync_pipeline::store::{
-    CheckpointWrite, ConflictRecord, Pair, PollCheckpoint, RunRecord, SaveOutcome, StoreError,
-    StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ErasedConflicts, ErasureSubject, Pair, PollCheckpoint,
+    RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use contact_sync_pipeline::system::{
     ChangePage, ContactReader, ContactSystem, ContactWriter, CreateRequest, DeletionRead,
@@ -325,6 +325,27 @@ impl SyncStore for CrashStore {
     ) -> StoreResult<bool> {
         self.write()?;
         self.inner.lower_bulk_limit(integration, side, limit).await
+    }
+
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        self.write()?;
+        self.inner
+            .drop_audit_values(integration, before, limit)
+            .await
+    }
+
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts> {
+        self.write()?;
+        self.inner.erase_conflict_values(integration, subject).await
     }
 }
 

@@ -55,8 +55,9 @@ use aws_sdk_dynamodb::types::{
 use chrono::{DateTime, Duration, Utc};
 use contact_sync_engine::Side;
 use contact_sync_pipeline::store::{
-    CheckpointWrite, ConflictRecord, ConflictStatus, ENDED_LEASE_RETENTION, Pair, PairStatus,
-    PollCheckpoint, RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, ENDED_LEASE_RETENTION, ErasedConflicts,
+    ErasureSubject, Pair, PairStatus, PollCheckpoint, RunRecord, SaveOutcome, StoreError,
+    StoreResult, SyncStore,
 };
 use contact_sync_pipeline::system::Watermark;
 use serde::Serialize;
@@ -297,6 +298,42 @@ impl DynamoDbStore {
                 _ => return Err(classify("TransactWriteItems", error)),
             }
         }
+    }
+
+    /// Closes an open conflict that keeps values: it moves from the open items to its
+    /// integration's audit values partition (same sort key) in one conditional update.
+    async fn close_keeping_values(&self, stored: &ConflictRecord) -> StoreResult<bool> {
+        let (pk, sk) = table::conflict_key(&stored.id);
+        let open = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Open)
+            .map_err(|e| StoreError::Permanent(format!("status: {e}")))?;
+        let closed = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Closed)
+            .map_err(|e| StoreError::Permanent(format!("status: {e}")))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(&pk, &sk)))
+            .condition_expression("#status = :open")
+            .update_expression("SET #status = :closed, #open_pk = :values, #open_sk = :order")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#open_pk", OPEN_PK)
+            .expression_attribute_names("#open_sk", OPEN_SK)
+            .expression_attribute_values(":open", open)
+            .expression_attribute_values(":closed", closed)
+            .expression_attribute_values(":values", s(&table::audit_values(&stored.integration)))
+            .expression_attribute_values(":order", s(&table::conflict_order(stored.at, &stored.id)))
+            .send()
+            .await;
+        written(&format!("UpdateItem {pk}"), result)
+    }
+
+    /// Writes back a conflict whose values were dropped (only while it exists: never
+    /// re-creates one); its index attributes follow from what it now is.
+    async fn put_conflict_without_values(&self, conflict: &ConflictRecord) -> StoreResult<()> {
+        let (pk, item) = conflict_item(conflict)?;
+        let result = self.put_if(item, "attribute_exists(#pk)").send().await;
+        written(&format!("PutItem {pk}"), result)?;
+        Ok(())
     }
 
     /// The pair currently holding `record_id` on `side` (the reason a link put failed).
@@ -695,6 +732,32 @@ fn decode_all<T: DeserializeOwned>(items: Vec<Item>) -> StoreResult<Vec<T>> {
         .collect()
 }
 
+/// A conflict as an item (and its `pk`): listed under its integration; open, in the open
+/// items; closed and keeping values, in its integration's audit values partition (both on the
+/// `open_items` index, ordered by time).
+fn conflict_item(conflict: &ConflictRecord) -> StoreResult<(String, Item)> {
+    let (pk, sk) = table::conflict_key(&conflict.id);
+    let mut item = encode(conflict, (pk.clone(), sk))?;
+    let order = table::conflict_order(conflict.at, &conflict.id);
+    item.insert(
+        LISTING_PK.into(),
+        s(&table::conflict_listing(&conflict.integration)),
+    );
+    item.insert(LISTING_SK.into(), s(&order));
+    let partition = match conflict.status {
+        ConflictStatus::Open => Some(table::open_conflicts(&conflict.integration)),
+        ConflictStatus::Closed if conflict.holds_values() => {
+            Some(table::audit_values(&conflict.integration))
+        }
+        ConflictStatus::Closed => None,
+    };
+    if let Some(partition) = partition {
+        item.insert(OPEN_PK.into(), s(&partition));
+        item.insert(OPEN_SK.into(), s(&order));
+    }
+    Ok((pk, item))
+}
+
 fn build(put: aws_sdk_dynamodb::types::builders::PutBuilder) -> StoreResult<Put> {
     put.build()
         .map_err(|e| StoreError::Permanent(format!("Put request: {e}")))
@@ -987,21 +1050,7 @@ impl SyncStore for DynamoDbStore {
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
-        let (pk, sk) = table::conflict_key(&conflict.id);
-        let mut item = encode(conflict, (pk.clone(), sk))?;
-        let order = table::conflict_order(conflict.at, &conflict.id);
-        item.insert(
-            LISTING_PK.into(),
-            s(&table::conflict_listing(&conflict.integration)),
-        );
-        item.insert(LISTING_SK.into(), s(&order));
-        if conflict.status == ConflictStatus::Open {
-            item.insert(
-                OPEN_PK.into(),
-                s(&table::open_conflicts(&conflict.integration)),
-            );
-            item.insert(OPEN_SK.into(), s(&order));
-        }
+        let (pk, item) = conflict_item(conflict)?;
         let result = self.put_if(item, "attribute_not_exists(#pk)").send().await;
         written(&format!("PutItem {pk}"), result)?;
         Ok(())
@@ -1038,6 +1087,20 @@ impl SyncStore for DynamoDbStore {
 
     async fn close_conflict(&self, id: &str) -> StoreResult<bool> {
         let (pk, sk) = table::conflict_key(id);
+        // Read first: an item that keeps values moves to its integration's audit values
+        // partition (what `drop_audit_values` reads), one without leaves the index.
+        let Some(stored) = self
+            .get_doc::<ConflictRecord>((pk.clone(), sk.clone()))
+            .await?
+        else {
+            return Ok(false);
+        };
+        if stored.status != ConflictStatus::Open {
+            return Ok(false);
+        }
+        if stored.holds_values() {
+            return self.close_keeping_values(&stored).await;
+        }
         let open = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Open)
             .map_err(|e| StoreError::Permanent(format!("status: {e}")))?;
         let closed = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(ConflictStatus::Closed)
@@ -1267,5 +1330,80 @@ impl SyncStore for DynamoDbStore {
             .send()
             .await;
         written(&format!("PutItem {pk} bulk limit"), result)
+    }
+
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        let partition = table::audit_values(integration);
+        let bound = table::sortable(before);
+        let mut due: Vec<Item> = Vec::new();
+        let mut start: Option<Item> = None;
+        while due.len() < limit {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(OPEN_INDEX)
+                .key_condition_expression("#p = :p AND #s < :before")
+                .expression_attribute_names("#p", OPEN_PK)
+                .expression_attribute_names("#s", OPEN_SK)
+                .expression_attribute_values(":p", s(&partition))
+                .expression_attribute_values(":before", s(&bound))
+                .scan_index_forward(true)
+                .limit((limit - due.len()).min(1000) as i32)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| classify(&format!("Query {OPEN_INDEX} {partition}"), e))?;
+            due.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => break,
+            }
+        }
+        due.truncate(limit);
+        let mut dropped = 0;
+        for mut conflict in decode_all::<ConflictRecord>(due)? {
+            if conflict.status != ConflictStatus::Closed {
+                continue;
+            }
+            if conflict.drop_values() {
+                dropped += 1;
+            }
+            self.put_conflict_without_values(&conflict).await?;
+        }
+        Ok(dropped)
+    }
+
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts> {
+        // Rare (an operator's `forget`): reads the integration's whole audit listing.
+        let items = self
+            .query_index(
+                LISTING_INDEX,
+                (LISTING_PK, table::conflict_listing(integration)),
+                false,
+                None,
+            )
+            .await?;
+        let mut done = ErasedConflicts::default();
+        for mut conflict in decode_all::<ConflictRecord>(items)? {
+            if !conflict.is_about(subject) {
+                continue;
+            }
+            done.found += 1;
+            if conflict.drop_values() {
+                done.erased += 1;
+                self.put_conflict_without_values(&conflict).await?;
+            }
+        }
+        Ok(done)
     }
 }

@@ -10,7 +10,7 @@
 //! | pair | `PAIR#{pair_id}` | `META` | `open_items`: `PENDING` / pair id while pending |
 //! | link | `SF#{id}` / `GZ#{id}` | `LINK` | |
 //! | run | `RUN#{run_id}` | `SUMMARY` | `listing`: `RUNS#{integration}`; TTL `expires_at` |
-//! | conflict | `CONFLICT#{id}` | `ENTRY` | `listing`: `CONFLICTS#{integration}`; `open_items`: `OPEN#{integration}` while open |
+//! | conflict | `CONFLICT#{id}` | `ENTRY` | `listing`: `CONFLICTS#{integration}`; `open_items`: `OPEN#{integration}` while open, `VALUES#{integration}` once closed while it holds values (audit value retention) |
 //!
 //! Two departures from the design's table, both forced by the `SyncStore` port: lease keys are
 //! opaque strings chosen by the use cases (`run#…`, `pair#…`), so a lease lives under its own
@@ -83,6 +83,12 @@ pub(crate) const PENDING_PAIRS: &str = "PENDING";
 
 pub(crate) fn open_conflicts(integration: &str) -> String {
     format!("OPEN#{integration}")
+}
+
+/// The `open_items` partition of an integration's closed conflicts that still hold values
+/// (oldest first: what the audit value retention drops).
+pub(crate) fn audit_values(integration: &str) -> String {
+    format!("VALUES#{integration}")
 }
 
 pub(crate) fn conflict_listing(integration: &str) -> String {

@@ -254,6 +254,7 @@ pub fn outcome_text(c: &ConflictRecord) -> String {
         ConflictKind::Rejected { side, code, .. } => format!("{side} refused: {code}"),
         ConflictKind::Unmapped { side } => format!("{side} value not in value map"),
         ConflictKind::Chosen => "chosen by a person".into(),
+        ConflictKind::Erased { side } => format!("values erased ({side} record forgotten)"),
         ConflictKind::MergeCollision { side, survivor } => {
             format!("{side} merged into paired {survivor}")
         }

@@ -1400,6 +1400,7 @@ fn outcome_name(kind: &ConflictKind) -> String {
         ConflictKind::Chosen => "chosen_by_person".into(),
         ConflictKind::MergeCollision { side, .. } => format!("merge_collision_on_{side}"),
         ConflictKind::DeletesHeld { .. } => "deletes_held".into(),
+        ConflictKind::Erased { side } => format!("erased_on_{side}"),
     }
 }
 

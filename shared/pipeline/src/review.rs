@@ -129,7 +129,7 @@ pub async fn resolve(
         ConflictKind::Rejected { .. } => Some("a record a system refused"),
         ConflictKind::MergeCollision { .. } => Some("a merge collision"),
         ConflictKind::DeletesHeld { .. } => Some("held deletes"),
-        ConflictKind::Chosen => Some("an audit entry"),
+        ConflictKind::Chosen | ConflictKind::Erased { .. } => Some("an audit entry"),
     };
     let (Some(pair_id), None) = (&item.pair_id, what) else {
         return Err(ReviewError::NotAFieldConflict {
@@ -343,7 +343,7 @@ pub async fn decide(
         | (ConflictKind::MergeCollision { .. }, _) => {
             return Err(wrong("about one record", "only --dismiss applies"));
         }
-        (ConflictKind::Resolved { .. } | ConflictKind::Chosen, _) => {
+        (ConflictKind::Resolved { .. } | ConflictKind::Chosen | ConflictKind::Erased { .. }, _) => {
             return Err(wrong("an audit entry", "nothing to decide"));
         }
     };

@@ -9,8 +9,8 @@
 //! dry run that tried one would be a bug, and must fail loudly rather than write).
 
 use crate::store::{
-    CheckpointWrite, ConflictRecord, Pair, PollCheckpoint, RunRecord, SaveOutcome, StoreError,
-    StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ErasedConflicts, ErasureSubject, Pair, PollCheckpoint,
+    RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -312,6 +312,31 @@ impl SyncStore for RunStore {
             return Ok(false);
         }
         self.inner.lower_bulk_limit(integration, side, limit).await
+    }
+
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        if self.dry.is_some() {
+            return self.refuse("an audit entry's values");
+        }
+        self.inner
+            .drop_audit_values(integration, before, limit)
+            .await
+    }
+
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts> {
+        if self.dry.is_some() {
+            return self.refuse("an audit entry's values");
+        }
+        self.inner.erase_conflict_values(integration, subject).await
     }
 }
 

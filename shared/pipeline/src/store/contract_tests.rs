@@ -13,8 +13,9 @@
 //! skips the checks, e.g. when the emulator a store needs is not running).
 
 use super::{
-    CheckpointWrite, ConflictKind, ConflictRecord, ConflictStatus, MAX_CHECKPOINT_STATE_BYTES,
-    Pair, PairStatus, PollCheckpoint, RunRecord, SaveOutcome, StoreError, SyncStore,
+    CheckpointWrite, ConflictKind, ConflictRecord, ConflictStatus, ErasedConflicts, ErasureSubject,
+    MAX_CHECKPOINT_STATE_BYTES, Pair, PairStatus, PollCheckpoint, RunRecord, SaveOutcome,
+    StoreError, SyncStore,
 };
 use crate::system::Watermark;
 use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -89,6 +90,10 @@ macro_rules! store_contract_tests {
             poll_checkpoints_are_kept_per_integration,
             a_large_poll_checkpoint_reads_back_whole,
             an_oversized_poll_checkpoint_is_refused,
+            audit_values_are_dropped_oldest_first_before_a_time_up_to_a_limit,
+            audit_values_of_open_items_stay_until_they_are_closed,
+            audit_values_recorded_in_a_batch_are_dropped_too,
+            erasing_a_person_drops_the_values_of_their_records_only,
         );
     };
     (@checks $module:ident, $factory:path; $($check:ident),* $(,)?) => {
@@ -1343,6 +1348,198 @@ pub async fn an_oversized_poll_checkpoint_is_refused(store: Arc<dyn SyncStore>) 
 
 // ---------------------------------------------------------------------------------------------
 // This crate's stores, and what goes beyond the trait: the embedded file itself
+
+// ---------------------------------------------------------------------------------------------
+// Audit values: retention and erasure
+
+/// `c` without its values (what a drop or an erasure leaves).
+fn without_values(mut c: ConflictRecord) -> ConflictRecord {
+    c.drop_values();
+    c
+}
+
+pub async fn audit_values_are_dropped_oldest_first_before_a_time_up_to_a_limit(
+    store: Arc<dyn SyncStore>,
+) {
+    // GIVEN closed entries with values at minutes 1, 2, 3 and 6, one without values at minute
+    // 1, and a closed entry of another integration at minute 1
+    let mut refused = conflict("c3", INTEGRATION, 3, ConflictStatus::Closed);
+    refused.kind = ConflictKind::Rejected {
+        side: Side::Genesys,
+        code: "invalid.value".into(),
+        message: "value ada@example.com is not valid".into(),
+    };
+    let mut empty = conflict("c0", INTEGRATION, 1, ConflictStatus::Closed);
+    empty.drop_values();
+    let entries = [
+        conflict("c2", INTEGRATION, 2, ConflictStatus::Closed),
+        conflict("c1", INTEGRATION, 1, ConflictStatus::Closed),
+        refused.clone(),
+        conflict("c6", INTEGRATION, 6, ConflictStatus::Closed),
+        empty.clone(),
+        conflict("other", "globex", 1, ConflictStatus::Closed),
+    ];
+    for c in &entries {
+        store.record_conflict(c).await.unwrap();
+    }
+    // WHEN values before minute 5 are dropped two at a time until nothing is left
+    let first = store
+        .drop_audit_values(INTEGRATION, at(5), 2)
+        .await
+        .unwrap();
+    let after_first = store.conflict("c3").await.unwrap().unwrap();
+    let second = store
+        .drop_audit_values(INTEGRATION, at(5), 2)
+        .await
+        .unwrap();
+    let third = store
+        .drop_audit_values(INTEGRATION, at(5), 2)
+        .await
+        .unwrap();
+    // THEN the two oldest went first, then the third; a call with nothing left changes nothing
+    assert_eq!((first, second, third), (2, 1, 0));
+    assert_eq!(after_first, refused, "c3 waited for the second call");
+    // AND ids, field, kind (the refusal's code), status and time stay; only values went
+    let get = |id: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.conflict(id).await.unwrap().unwrap() }
+    };
+    assert_eq!(get("c1").await, without_values(entries[1].clone()));
+    assert_eq!(get("c2").await, without_values(entries[0].clone()));
+    let c3 = get("c3").await;
+    assert_eq!(c3, without_values(refused));
+    assert!(
+        matches!(&c3.kind, ConflictKind::Rejected { code, message, .. } if code == "invalid.value" && message.is_empty())
+    );
+    // AND what is newer than the bound, or of another integration, keeps its values
+    assert_eq!(get("c6").await, entries[3]);
+    assert_eq!(get("other").await, entries[5]);
+    assert_eq!(get("c0").await, empty);
+}
+
+pub async fn audit_values_of_open_items_stay_until_they_are_closed(store: Arc<dyn SyncStore>) {
+    // GIVEN an old open review item with values
+    let open = conflict("r1", INTEGRATION, 1, ConflictStatus::Open);
+    store.record_conflict(&open).await.unwrap();
+    // WHEN values before minute 5 are dropped
+    let dropped = store
+        .drop_audit_values(INTEGRATION, at(5), 10)
+        .await
+        .unwrap();
+    // THEN the open item keeps them (a person still needs them)
+    assert_eq!(dropped, 0);
+    assert_eq!(store.conflict("r1").await.unwrap().unwrap(), open);
+    // WHEN it is closed and values are dropped again
+    assert!(store.close_conflict("r1").await.unwrap());
+    let dropped = store
+        .drop_audit_values(INTEGRATION, at(5), 10)
+        .await
+        .unwrap();
+    // THEN its values go, and it stays closed
+    assert_eq!(dropped, 1);
+    let mut expected = without_values(open);
+    expected.status = ConflictStatus::Closed;
+    assert_eq!(store.conflict("r1").await.unwrap().unwrap(), expected);
+    assert!(store.conflicts(INTEGRATION, true).await.unwrap().is_empty());
+}
+
+pub async fn audit_values_recorded_in_a_batch_are_dropped_too(store: Arc<dyn SyncStore>) {
+    // GIVEN closed entries with values recorded by the batch call
+    let batch = vec![
+        conflict("b1", INTEGRATION, 1, ConflictStatus::Closed),
+        conflict("b2", INTEGRATION, 2, ConflictStatus::Closed),
+    ];
+    store.record_conflicts(&batch).await.unwrap();
+    // WHEN values before minute 5 are dropped
+    let dropped = store
+        .drop_audit_values(INTEGRATION, at(5), 10)
+        .await
+        .unwrap();
+    // THEN both lost their values and are still listed
+    assert_eq!(dropped, 2);
+    let listed = store.conflicts(INTEGRATION, false).await.unwrap();
+    assert_eq!(
+        listed,
+        vec![
+            without_values(batch[1].clone()),
+            without_values(batch[0].clone())
+        ]
+    );
+}
+
+pub async fn erasing_a_person_drops_the_values_of_their_records_only(store: Arc<dyn SyncStore>) {
+    // GIVEN an open item and a closed entry about pair p1 (sf-1 / gz-1), an ambiguous item
+    // naming only sf-1, and entries about someone else (pair p2, sf-2 / gz-2)
+    let open = conflict("mine-open", INTEGRATION, 1, ConflictStatus::Open);
+    let closed = conflict("mine-closed", INTEGRATION, 2, ConflictStatus::Closed);
+    let ambiguous = ConflictRecord::ambiguous_match(
+        "mine-match".into(),
+        INTEGRATION,
+        "run-1",
+        (None, Some("sf-1".into()), None),
+        "email",
+        vec!["gz-7".into(), "gz-8".into()],
+        at(3),
+    );
+    let mut theirs = conflict("theirs", INTEGRATION, 1, ConflictStatus::Closed);
+    theirs.pair_id = Some("p2".into());
+    theirs.sf_id = Some("sf-2".into());
+    theirs.gz_id = Some("gz-2".into());
+    let mut other_integration = conflict("elsewhere", "globex", 1, ConflictStatus::Closed);
+    other_integration.pair_id = None;
+    for c in [&open, &closed, &ambiguous, &theirs, &other_integration] {
+        store.record_conflict(c).await.unwrap();
+    }
+    let subject = ErasureSubject {
+        pair_id: Some("p1".into()),
+        sf_id: Some("sf-1".into()),
+        gz_id: Some("gz-1".into()),
+    };
+    // WHEN the person is erased, twice
+    let first = store
+        .erase_conflict_values(INTEGRATION, &subject)
+        .await
+        .unwrap();
+    let second = store
+        .erase_conflict_values(INTEGRATION, &subject)
+        .await
+        .unwrap();
+    // THEN their three records are found, the two with values erased; the second call finds
+    // them again and erases nothing
+    assert_eq!(
+        first,
+        ErasedConflicts {
+            found: 3,
+            erased: 2
+        }
+    );
+    assert_eq!(
+        second,
+        ErasedConflicts {
+            found: 3,
+            erased: 0
+        }
+    );
+    // AND the open item stays open (ids and decision kept), the others are untouched
+    assert_eq!(
+        store.conflict("mine-open").await.unwrap().unwrap(),
+        without_values(open)
+    );
+    assert_eq!(
+        store.conflict("mine-closed").await.unwrap().unwrap(),
+        without_values(closed)
+    );
+    assert_eq!(
+        store.conflict("mine-match").await.unwrap().unwrap(),
+        ambiguous
+    );
+    assert_eq!(store.conflict("theirs").await.unwrap().unwrap(), theirs);
+    assert_eq!(
+        store.conflict("elsewhere").await.unwrap().unwrap(),
+        other_integration
+    );
+    assert_eq!(store.conflicts(INTEGRATION, true).await.unwrap().len(), 2);
+}
 
 #[cfg(test)]
 mod local {

@@ -14,8 +14,8 @@ use super::rules::{
     check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
 };
 use super::{
-    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
-    SaveOutcome, StoreError, StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, ErasedConflicts, ErasureSubject, Pair,
+    PairStatus, PollCheckpoint, RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -52,6 +52,12 @@ const RUNS: TableDefinition<&str, &[u8]> = TableDefinition::new("runs");
 /// `(integration, run id)`: the runs of an integration.
 const RUNS_BY_INTEGRATION: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("runs_by_integration");
+
+/// `(integration, "<at>#<id>")` → conflict id: the closed conflicts that still hold values,
+/// oldest first (what `drop_audit_values` reads, instead of the whole audit).
+const AUDIT_VALUES: TableDefinition<(&str, &str), &str> = TableDefinition::new("audit_values");
+/// Markers of one-time upgrades of an existing file (name → `()`).
+const UPGRADES: TableDefinition<&str, ()> = TableDefinition::new("upgrades");
 
 /// integration → its [`PollCheckpoint`].
 const POLL_CHECKPOINTS: TableDefinition<&str, &[u8]> = TableDefinition::new("poll_checkpoints");
@@ -134,6 +140,7 @@ impl EmbeddedStore {
         // Create every table up front so read transactions never meet a missing table.
         let txn = db.begin_write().map_err(|e| cannot_open(&e))?;
         create_tables(&txn).map_err(|e| cannot_open(&e))?;
+        index_audit_values_once(&txn)?;
         txn.commit().map_err(|e| cannot_open(&e))?;
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
@@ -238,6 +245,59 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), redb::TableError> {
     txn.open_table(RUNS_BY_INTEGRATION)?;
     txn.open_table(POLL_CHECKPOINTS)?;
     txn.open_table(BULK_LIMITS)?;
+    txn.open_table(AUDIT_VALUES)?;
+    txn.open_table(UPGRADES)?;
+    Ok(())
+}
+
+/// A file written before the audit values index existed: lists its closed conflicts that
+/// still hold values, once.
+fn index_audit_values_once(txn: &WriteTransaction) -> StoreResult<()> {
+    const MARKER: &str = "audit_values_indexed";
+    let mut upgrades = txn.open_table(UPGRADES).map_err(storage("upgrade"))?;
+    if upgrades.get(MARKER).map_err(storage("upgrade"))?.is_some() {
+        return Ok(());
+    }
+    let conflicts = txn.open_table(CONFLICTS).map_err(storage("upgrade"))?;
+    for entry in conflicts.iter().map_err(storage("upgrade"))? {
+        let (key, value) = entry.map_err(storage("upgrade"))?;
+        let conflict: ConflictRecord = decode(&conflict_key(key.value()), value.value())?;
+        index_audit_values(txn, &conflict)?;
+    }
+    upgrades.insert(MARKER, ()).map_err(storage("upgrade"))?;
+    Ok(())
+}
+
+/// The audit values index key of a conflict: its integration, then time and id (time order).
+fn audit_values_key(conflict: &ConflictRecord) -> (String, String) {
+    (
+        conflict.integration.clone(),
+        format!(
+            "{}#{}",
+            conflict
+                .at
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            conflict.id
+        ),
+    )
+}
+
+/// Keeps the audit values index in step with a conflict just written (same transaction):
+/// listed while it is closed and holds values.
+fn index_audit_values(txn: &WriteTransaction, conflict: &ConflictRecord) -> StoreResult<()> {
+    let mut index = txn
+        .open_table(AUDIT_VALUES)
+        .map_err(storage("index audit values"))?;
+    let (integration, order) = audit_values_key(conflict);
+    if conflict.status == ConflictStatus::Closed && conflict.holds_values() {
+        index
+            .insert((integration.as_str(), order.as_str()), conflict.id.as_str())
+            .map_err(storage("index audit values"))?;
+    } else {
+        index
+            .remove((integration.as_str(), order.as_str()))
+            .map_err(storage("index audit values"))?;
+    }
     Ok(())
 }
 
@@ -629,6 +689,7 @@ impl SyncStore for EmbeddedStore {
             index
                 .insert((conflict.integration.as_str(), conflict.id.as_str()), ())
                 .map_err(storage("record_conflict"))?;
+            index_audit_values(txn, &conflict)?;
             Ok(Finish::Commit(()))
         })
         .await
@@ -678,6 +739,7 @@ impl SyncStore for EmbeddedStore {
             }
             conflict.status = ConflictStatus::Closed;
             put_json(&mut conflicts, &id, &conflict)?;
+            index_audit_values(txn, &conflict)?;
             Ok(Finish::Commit(true))
         })
         .await
@@ -821,6 +883,92 @@ impl SyncStore for EmbeddedStore {
                 .insert(row, limit)
                 .map_err(storage("lower_bulk_limit"))?;
             Ok(Finish::Commit(true))
+        })
+        .await
+    }
+
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        let integration = integration.to_string();
+        let bound = before.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        self.write("drop_audit_values", move |txn| {
+            let mut due = Vec::new();
+            {
+                let index = txn
+                    .open_table(AUDIT_VALUES)
+                    .map_err(storage("drop_audit_values"))?;
+                let range = index
+                    .range((integration.as_str(), "")..(integration.as_str(), bound.as_str()))
+                    .map_err(storage("drop_audit_values"))?;
+                for entry in range.take(limit) {
+                    let (_, id) = entry.map_err(storage("drop_audit_values"))?;
+                    due.push(id.value().to_string());
+                }
+            }
+            if due.is_empty() {
+                return Ok(Finish::Rollback(0));
+            }
+            let mut conflicts = txn
+                .open_table(CONFLICTS)
+                .map_err(storage("drop_audit_values"))?;
+            for id in &due {
+                let key = conflict_key(id);
+                let mut conflict: ConflictRecord =
+                    get_json(&conflicts, id, &key)?.ok_or_else(|| StoreError::Corrupt {
+                        key,
+                        message: "listed in the audit values index but missing".to_string(),
+                    })?;
+                conflict.drop_values();
+                put_json(&mut conflicts, id, &conflict)?;
+                index_audit_values(txn, &conflict)?;
+            }
+            Ok(Finish::Commit(due.len()))
+        })
+        .await
+    }
+
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts> {
+        let integration = integration.to_string();
+        let subject = subject.clone();
+        self.write("erase_conflict_values", move |txn| {
+            let ids = {
+                let index = txn
+                    .open_table(CONFLICTS_BY_INTEGRATION)
+                    .map_err(storage("erase_conflict_values"))?;
+                indexed_ids(&index, &integration)?
+            };
+            let mut conflicts = txn
+                .open_table(CONFLICTS)
+                .map_err(storage("erase_conflict_values"))?;
+            let mut done = ErasedConflicts::default();
+            for id in ids {
+                let key = conflict_key(&id);
+                let Some(mut conflict) = get_json::<ConflictRecord>(&conflicts, &id, &key)? else {
+                    continue;
+                };
+                if !conflict.is_about(&subject) {
+                    continue;
+                }
+                done.found += 1;
+                if conflict.drop_values() {
+                    done.erased += 1;
+                    put_json(&mut conflicts, &id, &conflict)?;
+                    index_audit_values(txn, &conflict)?;
+                }
+            }
+            Ok(if done.erased > 0 {
+                Finish::Commit(done)
+            } else {
+                Finish::Rollback(done)
+            })
         })
         .await
     }

@@ -5,8 +5,8 @@ use super::rules::{
     check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
 };
 use super::{
-    CheckpointWrite, ConflictRecord, ConflictStatus, Pair, PairStatus, PollCheckpoint, RunRecord,
-    SaveOutcome, StoreError, StoreResult, SyncStore,
+    CheckpointWrite, ConflictRecord, ConflictStatus, ErasedConflicts, ErasureSubject, Pair,
+    PairStatus, PollCheckpoint, RunRecord, SaveOutcome, StoreError, StoreResult, SyncStore,
 };
 use crate::system::Watermark;
 use async_trait::async_trait;
@@ -359,5 +359,47 @@ impl SyncStore for MemoryStore {
         }
         state.bulk_limits.insert(key, limit);
         Ok(true)
+    }
+
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize> {
+        let mut state = self.state_to_write()?;
+        let mut due: Vec<(DateTime<Utc>, String)> = state
+            .conflicts
+            .values()
+            .filter(|c| c.integration == integration && c.status == ConflictStatus::Closed)
+            .filter(|c| c.at < before && c.holds_values())
+            .map(|c| (c.at, c.id.clone()))
+            .collect();
+        due.sort();
+        due.truncate(limit);
+        for (_, id) in &due {
+            if let Some(conflict) = state.conflicts.get_mut(id) {
+                conflict.drop_values();
+            }
+        }
+        Ok(due.len())
+    }
+
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts> {
+        let mut state = self.state_to_write()?;
+        let mut done = ErasedConflicts::default();
+        for conflict in state.conflicts.values_mut() {
+            if conflict.integration == integration && conflict.is_about(subject) {
+                done.found += 1;
+                if conflict.drop_values() {
+                    done.erased += 1;
+                }
+            }
+        }
+        Ok(done)
     }
 }

@@ -127,6 +127,9 @@ pub enum ConflictKind {
         code: String,
         message: String,
     },
+    /// A person's values were erased from the store (`contact-sync forget`, naming the record
+    /// of `side`): this entry keeps the ids only.
+    Erased { side: Side },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,6 +165,38 @@ pub struct ConflictRecord {
 }
 
 impl ConflictRecord {
+    /// True when the record keeps a person's values: a base, Salesforce or Genesys value, or a
+    /// refusal message (which may quote one).
+    pub fn holds_values(&self) -> bool {
+        self.base_value.is_some()
+            || self.salesforce_value.is_some()
+            || self.genesys_value.is_some()
+            || matches!(&self.kind, ConflictKind::Rejected { message, .. } if !message.is_empty())
+    }
+
+    /// Drops the values (see [`ConflictRecord::holds_values`]); ids, field, policy, kind (a
+    /// refusal keeps its code), status and time stay. True when something was dropped.
+    pub fn drop_values(&mut self) -> bool {
+        let held = self.holds_values();
+        self.base_value = None;
+        self.salesforce_value = None;
+        self.genesys_value = None;
+        if let ConflictKind::Rejected { message, .. } = &mut self.kind {
+            message.clear();
+        }
+        held
+    }
+
+    /// True when the record is about the person `subject` names (one of its ids is theirs).
+    pub fn is_about(&self, subject: &ErasureSubject) -> bool {
+        let same = |mine: &Option<String>, theirs: &Option<String>| {
+            mine.is_some() && theirs.is_some() && mine == theirs
+        };
+        same(&self.pair_id, &subject.pair_id)
+            || same(&self.sf_id, &subject.sf_id)
+            || same(&self.gz_id, &subject.gz_id)
+    }
+
     /// An open review item for records that cannot be paired automatically: `id` is stable for
     /// the records involved, so seeing the same ambiguity again is a no-op.
     #[allow(clippy::too_many_arguments)]
@@ -191,6 +226,25 @@ impl ConflictRecord {
             at,
         }
     }
+}
+
+/// The ids of one person whose values are erased (see [`SyncStore::erase_conflict_values`]):
+/// a conflict record is about them when its pair id, Salesforce id or Genesys id is one of
+/// these.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ErasureSubject {
+    pub pair_id: Option<String>,
+    pub sf_id: Option<String>,
+    pub gz_id: Option<String>,
+}
+
+/// What [`SyncStore::erase_conflict_values`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ErasedConflicts {
+    /// Conflict records (audit entries and review items) about the person.
+    pub found: usize,
+    /// Those of them that held values (now dropped).
+    pub erased: usize,
 }
 
 /// Statistics of one run, kept for `status` and audits.
@@ -338,6 +392,15 @@ pub type StoreResult<T> = Result<T, StoreError>;
 ///   a batch call fails, any prefix of it may have been applied (every item is idempotent or
 ///   compare-and-set, so the caller retries or re-plans). The default implementations make the
 ///   single calls in order.
+/// - **Values dropped, ids kept**: `drop_audit_values(integration, before, limit)` drops the
+///   values ([`ConflictRecord::drop_values`]) of closed records of `integration` whose `at` is
+///   before `before`, oldest first (ties by id), at most `limit` that still hold values, and
+///   says how many it changed; open records keep theirs (a person still needs them), and a
+///   record closed later is dropped by a later call. A store keeps the records that hold values
+///   apart (an index), so a call reads what it changes, not the whole audit.
+///   `erase_conflict_values(integration, subject)` drops the values of every record of
+///   `integration`, open or closed, about `subject` ([`ConflictRecord::is_about`]). Both keep
+///   everything else of a record as it was and are idempotent.
 #[async_trait]
 pub trait SyncStore: Send + Sync {
     async fn watermark(&self, integration: &str, side: Side) -> StoreResult<Option<Watermark>>;
@@ -508,4 +571,21 @@ pub trait SyncStore: Send + Sync {
         side: Side,
         limit: u64,
     ) -> StoreResult<bool>;
+
+    /// Drops the values of closed conflict records of `integration` recorded before `before`,
+    /// oldest first, at most `limit`; the number changed (see the contract).
+    async fn drop_audit_values(
+        &self,
+        integration: &str,
+        before: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<usize>;
+
+    /// Drops the values of every conflict record of `integration` about `subject`, open or
+    /// closed (see the contract).
+    async fn erase_conflict_values(
+        &self,
+        integration: &str,
+        subject: &ErasureSubject,
+    ) -> StoreResult<ErasedConflicts>;
 }
