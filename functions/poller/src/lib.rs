@@ -16,6 +16,8 @@
 //!   at a time by construction; the price is latency (a poll needing k invocations takes about
 //!   k schedule periods; lower `ScheduleMinutes` for a large org). A Salesforce cursor
 //!   outlived by the wait is refused and that read starts over safely (see `poll`).
+//! - Once a poll is complete, the per-run upkeep the CLI's cycle does too: audit values past
+//!   the mapping's retention are dropped (`audit_retention`, bounded per run).
 //! - Its reads span invocations, so its watermarks keep [`WATERMARK_SKEW`] before each read's
 //!   start (an edit landing on a record already read is read again next poll).
 
@@ -23,10 +25,10 @@ use aws_lambda_events::event::cloudwatch_events::CloudWatchEvent;
 use chrono::{DateTime, Utc};
 use contact_sync_aws::{Deployment, DeploymentError};
 use contact_sync_pipeline::poll::{PollBudget, PollProgress, poll_resumable};
-use contact_sync_pipeline::review;
 use contact_sync_pipeline::stats::SyncStats;
 use contact_sync_pipeline::store::RunRecord;
 use contact_sync_pipeline::{Integration, PipelineError};
+use contact_sync_pipeline::{audit_retention, review};
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -130,7 +132,13 @@ pub async fn handle_within(
             let run_id = run_id.clone();
             async move {
                 let integration = with_delete_decisions(with_poller_settings(integration)).await?;
-                poll_resumable(&integration, &run_id, budget).await
+                let progress = poll_resumable(&integration, &run_id, budget).await?;
+                // Per-run upkeep once a poll is complete, as the CLI's cycle does it: audit
+                // values past their retention (bounded per run).
+                if matches!(progress, PollProgress::Finished(_)) {
+                    audit_retention::drop_expired_values(&integration).await?;
+                }
+                Ok(progress)
             }
         })
         .await?;

@@ -6,6 +6,7 @@
 //! way the pairs it did not get to are left untouched and the watermarks do not move, so the
 //! next run reads the same changes again and finishes the work.
 
+use crate::audit_retention;
 use crate::integration::{Integration, PipelineError};
 use crate::notify::{Alerter, notify};
 use crate::poll::{WatermarkAdvance, advance_deletions_watermark, advance_watermarks, poll};
@@ -167,6 +168,8 @@ pub async fn run_cycle_overlapped(
             1
         }
     };
+    // Per-run upkeep, as the scheduled poller does it: audit values past their retention.
+    audit_retention::drop_expired_values(integration).await?;
     let finished_at = integration.clock.now();
     let mut summary = serde_json::to_value(&stats).unwrap_or_default();
     summary["end"] = serde_json::to_value(end).unwrap_or_default();

@@ -6,8 +6,10 @@
 //! - Use cases: [`poll`] (changes → pair batches), [`reconcile`] (a batch → merged writes),
 //!   [`notify`] (conflict events → alerts), and [`cycle`] running all three in one process.
 
+pub mod audit_retention;
 pub mod bulk_limits;
 pub mod cycle;
+pub mod erasure;
 pub mod integration;
 pub mod notify;
 pub mod poll;

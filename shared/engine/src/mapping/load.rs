@@ -1,9 +1,9 @@
 //! Loading and validating a mapping file (YAML, `version: 1`).
 
 use super::{
-    DeleteBreaker, DeletePolicy, Direction, FieldSpec, GENESYS_PHONE_SLOTS, GENESYS_READ_ONLY,
-    GenesysPath, GenesysSchema, Mapping, MappingError, Mode, Policy, is_canonical_name,
-    is_salesforce_field_name,
+    AuditOptions, DeleteBreaker, DeletePolicy, Direction, FieldSpec, GENESYS_PHONE_SLOTS,
+    GENESYS_READ_ONLY, GenesysPath, GenesysSchema, Mapping, MappingError, Mode, Policy,
+    is_canonical_name, is_salesforce_field_name,
 };
 use crate::country::CountryStyle;
 use crate::derivation::{Condition, Derivation, Template};
@@ -32,6 +32,8 @@ struct MappingFile {
     fields: Vec<FieldEntry>,
     #[serde(default)]
     matching: Option<MatchingSection>,
+    #[serde(default)]
+    audit: AuditOptions,
 }
 
 #[derive(Debug, Deserialize)]
@@ -150,6 +152,14 @@ impl Mapping {
             policy: DeletePolicy::default(),
             breaker: DeleteBreaker::default(),
         });
+        if file.audit.value_retention_days == 0 {
+            return Err(err(
+                None,
+                "audit.value_retention_days must be at least 1 (values of an entry are kept that \
+                 many days)"
+                    .into(),
+            ));
+        }
         let breaker = deletes.breaker;
         if !(0.0..=1.0).contains(&breaker.max_share) {
             return Err(err(
@@ -322,6 +332,7 @@ impl Mapping {
             delete_policy: deletes.policy,
             delete_breaker: breaker,
             genesys_schema: file.genesys_schema,
+            audit: file.audit,
         })
     }
 }

@@ -170,6 +170,35 @@ impl Default for DeleteBreaker {
     }
 }
 
+/// What the audit keeps: the values in audit entries (base, Salesforce, Genesys, a refusal's
+/// message) are dropped `value_retention_days` after the entry was recorded, while ids, fields,
+/// decisions and times stay. Open review items keep their values until they are closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditOptions {
+    #[serde(default = "AuditOptions::default_value_retention_days")]
+    pub value_retention_days: u32,
+}
+
+impl AuditOptions {
+    fn default_value_retention_days() -> u32 {
+        90
+    }
+
+    /// How long an audit entry keeps its values.
+    pub fn value_retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.value_retention_days))
+    }
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            value_retention_days: Self::default_value_retention_days(),
+        }
+    }
+}
+
 /// The Genesys data schema custom fields belong to (`schema` on a contact).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -327,6 +356,7 @@ pub struct Mapping {
     pub delete_policy: DeletePolicy,
     pub delete_breaker: DeleteBreaker,
     pub genesys_schema: Option<GenesysSchema>,
+    pub audit: AuditOptions,
     /// Matching slots no field reads (each read on its own), with the key's kind.
     genesys_match_extra: Vec<(GenesysPath, FieldKind)>,
     /// The first synced `kind: country` field: a record's phones are read in its country.
@@ -826,6 +856,31 @@ fields:
             m.normalise_choice("nope", "x")
                 .unwrap_err()
                 .contains("not a mapped field")
+        );
+    }
+
+    #[test]
+    fn audit_value_retention_defaults_to_90_days_and_refuses_zero() {
+        // GIVEN the built-in mapping, and the same with an audit section of 30 and of 0 days
+        let default = Mapping::default_mapping();
+        let with = |days: &str| {
+            Mapping::from_yaml(
+                &format!("{DEFAULT_MAPPING_YAML}\naudit:\n  value_retention_days: {days}\n"),
+                "test",
+            )
+        };
+        // THEN the default keeps values 90 days, 30 is taken as written, and 0 is refused
+        assert_eq!(default.audit.value_retention(), chrono::Duration::days(90));
+        assert_eq!(with("30").unwrap().audit.value_retention_days, 30);
+        let error = with("0").unwrap_err();
+        assert!(error.message.contains("value_retention_days"), "{error}");
+        // AND an unknown key in the section is refused too
+        assert!(
+            Mapping::from_yaml(
+                &format!("{DEFAULT_MAPPING_YAML}\naudit:\n  retention: 3\n"),
+                "test"
+            )
+            .is_err()
         );
     }
 
