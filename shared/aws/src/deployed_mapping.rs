@@ -85,6 +85,15 @@ pub async fn read(
     client: &aws_sdk_ssm::Client,
     name: &str,
 ) -> Result<Mapping, DeployedMappingError> {
+    let (yaml, source) = read_yaml(client, name).await?;
+    validate(&yaml, &source)
+}
+
+/// The YAML stored in parameter `name` (not validated), and how errors name it.
+pub async fn read_yaml(
+    client: &aws_sdk_ssm::Client,
+    name: &str,
+) -> Result<(String, String), DeployedMappingError> {
     let out = client
         .get_parameter()
         .name(name)
@@ -108,7 +117,7 @@ pub async fn read(
             message: "the parameter has no value".into(),
             retryable: false,
         })?;
-    validate(&yaml, &format!("parameter {name}"))
+    Ok((yaml, format!("parameter {name}")))
 }
 
 /// Validates `yaml` (named `source_name` in errors) as a mapping that fits a parameter.

@@ -78,7 +78,7 @@ impl Backend {
     /// The backend `CONTACT_SYNC_BACKEND` names. `sandbox`: the sandbox's local state (only
     /// on the local backend).
     pub async fn open(sandbox: bool) -> anyhow::Result<Backend> {
-        let mapping = environment::mapping_from_env()?;
+        let mapping = crate::mapping::for_backend(None).await?;
         match BackendKind::from_env()? {
             BackendKind::Local => {
                 let dir = environment::state_dir_from_env();

@@ -70,7 +70,7 @@ pub async fn run(command: ConflictsCommand) -> anyhow::Result<ExitCode> {
             json,
             values,
         } => {
-            let mapping = wiring::mapping(None)?;
+            let mapping = crate::mapping::for_backend(None).await?;
             let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let conflicts = store.conflicts(&mapping.integration, open).await?;
             report::print_conflicts(&mut out, &conflicts, json, values)?;
@@ -105,7 +105,7 @@ pub async fn run(command: ConflictsCommand) -> anyhow::Result<ExitCode> {
                 (None, None) if clear => Decision::Clear,
                 (None, None) => anyhow::bail!("choose --side, --value or --clear"),
             };
-            let mapping = wiring::mapping(None)?;
+            let mapping = crate::mapping::for_backend(None).await?;
             let store = wiring::store(Target::from_flag(sandbox), false).await?;
             let done = resolve(&*store, &mapping, &id, decision).await?;
             writeln!(

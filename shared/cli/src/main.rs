@@ -11,6 +11,7 @@ mod backend;
 mod check;
 mod conflicts;
 mod dlq;
+mod forget;
 mod mapping;
 mod progress;
 mod report;
@@ -83,6 +84,10 @@ enum Command {
         #[command(subcommand)]
         command: dlq::DlqCommand,
     },
+    /// Erase a person's values from the store (their pair's base snapshot and chosen values,
+    /// the values of their audit entries and review items), keeping ids and decisions; the
+    /// erasure is audited by ids only. The records in Salesforce and Genesys are not touched.
+    Forget(forget::ForgetArgs),
     /// The mapping of a deployment: `publish` validates a file and writes it to the stack's
     /// mapping parameter.
     Mapping {
@@ -154,6 +159,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Dlq { command } => dlq::run(command).await,
+        Command::Forget(args) => forget::run(args).await,
         Command::Mapping { command } => mapping::run(command).await,
         Command::Sandbox {
             command: SandboxCommand::Serve { fresh },

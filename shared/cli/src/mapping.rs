@@ -1,13 +1,15 @@
 //! `contact-sync mapping publish`: a mapping file validated as the functions validate it, then
 //! written to the deployment's SSM parameter (`MappingParameterName`), where the functions read
-//! it at their next cold start. And the mapping `check` validates: the deployed one when the
-//! backend is a deployment with a mapping parameter.
+//! it at their next cold start. And the mapping every command works with: the deployed one
+//! when the backend is a deployment with a mapping parameter ([`for_backend`]).
 
+use crate::wiring::Direction;
 use anyhow::Context;
 use clap::Subcommand;
 use contact_sync_aws::deployed_mapping::{
     self, CONTACT_SYNC_INTEGRATION, CONTACT_SYNC_MAPPING_PARAMETER,
 };
+use contact_sync_connectors::environment::CONTACT_SYNC_CONFIG;
 use contact_sync_engine::mapping::Mapping;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -66,21 +68,40 @@ pub async fn run(command: MappingCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The mapping `check` validates: with `CONTACT_SYNC_BACKEND=aws` and a mapping parameter
-/// set, the deployed one (checked against `CONTACT_SYNC_INTEGRATION` when set); otherwise the
-/// file's or the built-in one.
+/// The mapping `check` validates: see [`for_backend`].
 pub async fn for_check() -> anyhow::Result<Mapping> {
+    for_backend(None).await
+}
+
+/// The mapping the commands work with (`check`, `sync`, `conflicts`, `review`, `forget`): with
+/// `CONTACT_SYNC_BACKEND=aws` and a mapping parameter set, the deployed one — the mapping the
+/// functions run with, so a value chosen, an item listed or a run made from the CLI means what
+/// it means to them — checked against `CONTACT_SYNC_INTEGRATION` when set; otherwise the
+/// file's (`CONTACT_SYNC_CONFIG`) or the built-in one. `direction` replaces its mode (`sync
+/// --direction`).
+pub async fn for_backend(direction: Option<Direction>) -> anyhow::Result<Mapping> {
     let vars: HashMap<String, String> = std::env::vars().collect();
-    let deployed = vars
-        .get(crate::backend::CONTACT_SYNC_BACKEND)
-        .map(String::as_str)
-        == Some("aws")
-        && vars
-            .get(CONTACT_SYNC_MAPPING_PARAMETER)
-            .is_some_and(|v| !v.trim().is_empty());
-    if !deployed {
-        return crate::wiring::mapping(None);
+    let set = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+    let parameter = match (
+        set(crate::backend::CONTACT_SYNC_BACKEND),
+        set(CONTACT_SYNC_MAPPING_PARAMETER),
+    ) {
+        (Some("aws"), Some(parameter)) => parameter,
+        _ => return crate::wiring::mapping(direction),
+    };
+    if set(CONTACT_SYNC_CONFIG).is_some() {
+        tracing::warn!(
+            "{CONTACT_SYNC_CONFIG} is ignored: the deployment's mapping is the one in parameter \
+             {parameter} ({CONTACT_SYNC_MAPPING_PARAMETER}); publish a file with `contact-sync mapping publish`"
+        );
     }
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    Ok(deployed_mapping::load(&sdk, &vars).await?)
+    let (yaml, source) =
+        deployed_mapping::read_yaml(&aws_sdk_ssm::Client::new(&sdk), parameter).await?;
+    let mapping = match direction {
+        None => deployed_mapping::validate(&yaml, &source)?,
+        Some(direction) => crate::wiring::with_direction(&yaml, &source, direction)?,
+    };
+    deployed_mapping::check_integration(&mapping, set(CONTACT_SYNC_INTEGRATION))?;
+    Ok(mapping)
 }

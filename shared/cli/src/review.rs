@@ -50,7 +50,7 @@ pub enum ReviewCommand {
 
 pub async fn run(command: ReviewCommand) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
-    let mapping = wiring::mapping(None)?;
+    let mapping = crate::mapping::for_backend(None).await?;
     match command {
         ReviewCommand::List { sandbox, json } => {
             let store = wiring::store(Target::from_flag(sandbox), false).await?;

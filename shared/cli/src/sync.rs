@@ -111,7 +111,7 @@ pub async fn run(args: SyncArgs) -> anyhow::Result<ExitCode> {
 
 /// A run that stops between batches once `stop` is cancelled.
 pub async fn run_until(args: SyncArgs, stop: CancellationToken) -> anyhow::Result<ExitCode> {
-    let mapping = wiring::mapping(args.direction)?;
+    let mapping = crate::mapping::for_backend(args.direction).await?;
     let target = Target::from_flag(args.sandbox);
     // Held until the run returns: one run at a time on a local state (before the sandbox,
     // which may reset that state).

@@ -92,7 +92,11 @@ pub fn mapping(direction: Option<Direction>) -> anyhow::Result<Mapping> {
 }
 
 /// A mapping's YAML loaded with its mode replaced (see [`mapping`]).
-fn with_direction(yaml: &str, source: &str, direction: Direction) -> anyhow::Result<Mapping> {
+pub(crate) fn with_direction(
+    yaml: &str,
+    source: &str,
+    direction: Direction,
+) -> anyhow::Result<Mapping> {
     let mut doc: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(yaml).with_context(|| format!("{source}: not YAML"))?;
     let mode = match direction {
