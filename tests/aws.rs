@@ -16,7 +16,9 @@ use contact_sync_aws::emulator::Stack;
 use contact_sync_engine::Side;
 use contact_sync_engine::mapping::Mapping;
 use contact_sync_pipeline::poll::PollBudget;
-use contact_sync_pipeline::store::{ConflictKind, PollCheckpoint, SyncStore};
+use contact_sync_pipeline::store::{
+    ConflictKind, ConflictRecord, ConflictStatus, PollCheckpoint, SyncStore,
+};
 use contact_sync_pipeline::system::Watermark;
 use contact_sync_simulators::{GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig};
 use poller::PollReport;
@@ -869,4 +871,51 @@ async fn the_scheduled_functions_apply_a_release_of_held_deletes_and_close_it() 
             .any(|c| c.policy == "release"),
         "the decision stays as the audit"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_scheduled_poller_drops_audit_values_past_the_retention() {
+    // GIVEN a deployment keeping audit values 30 days, and in its table an entry of 31 days,
+    // one of 29 days and a review item of 31 days still open
+    let yaml = format!(
+        "{}\naudit:\n  value_retention_days: 30\n",
+        contact_sync_engine::mapping::DEFAULT_MAPPING_YAML
+    );
+    let mapping = Mapping::from_yaml(&yaml, "30 days").expect("mapping");
+    let Some(w) = AwsWorld::with_mapping("audit value retention", mapping).await else {
+        return;
+    };
+    let store = w.deployment.store();
+    let entry = |id: &str, status: ConflictStatus, days: i64| ConflictRecord {
+        id: id.into(),
+        integration: "default".into(),
+        run_id: "run-old".into(),
+        pair_id: Some(format!("pair-{id}")),
+        sf_id: Some(format!("003{id}")),
+        gz_id: Some(format!("gz-{id}")),
+        field: "email".into(),
+        policy: "manual".into(),
+        kind: ConflictKind::Manual,
+        status,
+        base_value: Some("old@example.com".into()),
+        salesforce_value: Some("ana@example.com".into()),
+        genesys_value: Some("ana@example.org".into()),
+        at: chrono::Utc::now() - chrono::Duration::days(days),
+    };
+    let old = entry("old", ConflictStatus::Closed, 31);
+    let recent = entry("recent", ConflictStatus::Closed, 29);
+    let open = entry("open", ConflictStatus::Open, 31);
+    for e in [&old, &recent, &open] {
+        store.record_conflict(e).await.expect("record");
+    }
+    // WHEN a scheduled run completes its poll
+    let report = w.run().await;
+    assert!(matches!(report, PollReport::Polled { .. }), "{report:?}");
+    // THEN the old entry lost its values and kept its ids, field and decision
+    let mut expected = old.clone();
+    expected.drop_values();
+    assert_eq!(store.conflict("old").await.expect("read"), Some(expected));
+    // AND the recent entry and the open review item keep theirs
+    assert_eq!(store.conflict("recent").await.expect("read"), Some(recent));
+    assert_eq!(store.conflict("open").await.expect("read"), Some(open));
 }
