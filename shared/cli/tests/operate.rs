@@ -8,9 +8,13 @@ use chrono::{Duration, Utc};
 use common::{contact_sync, stderr, stdout};
 use contact_sync_aws::DynamoDbStore;
 use contact_sync_aws::emulator::Stack;
+use contact_sync_engine::CanonicalContact;
 use contact_sync_engine::Side;
 use contact_sync_pipeline::stats::{PerSide, SyncStats};
-use contact_sync_pipeline::store::{ConflictRecord, RunRecord, SyncStore};
+use contact_sync_pipeline::store::embedded::EmbeddedStore;
+use contact_sync_pipeline::store::{
+    ConflictKind, ConflictRecord, ConflictStatus, Pair, PairStatus, RunRecord, SyncStore,
+};
 use contact_sync_pipeline::system::Watermark;
 use serde_json::Value;
 use std::process::Output;
@@ -356,4 +360,203 @@ async fn mapping_publish_validates_writes_the_parameter_and_check_reads_it_back(
             .contains("mode one_way"),
         "{mapping}"
     );
+}
+
+/// A synced pair sf-1 / gz-1 with a base snapshot, a closed audit entry and an open review item
+/// about it (both with values), and an entry about someone else.
+async fn a_person_on_record(store: &dyn SyncStore, integration: &str) -> ConflictRecord {
+    let mut pair = Pair::new("p1".into(), Some("003SF1".into()), Some("gz-1".into()));
+    pair.base = Some(CanonicalContact::new().with("email", "ana@example.com"));
+    pair.status = PairStatus::Synced;
+    store.create_pair(&pair).await.expect("pair");
+    let entry = |id: &str, pair_id: &str, sf_id: &str, status: ConflictStatus| ConflictRecord {
+        id: id.into(),
+        integration: integration.into(),
+        run_id: "run-1".into(),
+        pair_id: Some(pair_id.into()),
+        sf_id: Some(sf_id.into()),
+        gz_id: None,
+        field: "email".into(),
+        policy: "manual".into(),
+        kind: ConflictKind::Manual,
+        status,
+        base_value: Some("old@example.com".into()),
+        salesforce_value: Some("ana@example.com".into()),
+        genesys_value: Some("ana@example.org".into()),
+        at: Utc::now() - Duration::days(1),
+    };
+    for e in [
+        entry("audit-1", "p1", "003SF1", ConflictStatus::Closed),
+        entry("item-1", "p1", "003SF1", ConflictStatus::Open),
+    ] {
+        store.record_conflict(&e).await.expect("conflict");
+    }
+    let theirs = entry("theirs", "p2", "003SF2", ConflictStatus::Closed);
+    store.record_conflict(&theirs).await.expect("conflict");
+    theirs
+}
+
+/// What `forget` must leave: the pair's ids without values, the person's entries without
+/// values (the review item still open), the other person's entry untouched, and an `Erased`
+/// entry with ids only.
+async fn assert_forgotten(store: &dyn SyncStore, integration: &str, theirs: &ConflictRecord) {
+    let pair = store.pair("p1").await.expect("pair").expect("kept");
+    assert_eq!(
+        (
+            pair.sf_id.as_deref(),
+            pair.gz_id.as_deref(),
+            pair.base.as_ref()
+        ),
+        (Some("003SF1"), Some("gz-1"), None)
+    );
+    let item = store.conflict("item-1").await.expect("read").expect("kept");
+    assert!(!item.holds_values());
+    assert_eq!(item.status, ConflictStatus::Open);
+    let audit = store
+        .conflict("audit-1")
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(!audit.holds_values());
+    assert_eq!(
+        store.conflict("theirs").await.expect("read").as_ref(),
+        Some(theirs)
+    );
+    let erased: Vec<ConflictRecord> = store
+        .conflicts(integration, false)
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|c| matches!(c.kind, ConflictKind::Erased { .. }))
+        .collect();
+    assert_eq!(erased.len(), 1, "{erased:?}");
+    assert!(!erased[0].holds_values());
+    assert_eq!(erased[0].gz_id.as_deref(), Some("gz-1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forget_erases_a_persons_values_from_the_local_state_and_refuses_an_unknown_id() {
+    // GIVEN a local state holding a person's pair, audit entry and review item
+    let state = tempfile::tempdir().expect("tempdir");
+    let theirs = {
+        let store = EmbeddedStore::open(&state.path().join("state.redb")).expect("store");
+        a_person_on_record(&store, "default").await
+    };
+    // WHEN their Genesys record is forgotten
+    let done = contact_sync(state.path(), &["forget", "--genesys-id", "gz-1"], &[]);
+    // THEN it says what it erased, by ids and counts only
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let text = stdout(&done);
+    assert!(
+        text.contains("forgotten: genesys record gz-1 (pair p1"),
+        "{text}"
+    );
+    assert!(text.contains("2 found, 2 held values"), "{text}");
+    assert!(!text.contains("example"), "no values printed: {text}");
+    // AND the state keeps ids and decisions but no values of theirs
+    {
+        let store = EmbeddedStore::open(&state.path().join("state.redb")).expect("store");
+        assert_forgotten(&store, "default", &theirs).await;
+    }
+    // WHEN it is forgotten again, as JSON THEN nothing is left to erase
+    let again = contact_sync(
+        state.path(),
+        &["forget", "--salesforce-id", "003SF1", "--json"],
+        &[],
+    );
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    let again = json(&again);
+    assert_eq!(again["pair_values_erased"], false);
+    assert_eq!(again["entries_erased"], 0);
+    // WHEN an id nobody knows is forgotten THEN exit 1 with one clear line naming it
+    let unknown = contact_sync(state.path(), &["forget", "--salesforce-id", "003NOPE"], &[]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        stderr(&unknown).contains("003NOPE") && stderr(&unknown).contains("no salesforce record"),
+        "{}",
+        stderr(&unknown)
+    );
+    // AND without an id the command line is wrong (clap's exit 2)
+    let neither = contact_sync(state.path(), &["forget"], &[]);
+    assert_eq!(neither.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn against_a_deployment_forget_conflicts_and_review_use_the_deployed_mapping() {
+    // GIVEN a deployment in moto whose published mapping names integration `crm`, a person on
+    // record under `crm`, and an open item of the built-in mapping's integration `default`
+    let Some(stack) = Stack::create("forget on the deployed backend").await else {
+        return;
+    };
+    let endpoint =
+        contact_sync_aws::emulator::endpoint("forget on the deployed backend").expect("moto url");
+    let store = DynamoDbStore::new(
+        aws_sdk_dynamodb::Client::new(&stack.sdk),
+        &stack.resources.table,
+    );
+    let theirs = a_person_on_record(&store, "crm").await;
+    store
+        .record_conflict(&ConflictRecord::ambiguous_match(
+            "default-item".into(),
+            "default",
+            "run-1",
+            (None, Some("003X".into()), None),
+            "two candidates",
+            vec!["g-1".into(), "g-2".into()],
+            Utc::now(),
+        ))
+        .await
+        .expect("conflict");
+    let parameter = format!("/{}/mapping", stack.resources.table);
+    let crm = contact_sync_engine::mapping::DEFAULT_MAPPING_YAML
+        .replace("integration: default\n", "integration: crm\n");
+    contact_sync_aws::deployed_mapping::publish(
+        &aws_sdk_ssm::Client::new(&stack.sdk),
+        &parameter,
+        &crm,
+        "crm mapping",
+    )
+    .await
+    .expect("publish");
+    let state = tempfile::tempdir().expect("tempdir");
+    let vars = stack.resources.variables();
+    let env = [
+        ("CONTACT_SYNC_BACKEND", "aws"),
+        ("SYNC_TABLE", vars["SYNC_TABLE"].as_str()),
+        ("CONTACT_SYNC_MAPPING_PARAMETER", parameter.as_str()),
+        ("CONTACT_SYNC_INTEGRATION", "crm"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    let run = |args: &[&str]| contact_sync(state.path(), args, &env);
+
+    // WHEN the open items are listed THEN they are the deployed integration's (`crm`), not
+    // the built-in mapping's
+    let open = run(&["conflicts", "list", "--open", "--json"]);
+    assert_eq!(open.status.code(), Some(0), "{}", stderr(&open));
+    let listed: Vec<Value> = stdout(&open)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["id"], "item-1");
+    let review = run(&["review", "list", "--json"]);
+    assert_eq!(review.status.code(), Some(0), "{}", stderr(&review));
+    assert!(
+        !stdout(&review).contains("default-item"),
+        "{}",
+        stdout(&review)
+    );
+
+    // WHEN the person is forgotten by their Salesforce id
+    let done = run(&["forget", "--salesforce-id", "003SF1", "--json"]);
+    // THEN the table keeps their ids and decisions without values
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+    let done = json(&done);
+    assert_eq!(done["pair_id"], "p1");
+    assert_eq!(done["pair_values_erased"], true);
+    assert_eq!(done["entries_erased"], 2);
+    assert_forgotten(&store, "crm", &theirs).await;
 }
