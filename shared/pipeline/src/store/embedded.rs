@@ -999,6 +999,62 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_from_before_the_audit_values_index_is_indexed_once_on_open() {
+        // GIVEN a store file holding a closed entry with values, as an older build left it:
+        // no audit values index entry and no upgrade marker
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sync.redb");
+        let entry = ConflictRecord {
+            id: "c1".into(),
+            integration: "acme".into(),
+            run_id: "run-1".into(),
+            pair_id: Some("p1".into()),
+            sf_id: None,
+            gz_id: None,
+            field: "email".into(),
+            policy: "newest_wins".into(),
+            kind: crate::store::ConflictKind::Chosen,
+            status: ConflictStatus::Closed,
+            base_value: Some("old@example.com".into()),
+            salesforce_value: None,
+            genesys_value: None,
+            at: Utc::now() - chrono::Duration::days(100),
+        };
+        {
+            let store = EmbeddedStore::open(&file).unwrap();
+            store.record_conflict(&entry).await.unwrap();
+            let txn = store.db.begin_write().unwrap();
+            {
+                let mut index = txn.open_table(AUDIT_VALUES).unwrap();
+                index.retain(|_, _| false).unwrap();
+                let mut upgrades = txn.open_table(UPGRADES).unwrap();
+                upgrades.remove("audit_values_indexed").unwrap();
+            }
+            txn.commit().unwrap();
+            // (the older file's state: nothing to drop)
+            assert_eq!(
+                store
+                    .drop_audit_values("acme", Utc::now(), 10)
+                    .await
+                    .unwrap(),
+                0
+            );
+        }
+        // WHEN this build opens it
+        let store = EmbeddedStore::open(&file).unwrap();
+        // THEN the entry is indexed, so its values are dropped like any other's
+        assert_eq!(
+            store
+                .drop_audit_values("acme", Utc::now(), 10)
+                .await
+                .unwrap(),
+            1
+        );
+        let stored = store.conflict("c1").await.unwrap().unwrap();
+        assert!(!stored.holds_values());
+    }
+
+    #[tokio::test]
     async fn undecodable_pair_is_corrupt_without_quoting_the_value() {
         // GIVEN a pair row holding bytes that are not a pair
         let dir = tempfile::tempdir().unwrap();
