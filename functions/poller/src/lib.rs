@@ -136,7 +136,7 @@ pub async fn handle_within(
                 // Per-run upkeep once a poll is complete, as the CLI's cycle does it: audit
                 // values past their retention (bounded per run).
                 if matches!(progress, PollProgress::Finished(_)) {
-                    audit_retention::drop_expired_values(&integration).await?;
+                    audit_retention::upkeep(&integration).await;
                 }
                 Ok(progress)
             }

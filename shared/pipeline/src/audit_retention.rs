@@ -15,6 +15,19 @@ use crate::store::StoreResult;
 /// run (a backlog, e.g. after the retention was shortened, drains over a few runs).
 pub const AUDIT_VALUES_PER_RUN: usize = 250;
 
+/// [`drop_expired_values`] as a run's upkeep: a failure is logged (ids and the store's
+/// message, never values) and the run goes on; the next run drops what this one could not.
+/// The run's own work is done by then, and must not be reported failed for its upkeep.
+pub async fn upkeep(integration: &Integration) -> usize {
+    match drop_expired_values(integration).await {
+        Ok(dropped) => dropped,
+        Err(error) => {
+            tracing::warn!(%error, "audit values past their retention not dropped this run; the next run tries again");
+            0
+        }
+    }
+}
+
 /// Drops the values of the integration's closed audit entries recorded before now minus the
 /// mapping's retention, at most [`AUDIT_VALUES_PER_RUN`]; the number dropped.
 pub async fn drop_expired_values(integration: &Integration) -> StoreResult<usize> {

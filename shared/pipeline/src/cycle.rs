@@ -169,7 +169,7 @@ pub async fn run_cycle_overlapped(
         }
     };
     // Per-run upkeep, as the scheduled poller does it: audit values past their retention.
-    audit_retention::drop_expired_values(integration).await?;
+    audit_retention::upkeep(integration).await;
     let finished_at = integration.clock.now();
     let mut summary = serde_json::to_value(&stats).unwrap_or_default();
     summary["end"] = serde_json::to_value(end).unwrap_or_default();
