@@ -43,6 +43,8 @@
 //! A lost condition is an outcome (`false`, `VersionMismatch`, `LinkTaken`...), never an error.
 //! Errors carry keys and the service's error codes, never stored values.
 
+mod batch;
+
 use crate::table::{self, LISTING_INDEX, LISTING_PK, LISTING_SK, OPEN_INDEX, OPEN_PK, OPEN_SK};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -293,6 +295,14 @@ impl DynamoDbStore {
                 // Cancelled for another reason (TransactionConflict with a concurrent
                 // transaction, throttling): try again.
                 Some(_) if attempt < ATTEMPTS => continue,
+                // The request itself refused (too many actions, too large): a batch splits it.
+                None if error
+                    .as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    == Some("ValidationException") =>
+                {
+                    return Ok(Transaction::Refused(classify("TransactWriteItems", error)));
+                }
                 _ if attempt < ATTEMPTS && is_retryable(&error) => continue,
                 _ => return Err(classify("TransactWriteItems", error)),
             }
@@ -350,22 +360,11 @@ impl DynamoDbStore {
         }
         let mut writes = vec![TransactWriteItem::builder().put(build(pair_put)?).build()];
         for (side, record_id) in &ids {
-            let (pk, sk) = table::link_key(*side, record_id);
-            let mut link = key(&pk, &sk);
-            link.insert("pair_id".into(), s(&pair.pair_id));
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(link))
-                .condition_expression("attribute_not_exists(#pk) OR pair_id = :me")
-                .expression_attribute_names("#pk", table::PK)
-                .expression_attribute_values(":me", s(&pair.pair_id))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            writes.push(TransactWriteItem::builder().put(build(put)?).build());
+            writes.push(link_put(&self.table, &pair.pair_id, *side, record_id)?);
         }
         match self.transact(writes).await? {
             Transaction::Committed => Ok(SaveOutcome::Saved),
+            Transaction::Refused(e) => Err(e),
             Transaction::Cancelled(reasons) => {
                 if reasons.first().is_some_and(|r| r.failed_condition) {
                     return Ok(on_pair_condition_failed);
@@ -463,6 +462,25 @@ enum SameLinks {
     VersionMismatch,
     /// The stored pair is at the expected version with other ids (returned).
     IdsChanged(Pair),
+}
+
+/// A review item's item, with its listing and (while open) open-items index attributes.
+fn conflict_item(conflict: &ConflictRecord) -> StoreResult<Item> {
+    let mut item = encode(conflict, table::conflict_key(&conflict.id))?;
+    let order = table::conflict_order(conflict.at, &conflict.id);
+    item.insert(
+        LISTING_PK.into(),
+        s(&table::conflict_listing(&conflict.integration)),
+    );
+    item.insert(LISTING_SK.into(), s(&order));
+    if conflict.status == ConflictStatus::Open {
+        item.insert(
+            OPEN_PK.into(),
+            s(&table::open_conflicts(&conflict.integration)),
+        );
+        item.insert(OPEN_SK.into(), s(&order));
+    }
+    Ok(item)
 }
 
 /// A pair's item, with the pending index attributes when it is pending.
@@ -629,7 +647,40 @@ enum Transaction {
     Committed,
     /// Cancelled with at least one failed condition: one reason per item, in request order.
     Cancelled(Vec<Cancellation>),
+    /// Refused as a request (`ValidationException`: e.g. more actions or bytes than the
+    /// service takes); nothing was written.
+    Refused(StoreError),
 }
+
+/// A link item put for a transaction: `record_id` on `side` linked to `pair_id`, written only
+/// when no pair holds the record yet or `pair_id` already does (one pair per record); a failed
+/// condition returns the stored link (its holder).
+fn link_put(
+    table_name: &str,
+    pair_id: &str,
+    side: Side,
+    record_id: &str,
+) -> StoreResult<TransactWriteItem> {
+    let (pk, sk) = table::link_key(side, record_id);
+    let mut link = key(&pk, &sk);
+    link.insert("pair_id".into(), s(pair_id));
+    let put = Put::builder()
+        .table_name(table_name)
+        .set_item(Some(link))
+        .condition_expression(LINK_FREE_OR_OURS)
+        .expression_attribute_names("#pk", table::PK)
+        .expression_attribute_values(":me", s(pair_id))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    Ok(TransactWriteItem::builder().put(build(put)?).build())
+}
+
+/// The condition of a link put (see [`link_put`]).
+const LINK_FREE_OR_OURS: &str = "attribute_not_exists(#pk) OR pair_id = :me";
+/// The condition of a put that creates an item (pair, review item).
+const NEW_ITEM: &str = "attribute_not_exists(#pk)";
+/// The condition of a lease put (see `acquire_lease_free_since`).
+const LEASE_FREE_SINCE: &str =
+    "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :since";
 
 struct Cancellation {
     failed_condition: bool,
@@ -897,7 +948,7 @@ impl SyncStore for DynamoDbStore {
         }
         self.write_pair(
             pair,
-            ("attribute_not_exists(#pk)", Vec::new()),
+            (NEW_ITEM, Vec::new()),
             SaveOutcome::AlreadyExists,
             record_ids(pair),
         )
@@ -954,10 +1005,7 @@ impl SyncStore for DynamoDbStore {
             n(ttl_seconds(expires + ENDED_LEASE_RETENTION)),
         );
         let result = self
-            .put_if(
-                item,
-                "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :since",
-            )
+            .put_if(item, LEASE_FREE_SINCE)
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":since", n(epoch_ms(free_since)))
@@ -987,24 +1035,80 @@ impl SyncStore for DynamoDbStore {
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
-        let (pk, sk) = table::conflict_key(&conflict.id);
-        let mut item = encode(conflict, (pk.clone(), sk))?;
-        let order = table::conflict_order(conflict.at, &conflict.id);
-        item.insert(
-            LISTING_PK.into(),
-            s(&table::conflict_listing(&conflict.integration)),
-        );
-        item.insert(LISTING_SK.into(), s(&order));
-        if conflict.status == ConflictStatus::Open {
-            item.insert(
-                OPEN_PK.into(),
-                s(&table::open_conflicts(&conflict.integration)),
-            );
-            item.insert(OPEN_SK.into(), s(&order));
-        }
-        let result = self.put_if(item, "attribute_not_exists(#pk)").send().await;
+        let item = conflict_item(conflict)?;
+        let (pk, _) = table::conflict_key(&conflict.id);
+        let result = self.put_if(item, NEW_ITEM).send().await;
         written(&format!("PutItem {pk}"), result)?;
         Ok(())
+    }
+
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> StoreResult<Vec<bool>> {
+        if keys.len() <= 1 {
+            let mut taken = Vec::with_capacity(keys.len());
+            for key in keys {
+                taken.push(
+                    self.acquire_lease_free_since(key, owner, free_since, now, ttl)
+                        .await?,
+                );
+            }
+            return Ok(taken);
+        }
+        self.batch_acquire_leases(keys, owner, free_since, now, ttl)
+            .await
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if keys.len() <= 1 {
+            for key in keys {
+                self.release_lease(key, owner, now).await?;
+            }
+            return Ok(());
+        }
+        self.batch_release_leases(keys, owner, now).await
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        if pairs.len() <= 1 {
+            let mut outcomes = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                outcomes.push(self.create_pair(pair).await?);
+            }
+            return Ok(outcomes);
+        }
+        self.batch_create_pairs(pairs).await
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        if saves.len() <= 1 {
+            let mut outcomes = Vec::with_capacity(saves.len());
+            for (pair, expected) in saves {
+                outcomes.push(self.save_pair(pair, *expected).await?);
+            }
+            return Ok(outcomes);
+        }
+        self.batch_save_pairs(saves).await
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        if conflicts.len() <= 1 {
+            for conflict in conflicts {
+                self.record_conflict(conflict).await?;
+            }
+            return Ok(());
+        }
+        self.batch_record_conflicts(conflicts).await
     }
 
     async fn conflicts(
@@ -1267,5 +1371,43 @@ impl SyncStore for DynamoDbStore {
             .send()
             .await;
         written(&format!("PutItem {pk} bulk limit"), result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_put_is_written_only_when_the_record_is_unlinked_or_already_ours() {
+        // GIVEN the link put a pair creation or save sends for record sf-1 of pair p1
+        let action = link_put("table", "p1", Side::Salesforce, "sf-1").unwrap();
+        let put = action.put().expect("a put");
+        // THEN it writes the link item of sf-1 naming p1
+        let (pk, sk) = table::link_key(Side::Salesforce, "sf-1");
+        assert_eq!(put.item().get(table::PK), Some(&s(&pk)));
+        assert_eq!(put.item().get(table::SK), Some(&s(&sk)));
+        assert_eq!(put.item().get("pair_id"), Some(&s("p1")));
+        // AND only when no item has that key, or the stored link names p1
+        assert_eq!(
+            put.condition_expression(),
+            Some("attribute_not_exists(#pk) OR pair_id = :me")
+        );
+        let names = put.expression_attribute_names().expect("names");
+        assert_eq!(names.get("#pk").map(String::as_str), Some(table::PK));
+        let values = put.expression_attribute_values().expect("values");
+        assert_eq!(values.get(":me"), Some(&s("p1")));
+        // AND a refusal returns the stored link (its holder)
+        assert_eq!(
+            put.return_values_on_condition_check_failure(),
+            Some(&ReturnValuesOnConditionCheckFailure::AllOld)
+        );
+    }
+
+    #[test]
+    fn a_new_item_put_requires_that_no_item_has_its_key() {
+        // The pair put of a creation, and a review item's put: `#pk` is the table's key.
+        assert_eq!(NEW_ITEM, "attribute_not_exists(#pk)");
+        assert!(LEASE_FREE_SINCE.starts_with("attribute_not_exists(#pk) OR "));
     }
 }
