@@ -83,7 +83,34 @@ pub struct DynamoDbStore {
     /// The newest watermark read or written per (integration, side): the stored one is at
     /// least this (watermarks only move forward).
     seen_watermarks: Arc<Mutex<HashMap<(String, Side), Watermark>>>,
+    /// The record ids of pairs at the version this store last read or wrote them (see
+    /// [`KnownPair`]): lets a batch save skip reading pairs it has just created or read.
+    known_pairs: Arc<Mutex<HashMap<String, KnownPair>>>,
 }
+
+/// A pair's record ids at one version. A version of a pair is written once (creation is
+/// version 1 only once, every save compare-and-sets `version + 1`, pairs are never deleted), so
+/// this stays true of that version forever: a batch save expecting `version` may plan its link
+/// puts from it, and its version condition refuses it if the pair has moved on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KnownPair {
+    version: u64,
+    sf_id: Option<String>,
+    gz_id: Option<String>,
+}
+
+impl KnownPair {
+    fn of(pair: &Pair) -> KnownPair {
+        KnownPair {
+            version: pair.version,
+            sf_id: pair.sf_id.clone(),
+            gz_id: pair.gz_id.clone(),
+        }
+    }
+}
+
+/// At most this many known pairs are kept (then the memory is cleared and refilled).
+const KNOWN_PAIRS: usize = 20_000;
 
 impl DynamoDbStore {
     /// A store on `table`. Run records are kept 90 days after their last write (TTL).
@@ -93,7 +120,27 @@ impl DynamoDbStore {
             table: table.into(),
             run_retention: Duration::days(90),
             seen_watermarks: Arc::default(),
+            known_pairs: Arc::default(),
         }
+    }
+
+    /// Notes the record ids of `pair` at its version (read or written).
+    fn know_pair(&self, pair: &Pair) {
+        let mut known = self.known_pairs.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_PAIRS {
+            known.clear();
+        }
+        known.insert(pair.pair_id.clone(), KnownPair::of(pair));
+    }
+
+    /// The record ids of pair `pair_id` at `version`, when this store knows them.
+    fn known_pair(&self, pair_id: &str, version: u64) -> Option<KnownPair> {
+        self.known_pairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(pair_id)
+            .filter(|k| k.version == version)
+            .cloned()
     }
 
     /// Notes that the stored watermark of `(integration, side)` is at least `watermark`.
@@ -880,7 +927,11 @@ impl SyncStore for DynamoDbStore {
     }
 
     async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
-        self.get_doc(table::pair_key(pair_id)).await
+        let pair: Option<Pair> = self.get_doc(table::pair_key(pair_id)).await?;
+        if let Some(pair) = &pair {
+            self.know_pair(pair);
+        }
+        Ok(pair)
     }
 
     async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>> {
@@ -891,6 +942,7 @@ impl SyncStore for DynamoDbStore {
         for item in items {
             let label = string(&item, table::PK).unwrap_or_default();
             let pair: Pair = decode(&label, item)?;
+            self.know_pair(&pair);
             found.insert(pair.pair_id.clone(), pair);
         }
         // In the order asked for, each once.
@@ -946,20 +998,28 @@ impl SyncStore for DynamoDbStore {
                 pair.pair_id, pair.version
             )));
         }
-        self.write_pair(
-            pair,
-            (NEW_ITEM, Vec::new()),
-            SaveOutcome::AlreadyExists,
-            record_ids(pair),
-        )
-        .await
+        let outcome = self
+            .write_pair(
+                pair,
+                (NEW_ITEM, Vec::new()),
+                SaveOutcome::AlreadyExists,
+                record_ids(pair),
+            )
+            .await?;
+        if outcome == SaveOutcome::Saved {
+            self.know_pair(pair);
+        }
+        Ok(outcome)
     }
 
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
         let mut stored = pair.clone();
         stored.version = expected_version + 1;
         let before = match self.put_pair_same_links(&stored, expected_version).await? {
-            SameLinks::Saved => return Ok(SaveOutcome::Saved),
+            SameLinks::Saved => {
+                self.know_pair(&stored);
+                return Ok(SaveOutcome::Saved);
+            }
             SameLinks::VersionMismatch => return Ok(SaveOutcome::VersionMismatch),
             SameLinks::IdsChanged(before) => before,
         };
@@ -975,16 +1035,21 @@ impl SyncStore for DynamoDbStore {
                 held != Some(*id)
             })
             .collect();
-        self.write_pair(
-            &stored,
-            (
-                "attribute_exists(#pk) AND #version = :expected",
-                vec![(":expected", n(expected_version))],
-            ),
-            SaveOutcome::VersionMismatch,
-            new_ids,
-        )
-        .await
+        let outcome = self
+            .write_pair(
+                &stored,
+                (
+                    "attribute_exists(#pk) AND #version = :expected",
+                    vec![(":expected", n(expected_version))],
+                ),
+                SaveOutcome::VersionMismatch,
+                new_ids,
+            )
+            .await?;
+        if outcome == SaveOutcome::Saved {
+            self.know_pair(&stored);
+        }
+        Ok(outcome)
     }
 
     async fn acquire_lease_free_since(

@@ -14,7 +14,7 @@
 //! batch of one entry makes the single call.
 
 use super::{
-    Cancellation, DynamoDbStore, Item, LEASE_FREE_SINCE, NEW_ITEM, Transaction, build,
+    Cancellation, DynamoDbStore, Item, KnownPair, LEASE_FREE_SINCE, NEW_ITEM, Transaction, build,
     conflict_item, epoch_ms, epoch_ms_ceil, key, link_put, n, pair_item, record_ids, s,
     ttl_seconds,
 };
@@ -277,10 +277,13 @@ impl DynamoDbStore {
             let answers = self.apply(&entries[group.clone()], pair_refusal).await?;
             for (pair, answer) in pairs[group].iter().zip(answers) {
                 let links = record_ids(pair);
-                outcomes.push(
-                    self.outcome(answer, SaveOutcome::AlreadyExists, &links)
-                        .await?,
-                );
+                let outcome = self
+                    .outcome(answer, SaveOutcome::AlreadyExists, &links)
+                    .await?;
+                if outcome == SaveOutcome::Saved {
+                    self.know_pair(pair);
+                }
+                outcomes.push(outcome);
             }
         }
         Ok(outcomes)
@@ -306,30 +309,37 @@ impl DynamoDbStore {
         }
     }
 
-    /// The batch `save_pairs`: the stored pairs are read first (one consistent `BatchGetItem`
-    /// per 100), so each save knows which of its record ids need a link put; the transaction's
-    /// version condition (`version = expected`) makes that read safe (the ids only change with
-    /// the version). A save whose stored pair is absent or at another version is a
-    /// `VersionMismatch` without a write, as the single call's failed condition would be.
+    /// The batch `save_pairs`: each save needs to know which of its record ids the stored pair
+    /// lacks (those need a link put). The store knows the ids of the pairs it has just created,
+    /// saved or read at their version ([`super::KnownPair`]); the others are read first (one
+    /// consistent `BatchGetItem` per 100). The transaction's version condition (`version =
+    /// expected`) makes either safe: the ids only change with the version. A save whose stored
+    /// pair is absent or at another version when read is a `VersionMismatch` without a write,
+    /// as the single call's failed condition would be.
     pub(super) async fn batch_save_pairs(
         &self,
         saves: &[(Pair, u64)],
     ) -> StoreResult<Vec<SaveOutcome>> {
+        // The stored pair of each id as far as this batch knows it (known, read, or written by
+        // an earlier group); ids whose pair a lost compare-and-set made unknown are read again.
+        let mut known: HashMap<String, KnownPair> = HashMap::new();
         let mut wanted: Vec<String> = Vec::new();
         let mut seen = HashSet::new();
-        for (pair, _) in saves {
+        for (pair, expected) in saves {
             if seen.insert(pair.pair_id.as_str()) {
-                wanted.push(pair.pair_id.clone());
+                match self.known_pair(&pair.pair_id, *expected) {
+                    Some(k) => {
+                        known.insert(pair.pair_id.clone(), k);
+                    }
+                    None => wanted.push(pair.pair_id.clone()),
+                }
             }
         }
-        // The stored pair of each id as far as this batch knows it (read, or written by an
-        // earlier group); ids whose pair a lost compare-and-set made unknown are read again.
-        let mut known: HashMap<String, Pair> = self
-            .pairs(&wanted)
-            .await?
-            .into_iter()
-            .map(|p| (p.pair_id.clone(), p))
-            .collect();
+        if !wanted.is_empty() {
+            for pair in self.pairs(&wanted).await? {
+                known.insert(pair.pair_id.clone(), KnownPair::of(&pair));
+            }
+        }
         let mut unknown: HashSet<String> = HashSet::new();
         // Grouped by the actions each save needs as read (a later group is planned again
         // from what the earlier ones wrote, and cut again if that needs more actions).
@@ -361,7 +371,7 @@ impl DynamoDbStore {
                     unknown.remove(id);
                 }
                 for pair in self.pairs(&again).await? {
-                    known.insert(pair.pair_id.clone(), pair);
+                    known.insert(pair.pair_id.clone(), KnownPair::of(&pair));
                 }
             }
             // Per save of the group: its stored pair as written, and its new links; `None`
@@ -413,7 +423,8 @@ impl DynamoDbStore {
                     .await?;
                 match outcome {
                     SaveOutcome::Saved => {
-                        known.insert(stored.pair_id.clone(), stored);
+                        self.know_pair(&stored);
+                        known.insert(stored.pair_id.clone(), KnownPair::of(&stored));
                     }
                     SaveOutcome::VersionMismatch => {
                         unknown.insert(stored.pair_id.clone());
@@ -428,7 +439,7 @@ impl DynamoDbStore {
 }
 
 /// The record ids of `pair` the stored pair `before` does not hold: those need a link put.
-fn new_links(before: &Pair, pair: &Pair) -> Vec<(Side, String)> {
+fn new_links(before: &KnownPair, pair: &Pair) -> Vec<(Side, String)> {
     record_ids(pair)
         .into_iter()
         .filter(|(side, id)| {
