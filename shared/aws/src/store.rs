@@ -34,6 +34,14 @@
 //!   Only `GetItem`, `PutItem`, `DeleteItem` and `Query` on the table: the poller's policy.
 //! - **Bulk limits only go down**: a conditional `PutItem` of `INT#{integration}` /
 //!   `BULK#{side}` with a number `records` (`attribute_not_exists(pk) OR records > :new`).
+//! - **Batch writes** (`create_pairs`, `save_pairs`, `acquire_leases_free_since`,
+//!   `release_leases`, `record_conflicts`; [`batch`]): the same conditional puts and updates as
+//!   the single calls, many entries per `TransactWriteItems` (cut as [`crate::transaction`]
+//!   says: ≤ 100 actions, ≤ 4 MB, no item twice, in order). A cancelled transaction's
+//!   `CancellationReasons` answer the refused entries; the rest are sent again. A batch save
+//!   plans its link puts from the pairs this store last created, saved or read at the expected
+//!   version, and reads only the others first. A batch of one makes the single call (a
+//!   transactional write costs twice the write units).
 //! - Batch reads (`pairs`, `links`) use `BatchGetItem` (100 keys a request, unprocessed keys
 //!   retried) with consistent reads; listings query the indexes (eventually consistent on
 //!   DynamoDB: a just-written run or conflict may show up a moment later).
