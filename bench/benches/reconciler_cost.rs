@@ -173,6 +173,14 @@ async fn main() {
     for phase in &phases {
         phase.print();
     }
+    // Issue 15's figure: every DynamoDB request of an invocation, retried transactions included.
+    for phase in phases.iter().filter(|p| p.name != "init") {
+        println!(
+            "DynamoDB calls per {} {pairs}-pair reconcile ({MESSAGES} messages): {} (target for the cold one: at most 60)",
+            phase.name,
+            phase.dynamodb_calls()
+        );
+    }
     println!("the binary's output: {}", log_path.display());
     println!(
         "moto server: peak resident {:.0} MB",
@@ -195,6 +203,15 @@ struct Phase {
 }
 
 impl Phase {
+    /// DynamoDB requests of the phase (the pass-through names them `DynamoDB.<operation>`).
+    fn dynamodb_calls(&self) -> u64 {
+        self.aws
+            .iter()
+            .filter(|(operation, _)| operation.starts_with("DynamoDB."))
+            .map(|(_, (count, _))| count)
+            .sum()
+    }
+
     fn print(&self) {
         let mb =
             |v: Option<u64>| v.map_or("?".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0));

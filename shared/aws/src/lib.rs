@@ -1,6 +1,7 @@
 //! AWS adapters of contact-sync and the wiring the three Lambdas share:
 //!
 //! - [`store::DynamoDbStore`]: the `SyncStore` port on one DynamoDB table ([`table`]).
+//!   Batch writes go in transactions of many entries ([`transaction`]).
 //! - [`queue::SqsQueue`]: the `WorkQueue` port on the reconcile and conflict queues.
 //! - [`secrets`]: credentials from Secrets Manager, cached per cold start.
 //! - [`webhook::WebhookAlerter`]: conflict digests to a Slack-compatible webhook.
@@ -22,6 +23,7 @@ pub mod secrets;
 pub mod store;
 pub mod table;
 pub mod template;
+pub mod transaction;
 pub mod webhook;
 
 pub use deployment::{Deployment, DeploymentError};

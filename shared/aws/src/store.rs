@@ -34,6 +34,14 @@
 //!   Only `GetItem`, `PutItem`, `DeleteItem` and `Query` on the table: the poller's policy.
 //! - **Bulk limits only go down**: a conditional `PutItem` of `INT#{integration}` /
 //!   `BULK#{side}` with a number `records` (`attribute_not_exists(pk) OR records > :new`).
+//! - **Batch writes** (`create_pairs`, `save_pairs`, `acquire_leases_free_since`,
+//!   `release_leases`, `record_conflicts`; [`batch`]): the same conditional puts and updates as
+//!   the single calls, many entries per `TransactWriteItems` (cut as [`crate::transaction`]
+//!   says: ≤ 100 actions, ≤ 4 MB, no item twice, in order). A cancelled transaction's
+//!   `CancellationReasons` answer the refused entries; the rest are sent again. A batch save
+//!   plans its link puts from the pairs this store last created, saved or read at the expected
+//!   version, and reads only the others first. A batch of one makes the single call (a
+//!   transactional write costs twice the write units).
 //! - Batch reads (`pairs`, `links`) use `BatchGetItem` (100 keys a request, unprocessed keys
 //!   retried) with consistent reads; listings query the indexes (eventually consistent on
 //!   DynamoDB: a just-written run or conflict may show up a moment later).
@@ -42,6 +50,8 @@
 //! (`serde_dynamo`), so fields added to them later are stored without touching this file.
 //! A lost condition is an outcome (`false`, `VersionMismatch`, `LinkTaken`...), never an error.
 //! Errors carry keys and the service's error codes, never stored values.
+
+mod batch;
 
 use crate::table::{self, LISTING_INDEX, LISTING_PK, LISTING_SK, OPEN_INDEX, OPEN_PK, OPEN_SK};
 use async_trait::async_trait;
@@ -82,7 +92,34 @@ pub struct DynamoDbStore {
     /// The newest watermark read or written per (integration, side): the stored one is at
     /// least this (watermarks only move forward).
     seen_watermarks: Arc<Mutex<HashMap<(String, Side), Watermark>>>,
+    /// The record ids of pairs at the version this store last read or wrote them (see
+    /// [`KnownPair`]): lets a batch save skip reading pairs it has just created or read.
+    known_pairs: Arc<Mutex<HashMap<String, KnownPair>>>,
 }
+
+/// A pair's record ids at one version. A version of a pair is written once (creation is
+/// version 1 only once, every save compare-and-sets `version + 1`, pairs are never deleted), so
+/// this stays true of that version forever: a batch save expecting `version` may plan its link
+/// puts from it, and its version condition refuses it if the pair has moved on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KnownPair {
+    version: u64,
+    sf_id: Option<String>,
+    gz_id: Option<String>,
+}
+
+impl KnownPair {
+    fn of(pair: &Pair) -> KnownPair {
+        KnownPair {
+            version: pair.version,
+            sf_id: pair.sf_id.clone(),
+            gz_id: pair.gz_id.clone(),
+        }
+    }
+}
+
+/// At most this many known pairs are kept (then the memory is cleared and refilled).
+const KNOWN_PAIRS: usize = 20_000;
 
 impl DynamoDbStore {
     /// A store on `table`. Run records are kept 90 days after their last write (TTL).
@@ -92,7 +129,27 @@ impl DynamoDbStore {
             table: table.into(),
             run_retention: Duration::days(90),
             seen_watermarks: Arc::default(),
+            known_pairs: Arc::default(),
         }
+    }
+
+    /// Notes the record ids of `pair` at its version (read or written).
+    fn know_pair(&self, pair: &Pair) {
+        let mut known = self.known_pairs.lock().unwrap_or_else(|p| p.into_inner());
+        if known.len() >= KNOWN_PAIRS {
+            known.clear();
+        }
+        known.insert(pair.pair_id.clone(), KnownPair::of(pair));
+    }
+
+    /// The record ids of pair `pair_id` at `version`, when this store knows them.
+    fn known_pair(&self, pair_id: &str, version: u64) -> Option<KnownPair> {
+        self.known_pairs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(pair_id)
+            .filter(|k| k.version == version)
+            .cloned()
     }
 
     /// Notes that the stored watermark of `(integration, side)` is at least `watermark`.
@@ -294,6 +351,14 @@ impl DynamoDbStore {
                 // Cancelled for another reason (TransactionConflict with a concurrent
                 // transaction, throttling): try again.
                 Some(_) if attempt < ATTEMPTS => continue,
+                // The request itself refused (too many actions, too large): a batch splits it.
+                None if error
+                    .as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    == Some("ValidationException") =>
+                {
+                    return Ok(Transaction::Refused(classify("TransactWriteItems", error)));
+                }
                 _ if attempt < ATTEMPTS && is_retryable(&error) => continue,
                 _ => return Err(classify("TransactWriteItems", error)),
             }
@@ -387,22 +452,11 @@ impl DynamoDbStore {
         }
         let mut writes = vec![TransactWriteItem::builder().put(build(pair_put)?).build()];
         for (side, record_id) in &ids {
-            let (pk, sk) = table::link_key(*side, record_id);
-            let mut link = key(&pk, &sk);
-            link.insert("pair_id".into(), s(&pair.pair_id));
-            let put = Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(link))
-                .condition_expression("attribute_not_exists(#pk) OR pair_id = :me")
-                .expression_attribute_names("#pk", table::PK)
-                .expression_attribute_values(":me", s(&pair.pair_id))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                );
-            writes.push(TransactWriteItem::builder().put(build(put)?).build());
+            writes.push(link_put(&self.table, &pair.pair_id, *side, record_id)?);
         }
         match self.transact(writes).await? {
             Transaction::Committed => Ok(SaveOutcome::Saved),
+            Transaction::Refused(e) => Err(e),
             Transaction::Cancelled(reasons) => {
                 if reasons.first().is_some_and(|r| r.failed_condition) {
                     return Ok(on_pair_condition_failed);
@@ -666,7 +720,40 @@ enum Transaction {
     Committed,
     /// Cancelled with at least one failed condition: one reason per item, in request order.
     Cancelled(Vec<Cancellation>),
+    /// Refused as a request (`ValidationException`: e.g. more actions or bytes than the
+    /// service takes); nothing was written.
+    Refused(StoreError),
 }
+
+/// A link item put for a transaction: `record_id` on `side` linked to `pair_id`, written only
+/// when no pair holds the record yet or `pair_id` already does (one pair per record); a failed
+/// condition returns the stored link (its holder).
+fn link_put(
+    table_name: &str,
+    pair_id: &str,
+    side: Side,
+    record_id: &str,
+) -> StoreResult<TransactWriteItem> {
+    let (pk, sk) = table::link_key(side, record_id);
+    let mut link = key(&pk, &sk);
+    link.insert("pair_id".into(), s(pair_id));
+    let put = Put::builder()
+        .table_name(table_name)
+        .set_item(Some(link))
+        .condition_expression(LINK_FREE_OR_OURS)
+        .expression_attribute_names("#pk", table::PK)
+        .expression_attribute_values(":me", s(pair_id))
+        .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    Ok(TransactWriteItem::builder().put(build(put)?).build())
+}
+
+/// The condition of a link put (see [`link_put`]).
+const LINK_FREE_OR_OURS: &str = "attribute_not_exists(#pk) OR pair_id = :me";
+/// The condition of a put that creates an item (pair, review item).
+const NEW_ITEM: &str = "attribute_not_exists(#pk)";
+/// The condition of a lease put (see `acquire_lease_free_since`).
+const LEASE_FREE_SINCE: &str =
+    "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :since";
 
 struct Cancellation {
     failed_condition: bool,
@@ -892,7 +979,11 @@ impl SyncStore for DynamoDbStore {
     }
 
     async fn pair(&self, pair_id: &str) -> StoreResult<Option<Pair>> {
-        self.get_doc(table::pair_key(pair_id)).await
+        let pair: Option<Pair> = self.get_doc(table::pair_key(pair_id)).await?;
+        if let Some(pair) = &pair {
+            self.know_pair(pair);
+        }
+        Ok(pair)
     }
 
     async fn pairs(&self, pair_ids: &[String]) -> StoreResult<Vec<Pair>> {
@@ -903,6 +994,7 @@ impl SyncStore for DynamoDbStore {
         for item in items {
             let label = string(&item, table::PK).unwrap_or_default();
             let pair: Pair = decode(&label, item)?;
+            self.know_pair(&pair);
             found.insert(pair.pair_id.clone(), pair);
         }
         // In the order asked for, each once.
@@ -958,20 +1050,28 @@ impl SyncStore for DynamoDbStore {
                 pair.pair_id, pair.version
             )));
         }
-        self.write_pair(
-            pair,
-            ("attribute_not_exists(#pk)", Vec::new()),
-            SaveOutcome::AlreadyExists,
-            record_ids(pair),
-        )
-        .await
+        let outcome = self
+            .write_pair(
+                pair,
+                (NEW_ITEM, Vec::new()),
+                SaveOutcome::AlreadyExists,
+                record_ids(pair),
+            )
+            .await?;
+        if outcome == SaveOutcome::Saved {
+            self.know_pair(pair);
+        }
+        Ok(outcome)
     }
 
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
         let mut stored = pair.clone();
         stored.version = expected_version + 1;
         let before = match self.put_pair_same_links(&stored, expected_version).await? {
-            SameLinks::Saved => return Ok(SaveOutcome::Saved),
+            SameLinks::Saved => {
+                self.know_pair(&stored);
+                return Ok(SaveOutcome::Saved);
+            }
             SameLinks::VersionMismatch => return Ok(SaveOutcome::VersionMismatch),
             SameLinks::IdsChanged(before) => before,
         };
@@ -987,16 +1087,21 @@ impl SyncStore for DynamoDbStore {
                 held != Some(*id)
             })
             .collect();
-        self.write_pair(
-            &stored,
-            (
-                "attribute_exists(#pk) AND #version = :expected",
-                vec![(":expected", n(expected_version))],
-            ),
-            SaveOutcome::VersionMismatch,
-            new_ids,
-        )
-        .await
+        let outcome = self
+            .write_pair(
+                &stored,
+                (
+                    "attribute_exists(#pk) AND #version = :expected",
+                    vec![(":expected", n(expected_version))],
+                ),
+                SaveOutcome::VersionMismatch,
+                new_ids,
+            )
+            .await?;
+        if outcome == SaveOutcome::Saved {
+            self.know_pair(&stored);
+        }
+        Ok(outcome)
     }
 
     async fn acquire_lease_free_since(
@@ -1017,10 +1122,7 @@ impl SyncStore for DynamoDbStore {
             n(ttl_seconds(expires + ENDED_LEASE_RETENTION)),
         );
         let result = self
-            .put_if(
-                item,
-                "attribute_not_exists(#pk) OR #owner = :owner OR expires_ms <= :since",
-            )
+            .put_if(item, LEASE_FREE_SINCE)
             .expression_attribute_names("#owner", "owner")
             .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":since", n(epoch_ms(free_since)))
@@ -1051,9 +1153,78 @@ impl SyncStore for DynamoDbStore {
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
         let (pk, item) = conflict_item(conflict)?;
-        let result = self.put_if(item, "attribute_not_exists(#pk)").send().await;
+        let result = self.put_if(item, NEW_ITEM).send().await;
         written(&format!("PutItem {pk}"), result)?;
         Ok(())
+    }
+
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> StoreResult<Vec<bool>> {
+        if keys.len() <= 1 {
+            let mut taken = Vec::with_capacity(keys.len());
+            for key in keys {
+                taken.push(
+                    self.acquire_lease_free_since(key, owner, free_since, now, ttl)
+                        .await?,
+                );
+            }
+            return Ok(taken);
+        }
+        self.batch_acquire_leases(keys, owner, free_since, now, ttl)
+            .await
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if keys.len() <= 1 {
+            for key in keys {
+                self.release_lease(key, owner, now).await?;
+            }
+            return Ok(());
+        }
+        self.batch_release_leases(keys, owner, now).await
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        if pairs.len() <= 1 {
+            let mut outcomes = Vec::with_capacity(pairs.len());
+            for pair in pairs {
+                outcomes.push(self.create_pair(pair).await?);
+            }
+            return Ok(outcomes);
+        }
+        self.batch_create_pairs(pairs).await
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        if saves.len() <= 1 {
+            let mut outcomes = Vec::with_capacity(saves.len());
+            for (pair, expected) in saves {
+                outcomes.push(self.save_pair(pair, *expected).await?);
+            }
+            return Ok(outcomes);
+        }
+        self.batch_save_pairs(saves).await
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        if conflicts.len() <= 1 {
+            for conflict in conflicts {
+                self.record_conflict(conflict).await?;
+            }
+            return Ok(());
+        }
+        self.batch_record_conflicts(conflicts).await
     }
 
     async fn conflicts(
@@ -1405,5 +1576,43 @@ impl SyncStore for DynamoDbStore {
             }
         }
         Ok(done)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_put_is_written_only_when_the_record_is_unlinked_or_already_ours() {
+        // GIVEN the link put a pair creation or save sends for record sf-1 of pair p1
+        let action = link_put("table", "p1", Side::Salesforce, "sf-1").unwrap();
+        let put = action.put().expect("a put");
+        // THEN it writes the link item of sf-1 naming p1
+        let (pk, sk) = table::link_key(Side::Salesforce, "sf-1");
+        assert_eq!(put.item().get(table::PK), Some(&s(&pk)));
+        assert_eq!(put.item().get(table::SK), Some(&s(&sk)));
+        assert_eq!(put.item().get("pair_id"), Some(&s("p1")));
+        // AND only when no item has that key, or the stored link names p1
+        assert_eq!(
+            put.condition_expression(),
+            Some("attribute_not_exists(#pk) OR pair_id = :me")
+        );
+        let names = put.expression_attribute_names().expect("names");
+        assert_eq!(names.get("#pk").map(String::as_str), Some(table::PK));
+        let values = put.expression_attribute_values().expect("values");
+        assert_eq!(values.get(":me"), Some(&s("p1")));
+        // AND a refusal returns the stored link (its holder)
+        assert_eq!(
+            put.return_values_on_condition_check_failure(),
+            Some(&ReturnValuesOnConditionCheckFailure::AllOld)
+        );
+    }
+
+    #[test]
+    fn a_new_item_put_requires_that_no_item_has_its_key() {
+        // The pair put of a creation, and a review item's put: `#pk` is the table's key.
+        assert_eq!(NEW_ITEM, "attribute_not_exists(#pk)");
+        assert!(LEASE_FREE_SINCE.starts_with("attribute_not_exists(#pk) OR "));
     }
 }

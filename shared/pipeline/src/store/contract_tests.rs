@@ -28,6 +28,7 @@ const INTEGRATION: &str = "acme";
 pub struct Subject {
     pub store: Arc<dyn SyncStore>,
     pub keep_alive: Option<Box<dyn std::any::Any + Send>>,
+    pub isolation: Isolation,
 }
 
 impl Subject {
@@ -35,7 +36,14 @@ impl Subject {
         Subject {
             store,
             keep_alive: None,
+            isolation: Isolation::Isolated,
         }
+    }
+
+    /// The backend under test does not isolate concurrent transactions (see [`Isolation`]).
+    pub fn not_isolated(mut self) -> Subject {
+        self.isolation = Isolation::NotIsolated;
+        self
     }
 }
 
@@ -105,8 +113,16 @@ macro_rules! store_contract_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $check() {
                     let Some(subject) = $factory().await else { return };
-                    $crate::store::contract_tests::$check(::std::sync::Arc::clone(&subject.store))
-                        .await;
+                    let store = ::std::sync::Arc::clone(&subject.store);
+                    match $crate::store::contract_tests::in_sequence(stringify!($check)) {
+                        Some(in_sequence)
+                            if subject.isolation
+                                == $crate::store::contract_tests::Isolation::NotIsolated =>
+                        {
+                            in_sequence(store).await
+                        }
+                        _ => $crate::store::contract_tests::$check(store).await,
+                    }
                     drop(subject);
                 }
             )*
@@ -771,27 +787,93 @@ pub async fn pending_pairs_are_listed_in_id_order_up_to_the_limit(store: Arc<dyn
 
 const RACERS: usize = 16;
 
-pub async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>) {
-    // GIVEN many workers that each saw sf-1 unlinked and try to create a pair for it
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let pair_id = format!("p{n}");
-                let gz_id = format!("gz-{n}");
-                let outcome = store
-                    .create_pair(&pair(&pair_id, Some("sf-1"), Some(&gz_id)))
-                    .await
-                    .unwrap();
-                (pair_id, outcome)
-            })
-        })
-        .collect();
-    // WHEN they all run at once
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.unwrap());
+/// How the writers of a racing check run: all at once (the check), or one after the other
+/// (its in-sequence form, see [`in_sequence`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writers {
+    AtOnce,
+    InSequence,
+}
+
+/// Runs `RACERS` writers (`start(n)`), as `writers` says; their results in writer order.
+async fn run_writers<T, F>(writers: Writers, start: impl Fn(usize) -> F) -> Vec<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = T> + Send + 'static,
+{
+    let mut results = Vec::with_capacity(RACERS);
+    match writers {
+        Writers::AtOnce => {
+            let tasks: Vec<_> = (0..RACERS).map(|n| tokio::spawn(start(n))).collect();
+            for task in tasks {
+                results.push(task.await.unwrap());
+            }
+        }
+        Writers::InSequence => {
+            for n in 0..RACERS {
+                results.push(start(n).await);
+            }
+        }
     }
+    results
+}
+
+/// Whether the backend under test isolates concurrent transactions as the real service does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    Isolated,
+    /// An emulator that does not (moto: its threaded server checks a transaction's conditions
+    /// and writes its items without a lock, and a cancelled transaction restores the whole
+    /// table as it was when it began, erasing transactions committed meanwhile). The checks
+    /// that race transactions then run their in-sequence form ([`in_sequence`]).
+    NotIsolated,
+}
+
+/// A check as the contract macro runs it.
+pub type Check =
+    fn(Arc<dyn SyncStore>) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The in-sequence form of a check that races concurrent transactions (`None` for any other
+/// check): the same writes one after the other, so that the store's conditions decide every
+/// answer without relying on the backend's isolation. Proves the conditions, not isolation.
+pub fn in_sequence(check: &str) -> Option<Check> {
+    match check {
+        "concurrent_create_pair_for_one_record_has_one_winner" => {
+            Some(|store| Box::pin(create_pair_for_one_record_in_sequence_has_one_winner(store)))
+        }
+        "concurrent_create_pair_with_one_pair_id_has_one_winner" => Some(|store| {
+            Box::pin(create_pair_with_one_pair_id_in_sequence_has_one_winner(
+                store,
+            ))
+        }),
+        _ => None,
+    }
+}
+
+pub async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>) {
+    create_pair_for_one_record_has_one_winner(store, Writers::AtOnce).await;
+}
+
+pub async fn create_pair_for_one_record_in_sequence_has_one_winner(store: Arc<dyn SyncStore>) {
+    create_pair_for_one_record_has_one_winner(store, Writers::InSequence).await;
+}
+
+async fn create_pair_for_one_record_has_one_winner(store: Arc<dyn SyncStore>, writers: Writers) {
+    // GIVEN many workers that each saw sf-1 unlinked and try to create a pair for it
+    // WHEN they all run at once (or one after the other)
+    let outcomes = run_writers(writers, |n| {
+        let store = Arc::clone(&store);
+        async move {
+            let pair_id = format!("p{n}");
+            let gz_id = format!("gz-{n}");
+            let outcome = store
+                .create_pair(&pair(&pair_id, Some("sf-1"), Some(&gz_id)))
+                .await
+                .unwrap();
+            (pair_id, outcome)
+        }
+    })
+    .await;
     // THEN exactly one wins, the others see its link
     let winners: Vec<&String> = outcomes
         .iter()
@@ -820,24 +902,27 @@ pub async fn concurrent_create_pair_for_one_record_has_one_winner(store: Arc<dyn
 }
 
 pub async fn concurrent_create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn SyncStore>) {
+    create_pair_with_one_pair_id_has_one_winner(store, Writers::AtOnce).await;
+}
+
+pub async fn create_pair_with_one_pair_id_in_sequence_has_one_winner(store: Arc<dyn SyncStore>) {
+    create_pair_with_one_pair_id_has_one_winner(store, Writers::InSequence).await;
+}
+
+async fn create_pair_with_one_pair_id_has_one_winner(store: Arc<dyn SyncStore>, writers: Writers) {
     // GIVEN many workers creating pair p1, each with its own record ids
-    let tasks: Vec<_> = (0..RACERS)
-        .map(|n| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let sf_id = format!("sf-{n}");
-                store
-                    .create_pair(&pair("p1", Some(&sf_id), None))
-                    .await
-                    .unwrap()
-            })
-        })
-        .collect();
-    // WHEN they all run at once
-    let mut outcomes = Vec::new();
-    for task in tasks {
-        outcomes.push(task.await.unwrap());
-    }
+    // WHEN they all run at once (or one after the other)
+    let outcomes = run_writers(writers, |n| {
+        let store = Arc::clone(&store);
+        async move {
+            let sf_id = format!("sf-{n}");
+            store
+                .create_pair(&pair("p1", Some(&sf_id), None))
+                .await
+                .unwrap()
+        }
+    })
+    .await;
     // THEN one is saved, the rest already exist, and only the winner's id is linked
     let saved = outcomes
         .iter()
@@ -1557,6 +1642,7 @@ mod local {
         Some(Subject {
             store: Arc::new(store),
             keep_alive: Some(Box::new(dir)),
+            isolation: Isolation::Isolated,
         })
     }
 
