@@ -8,6 +8,8 @@
 
 pub mod bulk_limits;
 pub mod cycle;
+pub mod echo;
+pub mod fresh_reads;
 pub mod integration;
 pub mod notify;
 pub mod poll;
