@@ -316,3 +316,102 @@ async fn writes_are_batched_1000_changed_contacts_cost_few_write_calls() {
     assert!(sf_writes <= 10, "Salesforce write calls: {sf_writes}");
     assert!(gz_writes <= 25, "Genesys write calls: {gz_writes}");
 }
+
+/// Issue 15, "read once" and "no echo cycle": what the cycles after an initial sync read.
+mod read_once {
+    use super::*;
+    use contact_sync_pipeline::cycle::{CycleOptions, run_cycle_with};
+    use contact_sync_pipeline::notify::LogAlerter;
+    use contact_sync_pipeline::run_store::ReadFrom;
+
+    /// Genesys bulk fetches (`POST /bulk/contacts`): records read by id.
+    fn genesys_fetches(w: &World) -> u64 {
+        w.gz.counters()
+            .by_route
+            .get("POST /bulk/contacts")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    #[tokio::test]
+    async fn a_first_sync_of_200_contacts_reads_each_record_once() {
+        // GIVEN 200 contacts in Salesforce and none in Genesys
+        let w = World::new().await;
+        w.sf.insert_numbered(200);
+        w.wait_past_stamps().await;
+        // WHEN the first cycle runs
+        let first = w.sync().await;
+        // THEN every contact was created in Genesys
+        assert_eq!(first.stats.created.genesys, 200);
+        assert_eq!(first.stats.failed, 0);
+        // AND Salesforce was read by its change query and its delete log only: no lookup by
+        // id of the records the poll had just read
+        let sf = w.sf.counters();
+        assert_eq!(sf.reads, 2, "Salesforce reads: {:?}", sf.by_route);
+        // AND no Genesys record was fetched by id
+        assert_eq!(genesys_fetches(&w), 0);
+    }
+
+    #[tokio::test]
+    async fn the_cycle_after_a_first_sync_of_200_contacts_fetches_no_record_by_id() {
+        // GIVEN a first sync that created 200 contacts in Genesys, real time past its stamps
+        let w = World::new().await;
+        w.sf.insert_numbered(200);
+        w.wait_past_stamps().await;
+        assert_eq!(w.sync().await.stats.created.genesys, 200);
+        w.wait_past_stamps().await;
+        w.reset_counters();
+        // WHEN the next incremental cycle runs
+        let next = w.sync().await;
+        // THEN the 200 contacts it wrote are read by the scan as changes and skipped as the
+        // echo of its writes: nothing enqueued, nothing fetched by id, nothing written
+        assert_eq!(next.stats.changed.genesys, 200);
+        assert_eq!(next.stats.echoes, 200);
+        assert_eq!(next.stats.pairs_enqueued, 0);
+        assert_eq!(genesys_fetches(&w), 0);
+        let (sf, gz) = (w.sf.counters(), w.gz.counters());
+        assert_eq!(sf.reads, 2, "Salesforce reads: {:?}", sf.by_route);
+        assert_eq!(sf.writes + gz.writes, 0);
+        // AND the Genesys reads are the scan's pages alone
+        assert_eq!(
+            gz.reads,
+            gz.by_route.get("GET /scan/contacts").copied().unwrap_or(0)
+        );
+
+        // WHEN a re-check from the start (`sync --full`) runs
+        w.reset_counters();
+        let options = CycleOptions {
+            read_from: ReadFrom::Start,
+            ..CycleOptions::default()
+        };
+        let full = run_cycle_with(&w.integration, &w.queue, &LogAlerter, &options, |_| {})
+            .await
+            .expect("full cycle");
+        // THEN every pair is reconciled again (found unchanged), none skipped as an echo
+        assert_eq!(full.stats.echoes, 0);
+        assert_eq!(full.stats.pairs_enqueued, 200);
+        assert_eq!(full.stats.unchanged, 200);
+        assert_eq!(w.sf.counters().writes + w.gz.counters().writes, 0);
+    }
+
+    #[tokio::test]
+    async fn an_edit_right_after_our_write_is_not_taken_for_its_echo() {
+        // GIVEN a first sync that created Ada's contact in Genesys
+        let w = World::new().await;
+        let ada =
+            w.sf.insert(json!({"FirstName": "Ada", "LastName": "Lovelace", "Title": "Countess"}));
+        assert_eq!(w.sync().await.stats.created.genesys, 1);
+        let gz_id = w.genesys_linked_to(&ada)[0]["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+        // WHEN a user edits that contact right away (no time passing) and a cycle runs
+        w.gz.edit(&gz_id, json!({"title": "Mathematician"}));
+        let next = w.sync().await;
+        // THEN the edit reaches Salesforce: it was not skipped as our echo
+        assert_eq!(next.stats.echoes, 0);
+        assert_eq!(next.stats.updated.salesforce, 1);
+        let sf = w.sf.all();
+        assert_eq!(sf[0]["Title"], "Mathematician");
+    }
+}
