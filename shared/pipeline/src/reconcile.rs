@@ -661,7 +661,7 @@ async fn plan_work(
             (rec.id.clone(), rec)
         })
         .collect();
-    let gz_records: HashMap<String, SideRecord> = gz_raw
+    let mut gz_records: HashMap<String, SideRecord> = gz_raw
         .into_iter()
         .map(|r| {
             let rec =
@@ -670,6 +670,8 @@ async fn plan_work(
         })
         .collect();
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
+    adopt_unanswered_genesys_creates(integration, facts, work, &sf_records, &mut gz_records)
+        .await?;
     let survivors = unique(work.iter().filter_map(|w| w.merged_into.clone()));
     let survivor_pairs = if survivors.is_empty() {
         HashMap::new()
@@ -793,6 +795,62 @@ async fn adopt_unanswered_creates(
             tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %only.id, "adopting a Salesforce record an unanswered create made");
             work[i].sf_id = Some(only.id.clone());
             sf_records.insert(only.id.clone(), only.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A stored pair (reserved by an earlier attempt) that never got its Genesys record may have
+/// had one created by an attempt whose answer never arrived (a timeout, a crash before the
+/// commit, a broken answer): Genesys has no idempotent create, but the contact carries the
+/// link to its Salesforce record, so before creating again the contact that carries it (the
+/// identifier lookup) is adopted, unless another pair holds it (found by the poll's scan too,
+/// but a redelivered batch may get here first).
+async fn adopt_unanswered_genesys_creates(
+    integration: &Integration,
+    facts: &RunFacts,
+    work: &mut [Work],
+    sf_records: &Records,
+    gz_records: &mut Records,
+) -> Result<(), PipelineError> {
+    let orphans: Vec<(usize, String)> = work
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.is_new && w.pair.gz_id.is_none() && w.gz_id.is_none())
+        .filter_map(|(i, w)| {
+            let sf_id = w.sf_id.as_ref()?;
+            sf_records.contains_key(sf_id).then(|| (i, sf_id.clone()))
+        })
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let sf_ids = unique(orphans.iter().map(|(_, id)| id.clone()));
+    let found: Vec<SideRecord> = integration
+        .genesys
+        .find_by_links(&sf_ids)
+        .await?
+        .into_iter()
+        .map(|r| {
+            integration.mapping.genesys_record(
+                &r.id,
+                r.modified_at,
+                r.body,
+                Some(&facts.link_source_id),
+            )
+        })
+        .filter(|r| r.merged_into.is_none())
+        .collect();
+    let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Genesys, &ids).await?;
+    for (i, sf_id) in orphans {
+        let mut candidates = found
+            .iter()
+            .filter(|r| !taken.contains_key(&r.id) && r.link.as_deref() == Some(sf_id.as_str()));
+        if let (Some(only), None) = (candidates.next(), candidates.next()) {
+            tracing::info!(pair_id = %work[i].pair.pair_id, gz_id = %only.id, "adopting a Genesys contact an unanswered create made");
+            work[i].gz_id = Some(only.id.clone());
+            gz_records.insert(only.id.clone(), only.clone());
         }
     }
     Ok(())
