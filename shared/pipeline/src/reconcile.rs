@@ -672,6 +672,7 @@ async fn plan_work(
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
     adopt_unanswered_genesys_creates(integration, facts, work, &sf_records, &mut gz_records)
         .await?;
+    find_twins_deleted_before_pairing(integration, work, &gz_records).await?;
     let survivors = unique(work.iter().filter_map(|w| w.merged_into.clone()));
     let survivor_pairs = if survivors.is_empty() {
         HashMap::new()
@@ -851,6 +852,75 @@ async fn adopt_unanswered_genesys_creates(
             tracing::info!(pair_id = %work[i].pair.pair_id, gz_id = %only.id, "adopting a Genesys contact an unanswered create made");
             work[i].gz_id = Some(only.id.clone());
             gz_records.insert(only.id.clone(), only.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A Genesys record about to be mirrored into Salesforce may be the twin of a person deleted
+/// (or merged away) in Salesforce before the sync ever paired them: to the pair that record
+/// never existed, and creating it again would resurrect the person. Before a Salesforce create
+/// is planned, the Recycle Bin is searched for deleted records with the Genesys record's email
+/// that no pair holds; when exactly one matches, the pair is linked to it, so the plan sees a
+/// linked record gone (the delete policy decides: unlink, or delete the twin too) or merged
+/// (the pair follows the survivor). Nothing is looked up when Salesforce is not written.
+async fn find_twins_deleted_before_pairing(
+    integration: &Integration,
+    work: &mut [Work],
+    gz_records: &Records,
+) -> Result<(), PipelineError> {
+    if integration.mapping.is_one_way() {
+        return Ok(());
+    }
+    let unpaired: Vec<(usize, Vec<String>)> = work
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.pair.sf_id.is_none() && w.sf_id.is_none())
+        .filter_map(|(i, w)| {
+            let gz = gz_records.get(w.gz_id.as_ref()?)?;
+            (gz.merged_into.is_none() && !gz.match_emails.is_empty())
+                .then(|| (i, gz.match_emails.clone()))
+        })
+        .collect();
+    if unpaired.is_empty() {
+        return Ok(());
+    }
+    let emails = unique(unpaired.iter().flat_map(|(_, e)| e.iter().cloned()));
+    let deleted: Vec<(SideRecord, Option<String>)> = integration
+        .salesforce
+        .find_deleted_by_emails(&emails)
+        .await?
+        .iter()
+        .map(|r| {
+            let master = r
+                .body
+                .get("MasterRecordId")
+                .and_then(|m| m.as_str())
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned);
+            let record = integration
+                .mapping
+                .salesforce_record(&r.id, r.modified_at, &r.body);
+            (record, master)
+        })
+        .collect();
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = deleted.iter().map(|(r, _)| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    for (i, emails) in unpaired {
+        let mut candidates = deleted.iter().filter(|(r, _)| {
+            !taken.contains_key(&r.id) && r.match_emails.iter().any(|e| emails.contains(e))
+        });
+        if let (Some((gone, master)), None) = (candidates.next(), candidates.next()) {
+            tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %gone.id, merged = master.is_some(), "the Genesys record's Salesforce twin was deleted before the pair's first sync");
+            let w = &mut work[i];
+            w.pair.sf_id = Some(gone.id.clone());
+            w.sf_id = Some(gone.id.clone());
+            if w.merged_into.is_none() {
+                w.merged_into = master.clone();
+            }
         }
     }
     Ok(())
