@@ -672,7 +672,7 @@ async fn plan_work(
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
     adopt_unanswered_genesys_creates(integration, facts, work, &sf_records, &mut gz_records)
         .await?;
-    find_twins_deleted_before_pairing(integration, work, &gz_records).await?;
+    find_twins_deleted_before_pairing(integration, work, (&sf_records, &gz_records)).await?;
     let survivors = unique(work.iter().filter_map(|w| w.merged_into.clone()));
     let survivor_pairs = if survivors.is_empty() {
         HashMap::new()
@@ -867,7 +867,7 @@ async fn adopt_unanswered_genesys_creates(
 async fn find_twins_deleted_before_pairing(
     integration: &Integration,
     work: &mut [Work],
-    gz_records: &Records,
+    (sf_records, gz_records): (&Records, &Records),
 ) -> Result<(), PipelineError> {
     if integration.mapping.is_one_way() {
         return Ok(());
@@ -875,7 +875,13 @@ async fn find_twins_deleted_before_pairing(
     let unpaired: Vec<(usize, Vec<String>)> = work
         .iter()
         .enumerate()
-        .filter(|(_, w)| w.pair.sf_id.is_none() && w.sf_id.is_none())
+        // No Salesforce record in hand (a reference may name one the poll saw deleted).
+        .filter(|(_, w)| {
+            w.pair.sf_id.is_none()
+                && w.sf_id
+                    .as_ref()
+                    .is_none_or(|id| !sf_records.contains_key(id))
+        })
         .filter_map(|(i, w)| {
             let gz = gz_records.get(w.gz_id.as_ref()?)?;
             (gz.merged_into.is_none() && !gz.match_emails.is_empty())
