@@ -1373,6 +1373,13 @@ fn patch_for(side: Side, field: &str, value: Option<String>) -> serde_json::Map<
 
 /// Runs one scenario from its seed.
 async fn scenario(seed: u64, store: Arc<dyn SyncStore>) -> Tally {
+    if std::env::var_os("CONTACT_SYNC_SCENARIO_TRACE").is_some() {
+        // The pipeline's own events (ids and counts only) next to the trace.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let mut s = Scenario::new(seed, store).await;
     for _ in 0..s.rng.random_range(2..=4) {
         s.create_person();
