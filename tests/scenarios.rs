@@ -780,6 +780,7 @@ impl Scenario {
 
     fn keep(&mut self, batch: ReconcileBatch, receives: u32) {
         if receives >= MAX_RECEIVES {
+            self.trace(|| format!("dead letter: {} references", batch.pairs.len()));
             self.tally.dead_letters += 1;
             self.dead_letters.push(batch);
         } else {
