@@ -5,6 +5,8 @@
 use contact_sync_connectors::{GenesysConfig, SalesforceConfig};
 use contact_sync_e2e::World;
 use contact_sync_engine::mapping::Mapping;
+use contact_sync_pipeline::poll::{WatermarkAdvance, poll};
+use contact_sync_pipeline::reconcile::reconcile;
 use contact_sync_pipeline::store::SyncStore;
 use contact_sync_simulators::{Fault, GenesysSimConfig, SalesforceSimConfig};
 use serde_json::json;
@@ -178,6 +180,51 @@ async fn a_create_that_times_out_is_not_duplicated_by_the_next_run() {
     // AND the second links the contacts the timed-out call created instead of adding them again
     assert_eq!(second.stats.created.genesys, 0, "{:?}", second.stats);
     assert_eq!(second.stats.failed, 0);
+    assert_converged(&w);
+}
+
+#[tokio::test]
+async fn a_redelivered_batch_adopts_the_genesys_contacts_an_unanswered_create_made() {
+    // GIVEN 30 Salesforce-only people (and 20 Genesys-only), a 1 s client timeout, and a
+    // Genesys bulk add that is processed but answered after 2 s (the contacts exist, the
+    // reconciler never hears of them)
+    let w = world(GenesysSimConfig::default(), |_, gz| {
+        gz.requests_per_minute = None;
+        gz.timeout = Duration::from_secs(1);
+    })
+    .await;
+    seed(&w);
+    w.gz.inject(Fault::SlowAnswer {
+        path_contains: "/bulk/contacts/add".into(),
+        millis: 2_000,
+        times: 1,
+    });
+    // WHEN a poll enqueues the batches (the way the Lambdas run), each is reconciled, the
+    // server finishes the add, and every batch is delivered again before any other poll
+    poll(&w.integration, "run-adopt", WatermarkAdvance::AfterEnqueue)
+        .await
+        .expect("poll");
+    let mut batches = Vec::new();
+    while let Some(batch) = w.queue.next_batch() {
+        batches.push(batch);
+    }
+    for batch in &batches {
+        let _ = reconcile(&w.integration, batch).await;
+    }
+    assert_eq!(w.gz.counters().by_route["POST /bulk/contacts/add"], 1);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let mut created_again = 0;
+    for batch in &batches {
+        let again = reconcile(&w.integration, batch).await.expect("redelivery");
+        created_again += again.stats.created.genesys;
+    }
+    // THEN the redelivery creates nothing in Genesys: it looks each reserved pair's Salesforce
+    // Id up (identifier lookup) and adopts the contact the unanswered add made
+    assert_eq!(created_again, 0);
+    assert_eq!(w.gz.counters().by_route["POST /bulk/contacts/add"], 1);
+    assert!(w.gz.counters().by_route["POST /identifierlookup/contacts"] >= 30);
+    // AND a full cycle after it leaves every person once on each side, linked
+    w.sync().await;
     assert_converged(&w);
 }
 

@@ -271,6 +271,69 @@ async fn a_person_created_again_in_salesforce_after_an_unlink_is_synced_as_a_new
     assert_eq!(w.sf.counters().writes + w.gz.counters().writes, 0);
 }
 
+/// Carmen on both sides before any sync (the same email in another letter case), and Dan in
+/// Genesys only; Carmen's Salesforce record is deleted before the first sync.
+fn carmen_deleted_before_the_first_sync(w: &World) -> String {
+    let carmen = w
+        .sf
+        .insert(json!({"FirstName": "Carmen", "LastName": "Diaz", "Email": "carmen@example.com"}));
+    let carmen_gz = w.gz.insert(
+        json!({"firstName": "Carmen", "lastName": "Diaz", "workEmail": "Carmen@Example.com"}),
+    );
+    w.gz.insert(json!({"firstName": "Dan", "lastName": "Moss", "workEmail": "dan@example.com"}));
+    w.sf.delete(&carmen);
+    carmen_gz
+}
+
+#[tokio::test]
+async fn a_person_deleted_in_salesforce_before_the_first_sync_is_not_mirrored_back() {
+    // GIVEN Carmen deleted in Salesforce before the first sync paired her with her Genesys
+    // twin (delete policy unlink), and Dan only in Genesys
+    let w = world("").await;
+    let carmen_gz = carmen_deleted_before_the_first_sync(&w);
+    // WHEN the first sync runs
+    let outcome = w.sync().await;
+    // THEN Dan is created in Salesforce, Carmen is not (her deleted record is found in the
+    // Recycle Bin): her Genesys contact stays, its pair is a tombstone, a review item says so
+    assert_eq!(outcome.stats.created.salesforce, 1, "{:?}", outcome.stats);
+    assert_eq!(w.salesforce_with_email("dan@example.com").len(), 1);
+    assert!(w.salesforce_with_email("carmen@example.com").is_empty());
+    assert!(w.gz.get(&carmen_gz).is_some());
+    assert_eq!(
+        pair_of(&w, Side::Genesys, &carmen_gz).await.status,
+        PairStatus::Unlinked
+    );
+    let open = w
+        .store
+        .conflicts(&w.integration.name, true)
+        .await
+        .expect("conflicts");
+    assert!(open.iter().any(|c| c.kind
+        == ConflictKind::Deleted {
+            side: Side::Salesforce
+        }));
+    // AND an edit of her Genesys contact later still creates nothing
+    tick().await;
+    w.gz.edit(&carmen_gz, json!({"title": "Still here"}));
+    w.reset_counters();
+    w.sync().await;
+    assert!(w.salesforce_with_email("carmen@example.com").is_empty());
+    assert_eq!(w.sf.counters().writes + w.gz.counters().writes, 0);
+}
+
+#[tokio::test]
+async fn under_propagate_a_person_deleted_in_salesforce_before_the_first_sync_goes_from_genesys() {
+    // GIVEN Carmen deleted in Salesforce before the first sync, under delete policy propagate
+    let w = world("deletes: {policy: propagate}").await;
+    let carmen_gz = carmen_deleted_before_the_first_sync(&w);
+    // WHEN the first sync runs
+    w.sync().await;
+    // THEN her Genesys twin is deleted too, and she is not in Salesforce
+    assert!(w.gz.get(&carmen_gz).is_none());
+    assert!(w.salesforce_with_email("carmen@example.com").is_empty());
+    assert_eq!(w.salesforce_with_email("dan@example.com").len(), 1);
+}
+
 #[tokio::test]
 async fn a_salesforce_merge_into_an_unpaired_record_follows_the_survivor() {
     // GIVEN Ana synced, and a master record created so that it has no pair yet

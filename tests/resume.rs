@@ -440,6 +440,14 @@ impl ContactReader for Gated {
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.find_by_emails(emails).await
     }
+
+    async fn find_by_links(&self, linked_ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_by_links(linked_ids).await
+    }
+
+    async fn find_deleted_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_deleted_by_emails(emails).await
+    }
 }
 
 #[async_trait]

@@ -5,7 +5,6 @@
 //! Seeded and reproducible: `CONTACT_SYNC_SCENARIO_SEED` (default 20261124) seeds scenario 0,
 //! scenario `i` uses seed + i; `CONTACT_SYNC_SCENARIOS` sets how many run (default 1,000, the
 //! CI count); `CONTACT_SYNC_MOTO_SCENARIOS` how many run over DynamoDB in moto (default 12).
-//! `CONTACT_SYNC_SCENARIO_BROKEN=1` adds broken API answers to the fault mix (an open defect).
 //! A failure prints every failing scenario's seed: rerun one with
 //! `CONTACT_SYNC_SCENARIO_SEED=<seed> CONTACT_SYNC_SCENARIOS=1 cargo test -p contact-sync-e2e --test scenarios`.
 
@@ -154,15 +153,13 @@ struct Tally {
     policy_after_uncommitted: u64,
     held: u64,
     dead_letters: u64,
-    /// Records deleted or merged away before the sync linked them, whose other record was
-    /// then paired with a new copy (see RELIABILITY.md).
-    recreated_unlinked: u64,
-    /// Duplicates made by repeating a create whose answer never came (open defect).
-    repeated_unanswered_creates: u64,
     /// Changes the polls skipped as the echo of our own write (issue 15).
     echoes_skipped: u64,
     /// User edits made right after a cycle, to a record that cycle wrote.
     edits_after_write: u64,
+    /// Genesys records deleted or merged away before their pair's first sync whose Salesforce
+    /// twin was mirrored back (open defect: Genesys keeps no delete log; RELIABILITY.md).
+    genesys_gone_before_first_sync: u64,
     violations: Vec<String>,
 }
 
@@ -182,10 +179,9 @@ impl Tally {
         self.policy_after_uncommitted += other.policy_after_uncommitted;
         self.held += other.held;
         self.dead_letters += other.dead_letters;
-        self.recreated_unlinked += other.recreated_unlinked;
-        self.repeated_unanswered_creates += other.repeated_unanswered_creates;
         self.echoes_skipped += other.echoes_skipped;
         self.edits_after_write += other.edits_after_write;
+        self.genesys_gone_before_first_sync += other.genesys_gone_before_first_sync;
         self.violations.extend(other.violations);
     }
 
@@ -214,8 +210,6 @@ struct Scenario {
     model: Arc<Mutex<Model>>,
     /// Messages waiting in the (modelled) reconcile queue, with their receive counts.
     sqs: Vec<(ReconcileBatch, u32)>,
-    /// Crashes that fired and write answers that never arrived (timeouts on writes).
-    unanswered_writes: u64,
     dead_letters: Vec<ReconcileBatch>,
     tally: Tally,
 }
@@ -290,7 +284,6 @@ impl Scenario {
             clock,
             model: Arc::new(Mutex::new(Model::default())),
             sqs: Vec::new(),
-            unanswered_writes: 0,
             dead_letters: Vec::new(),
             tally: Tally {
                 scenarios: 1,
@@ -541,14 +534,7 @@ impl Scenario {
             self.user_action();
         }
         let fault = if self.rng.random_bool(0.85) {
-            // Broken answers in random scenarios still find divergences (RELIABILITY.md, open
-            // defects): in the mix only with CONTACT_SYNC_SCENARIO_BROKEN=1 until fixed.
-            let kinds = if std::env::var_os("CONTACT_SYNC_SCENARIO_BROKEN").is_some() {
-                &ALL_FAULTS[..]
-            } else {
-                &ALL_FAULTS[..ALL_FAULTS.len() - 1]
-            };
-            Some(*kinds.choose(&mut self.rng).expect("faults"))
+            Some(*ALL_FAULTS.choose(&mut self.rng).expect("faults"))
         } else {
             None
         };
@@ -570,7 +556,6 @@ impl Scenario {
         self.run(mode).await;
         self.switch.disarm();
         if self.switch.fired() {
-            self.unanswered_writes += 1;
             self.tally.crashes_fired += 1;
             self.switch.reset_fired();
             // The dead process's leases expire before anyone can take its pairs again.
@@ -709,7 +694,6 @@ impl Scenario {
                 plain
             }
             FaultKind::Timeout => {
-                self.unanswered_writes += 1;
                 let times = self.rng.random_range(1..=3);
                 push(
                     self,
@@ -722,7 +706,6 @@ impl Scenario {
                 plain
             }
             FaultKind::SlowWriteAnswer => {
-                self.unanswered_writes += 1;
                 let path = if on_sf {
                     "/composite/sobjects"
                 } else {
@@ -762,8 +745,6 @@ impl Scenario {
             }
             FaultKind::LeaseExpiryMidPair => Mode::Queue(Delivery::Stalled),
             FaultKind::BrokenAnswer => {
-                // A broken answer to a write leaves its outcome unknown, like a timeout.
-                self.unanswered_writes += 1;
                 let body = *BrokenBody::ALL.choose(&mut self.rng).expect("kind");
                 push(
                     self,
@@ -876,6 +857,7 @@ impl Scenario {
 
     fn keep(&mut self, batch: ReconcileBatch, receives: u32) {
         if receives >= MAX_RECEIVES {
+            self.trace(|| format!("dead letter: {} references", batch.pairs.len()));
             self.tally.dead_letters += 1;
             self.dead_letters.push(batch);
         } else {
@@ -976,8 +958,8 @@ impl Scenario {
         }
     }
 
-    /// True when the record was linked to a pair that completed a sync (has a base).
-    async fn ever_synced(&self, side: Side, id: &str) -> bool {
+    /// True when the record is linked to a pair that completed a sync (has a base).
+    async fn synced_once(&self, side: Side, id: &str) -> bool {
         let Ok(links) = self.store.links(side, &[id.to_string()]).await else {
             return true;
         };
@@ -986,6 +968,27 @@ impl Scenario {
                 matches!(self.store.pair(pair_id).await, Ok(Some(p)) if p.base.is_some())
             }
             None => false,
+        }
+    }
+
+    /// What the store knows of a record: the pair linked to it (its status, ids and whether
+    /// it completed a sync), for diagnosing a violation.
+    async fn stored_pair(&self, side: Side, id: &str) -> String {
+        let Ok(links) = self.store.links(side, &[id.to_string()]).await else {
+            return "store unreadable".into();
+        };
+        match links.get(id) {
+            Some(pair_id) => match self.store.pair(pair_id).await {
+                Ok(Some(p)) => format!(
+                    "pair {:?} sf {:?} gz {:?} synced once: {}",
+                    p.status,
+                    p.sf_id,
+                    p.gz_id,
+                    p.base.is_some()
+                ),
+                _ => "a link without its pair".into(),
+            },
+            None => "no pair".into(),
         }
     }
 
@@ -1080,13 +1083,6 @@ impl Scenario {
         for (index, person) in persons.iter().enumerate() {
             let (sf, gz) = self.records_of(&person.marker);
             // No duplicate: at most one record of a person per side, ever.
-            if (sf.len() > 1 || gz.len() > 1) && self.unanswered_writes > 0 {
-                // An open defect (RELIABILITY.md): a create whose answer never came (a crash
-                // after it, a timeout) can be sent again by a redelivered batch before the
-                // next poll finds the first copy. Counted, not hidden.
-                self.tally.repeated_unanswered_creates += 1;
-                continue;
-            }
             if sf.len() > 1 || gz.len() > 1 {
                 for r in sf.iter().chain(gz.iter()) {
                     let (side, id) = match r["Id"].as_str() {
@@ -1126,19 +1122,25 @@ impl Scenario {
                     Side::Salesforce => sf.len(),
                     Side::Genesys => gz.len(),
                 };
-                let known = match &person.gone_id {
-                    Some(id) => self.ever_synced(gone, id).await,
+                let synced_once = match &person.gone_id {
+                    Some(id) => self.synced_once(gone, id).await,
                     None => true,
                 };
-                if back > 0 && !known {
-                    // The record went before its pair ever completed a sync (deleted or
-                    // merged away before any cycle paired it, or its counterpart was created
-                    // by a write whose answer never arrived): to the sync the other record is
-                    // an unpaired one, and it is mirrored.
-                    self.tally.recreated_unlinked += 1;
+                if back > 0 && gone == Side::Genesys && !synced_once {
+                    // Open defect: a Genesys contact deleted (or merged away) before its pair's
+                    // first sync leaves no trace the sync can read (Genesys has no delete log
+                    // or recycle bin), so its Salesforce twin is an unpaired record to the
+                    // sync and is mirrored. Counted and printed, not hidden. Salesforce
+                    // records gone before their first sync are found in the Recycle Bin: no
+                    // exception there.
+                    self.tally.genesys_gone_before_first_sync += 1;
                 } else if back > 0 {
+                    let stored = match &person.gone_id {
+                        Some(id) => self.stored_pair(gone, id).await,
+                        None => "no id".into(),
+                    };
                     self.violation(format!(
-                        "person {index}'s record deleted or merged away on {gone} came back ({:?})",
+                        "resurrected: person {index}'s record deleted or merged away on {gone} came back (store: {stored}) ({:?})",
                         person
                     ));
                 }
@@ -1449,6 +1451,13 @@ fn patch_for(side: Side, field: &str, value: Option<String>) -> serde_json::Map<
 
 /// Runs one scenario from its seed.
 async fn scenario(seed: u64, store: Arc<dyn SyncStore>) -> Tally {
+    if std::env::var_os("CONTACT_SYNC_SCENARIO_TRACE").is_some() {
+        // The pipeline's own events (ids and counts only) next to the trace.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let mut s = Scenario::new(seed, store).await;
     for _ in 0..s.rng.random_range(2..=4) {
         s.create_person();
@@ -1471,10 +1480,9 @@ fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
         "{label}: {} scenarios (seeds {base}..{}), {} rounds, {} cycles, {} faults injected \
          ({} crashes fired), {} user actions, {} fields checked: {} kept the last edit, {} \
          settled by policy ({} after an uncommitted agreement), {} open review items, {} dead \
-         letters, {} records mirrored again after their counterpart went before the pair's first sync, {} \
-         persons duplicated by a repeated unanswered create (open defect); {} edits right \
-         after our write, {} echoes of our writes skipped by the polls; {} violations; \
-         {:.1} s",
+         letters, {} Genesys records gone before their pair's first sync mirrored back (open \
+         defect); {} edits right after our write, {} echoes of our writes skipped by the polls; \
+         {} violations; {:.1} s",
         tally.scenarios,
         base + tally.scenarios.saturating_sub(1),
         tally.rounds,
@@ -1488,14 +1496,42 @@ fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
         tally.policy_after_uncommitted,
         tally.held,
         tally.dead_letters,
-        tally.recreated_unlinked,
-        tally.repeated_unanswered_creates,
+        tally.genesys_gone_before_first_sync,
         tally.edits_after_write,
         tally.echoes_skipped,
         tally.violations.len(),
         elapsed.as_secs_f64()
     );
     let _ = writeln!(err, "{label}: faults by kind: {:?}", tally.faults);
+    let _ = writeln!(
+        err,
+        "{label}: violations by kind: {:?}",
+        violations_by_kind(&tally.violations)
+    );
+}
+
+/// Violations counted by their kind: the first words of the message after the seed.
+fn violations_by_kind(violations: &[String]) -> BTreeMap<&'static str, u64> {
+    const KINDS: [(&str, &str); 9] = [
+        ("duplicate:", "duplicate"),
+        ("resurrected:", "resurrected"),
+        ("lost edit:", "lost edit"),
+        ("differs between the sides", "diverged field"),
+        ("is not on both sides", "not on both sides"),
+        ("ping-pong:", "ping-pong"),
+        ("failed for good", "failure without review item"),
+        ("overlapping polls", "overlapping polls"),
+        ("failed", "clean cycle failed"),
+    ];
+    let mut by_kind = BTreeMap::new();
+    for v in violations {
+        let kind = KINDS
+            .iter()
+            .find(|(needle, _)| v.contains(needle))
+            .map_or("other (link, pair, status)", |(_, kind)| kind);
+        *by_kind.entry(kind).or_default() += 1;
+    }
+    by_kind
 }
 
 fn assert_clean(label: &str, base: u64, tally: &Tally) {

@@ -5,7 +5,7 @@ use contact_sync_connectors::{GenesysConfig, GenesysSystem};
 use contact_sync_pipeline::system::{
     ContactReader, ContactWriter, CreateRequest, RawRecord, UpdateRequest,
 };
-use contact_sync_simulators::{Fault, GenesysSim, GenesysSimConfig};
+use contact_sync_simulators::{BrokenBody, Fault, GenesysSim, GenesysSimConfig};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
@@ -378,4 +378,71 @@ async fn a_429_waits_for_retry_after_and_a_503_is_retried() {
     assert_eq!(page.records.len(), 1);
     assert!(started.elapsed() >= Duration::from_secs(1));
     assert_eq!(route(&sim, "GET /scan/contacts"), 3);
+}
+
+#[tokio::test]
+async fn a_broken_answer_is_never_read_as_contacts_missing() {
+    // GIVEN three live contacts and a client that has read once (token, link source)
+    let sim = sim().await;
+    let ids: Vec<String> = (0..3)
+        .map(|i| sim.insert(json!({"lastName": format!("L{i}")})))
+        .collect();
+    let sys = system(&sim);
+    assert_eq!(scan_all(&sys).await.len(), 3);
+    for body in BrokenBody::ALL {
+        // WHEN the bulk fetch answer is broken (truncated, mistyped, `{}`, HTML, not UTF-8)
+        sim.inject(Fault::Malformed {
+            path_contains: "/bulk/contacts".into(),
+            body,
+            times: 1,
+        });
+        let fetched = sys.fetch(&ids).await;
+        // THEN the fetch fails: the three contacts are not reported deleted
+        assert!(fetched.is_err(), "{body:?}: {fetched:?}");
+        // WHEN the scan answer is broken
+        sim.inject(Fault::Malformed {
+            path_contains: "/scan/contacts".into(),
+            body,
+            times: 1,
+        });
+        let page = sys.read_changes(None, None).await;
+        // THEN the read fails: the org is not read as empty
+        assert!(page.is_err(), "{body:?}: {page:?}");
+    }
+    // AND once the answers are whole again, everything is there
+    assert_eq!(sys.fetch(&ids).await.expect("fetch").len(), 3);
+}
+
+#[tokio::test]
+async fn the_identifier_lookup_finds_a_contact_by_its_salesforce_id_and_a_broken_answer_is_an_error()
+ {
+    // GIVEN a contact linked to Salesforce record 0 under the link source
+    let sim = sim().await;
+    let sys = system(&sim);
+    let facts = sys.prepare().await.expect("prepare");
+    let source = facts.link_source_id.expect("link source");
+    let linked = sim.insert(linked_contact(&source, 0));
+    // WHEN the client looks up Salesforce records 0 and 1
+    let found = sys
+        .find_by_links(&[sf_id(0), sf_id(1)])
+        .await
+        .expect("lookup");
+    // THEN the contact linked to record 0 comes back, and nothing for record 1 (a 404
+    // not.found), one call per id
+    assert_eq!(
+        found.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        [linked.as_str()]
+    );
+    assert_eq!(route(&sim, "POST /identifierlookup/contacts"), 2);
+    for body in BrokenBody::ALL {
+        // WHEN the lookup's answer is broken
+        sim.inject(Fault::Malformed {
+            path_contains: "/identifierlookup".into(),
+            body,
+            times: 1,
+        });
+        // THEN the lookup fails instead of finding nothing
+        let broken = sys.find_by_links(&[sf_id(0)]).await;
+        assert!(broken.is_err(), "{body:?}: {broken:?}");
+    }
 }

@@ -687,6 +687,9 @@ async fn plan_work(
         (rec.id.clone(), rec)
     }));
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
+    adopt_unanswered_genesys_creates(integration, facts, work, &sf_records, &mut gz_records)
+        .await?;
+    find_twins_deleted_before_pairing(integration, work, (&sf_records, &gz_records)).await?;
     let survivors = unique(work.iter().filter_map(|w| w.merged_into.clone()));
     let survivor_pairs = if survivors.is_empty() {
         HashMap::new()
@@ -838,6 +841,137 @@ async fn adopt_unanswered_creates(
             tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %only.id, "adopting a Salesforce record an unanswered create made");
             work[i].sf_id = Some(only.id.clone());
             sf_records.insert(only.id.clone(), only.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A stored pair (reserved by an earlier attempt) that never got its Genesys record may have
+/// had one created by an attempt whose answer never arrived (a timeout, a crash before the
+/// commit, a broken answer): Genesys has no idempotent create, but the contact carries the
+/// link to its Salesforce record, so before creating again the contact that carries it (the
+/// identifier lookup) is adopted, unless another pair holds it (found by the poll's scan too,
+/// but a redelivered batch may get here first).
+async fn adopt_unanswered_genesys_creates(
+    integration: &Integration,
+    facts: &RunFacts,
+    work: &mut [Work],
+    sf_records: &Records,
+    gz_records: &mut Records,
+) -> Result<(), PipelineError> {
+    let orphans: Vec<(usize, String)> = work
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| !w.is_new && w.pair.gz_id.is_none() && w.gz_id.is_none())
+        .filter_map(|(i, w)| {
+            let sf_id = w.sf_id.as_ref()?;
+            sf_records.contains_key(sf_id).then(|| (i, sf_id.clone()))
+        })
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let sf_ids = unique(orphans.iter().map(|(_, id)| id.clone()));
+    let found: Vec<SideRecord> = integration
+        .genesys
+        .find_by_links(&sf_ids)
+        .await?
+        .into_iter()
+        .map(|r| {
+            integration.mapping.genesys_record(
+                &r.id,
+                r.modified_at,
+                r.body,
+                Some(&facts.link_source_id),
+            )
+        })
+        .filter(|r| r.merged_into.is_none())
+        .collect();
+    let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Genesys, &ids).await?;
+    for (i, sf_id) in orphans {
+        let mut candidates = found
+            .iter()
+            .filter(|r| !taken.contains_key(&r.id) && r.link.as_deref() == Some(sf_id.as_str()));
+        if let (Some(only), None) = (candidates.next(), candidates.next()) {
+            tracing::info!(pair_id = %work[i].pair.pair_id, gz_id = %only.id, "adopting a Genesys contact an unanswered create made");
+            work[i].gz_id = Some(only.id.clone());
+            gz_records.insert(only.id.clone(), only.clone());
+        }
+    }
+    Ok(())
+}
+
+/// A Genesys record about to be mirrored into Salesforce may be the twin of a person deleted
+/// (or merged away) in Salesforce before the sync ever paired them: to the pair that record
+/// never existed, and creating it again would resurrect the person. Before a Salesforce create
+/// is planned, the Recycle Bin is searched for deleted records with the Genesys record's email
+/// that no pair holds; when exactly one matches, the pair is linked to it, so the plan sees a
+/// linked record gone (the delete policy decides: unlink, or delete the twin too) or merged
+/// (the pair follows the survivor). Nothing is looked up when Salesforce is not written.
+async fn find_twins_deleted_before_pairing(
+    integration: &Integration,
+    work: &mut [Work],
+    (sf_records, gz_records): (&Records, &Records),
+) -> Result<(), PipelineError> {
+    if integration.mapping.is_one_way() {
+        return Ok(());
+    }
+    let unpaired: Vec<(usize, Vec<String>)> = work
+        .iter()
+        .enumerate()
+        // No Salesforce record in hand (a reference may name one the poll saw deleted).
+        .filter(|(_, w)| {
+            w.pair.sf_id.is_none()
+                && w.sf_id
+                    .as_ref()
+                    .is_none_or(|id| !sf_records.contains_key(id))
+        })
+        .filter_map(|(i, w)| {
+            let gz = gz_records.get(w.gz_id.as_ref()?)?;
+            (gz.merged_into.is_none() && !gz.match_emails.is_empty())
+                .then(|| (i, gz.match_emails.clone()))
+        })
+        .collect();
+    if unpaired.is_empty() {
+        return Ok(());
+    }
+    let emails = unique(unpaired.iter().flat_map(|(_, e)| e.iter().cloned()));
+    let deleted: Vec<(SideRecord, Option<String>)> = integration
+        .salesforce
+        .find_deleted_by_emails(&emails)
+        .await?
+        .iter()
+        .map(|r| {
+            let master = r
+                .body
+                .get("MasterRecordId")
+                .and_then(|m| m.as_str())
+                .filter(|m| !m.is_empty())
+                .map(str::to_owned);
+            let record = integration
+                .mapping
+                .salesforce_record(&r.id, r.modified_at, &r.body);
+            (record, master)
+        })
+        .collect();
+    if deleted.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = deleted.iter().map(|(r, _)| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    for (i, emails) in unpaired {
+        let mut candidates = deleted.iter().filter(|(r, _)| {
+            !taken.contains_key(&r.id) && r.match_emails.iter().any(|e| emails.contains(e))
+        });
+        if let (Some((gone, master)), None) = (candidates.next(), candidates.next()) {
+            tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %gone.id, merged = master.is_some(), "the Genesys record's Salesforce twin was deleted before the pair's first sync");
+            let w = &mut work[i];
+            w.pair.sf_id = Some(gone.id.clone());
+            w.sf_id = Some(gone.id.clone());
+            if w.merged_into.is_none() {
+                w.merged_into = master.clone();
+            }
         }
     }
     Ok(())

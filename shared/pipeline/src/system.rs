@@ -328,6 +328,24 @@ pub trait ContactReader: Send + Sync {
     /// (Genesys) may return an empty list.
     async fn find_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>>;
 
+    /// Records that carry a link to one of `linked_ids` (ids of the other side), for adopting
+    /// a record an earlier create made when its answer never came. Genesys: one identifier
+    /// lookup per id (`ExternalId` under the link source). Systems whose records carry no link
+    /// (Salesforce) find none. An id nothing links to is simply absent; a broken answer is an
+    /// error, never an absence.
+    async fn find_by_links(&self, _linked_ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+        Ok(Vec::new())
+    }
+
+    /// Records deleted but still restorable whose email field equals one of `emails`
+    /// (normalised), for telling a person deleted before the sync paired them from one who
+    /// never existed. Salesforce: `queryAll` on `IsDeleted = TRUE` (the Recycle Bin's reach),
+    /// bodies with `MasterRecordId` (set when merged away). Systems that keep nothing deleted
+    /// (Genesys) find none. A broken answer is an error, never an absence.
+    async fn find_deleted_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+        Ok(Vec::new())
+    }
+
     /// Requests sent so far and the allocation last reported (see [`ApiUsage`]); adapters
     /// that count nothing keep the default.
     fn api_usage(&self) -> ApiUsage {

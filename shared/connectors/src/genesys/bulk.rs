@@ -258,7 +258,20 @@ impl Inner {
             failed_after: Box::new(|_, e| Err(e)),
         };
         for chunk in wanted.chunks(IDS_PER_FETCH) {
-            for (http_status, parsed) in splitter.send_all(chunk).await? {
+            let answers = splitter.send_all(chunk).await?;
+            // Every requested id gets a result (found, or an error such as 404): fewer results
+            // than ids is a broken answer, never the missing ids deleted.
+            let results: usize = answers.iter().map(|(_, parsed)| parsed.results.len()).sum();
+            if results < chunk.len() {
+                let status = answers.first().map_or(200, |(status, _)| *status);
+                return Err(protocol(
+                    SIDE,
+                    status,
+                    "bulk fetch",
+                    format!("{results} results for {} requested ids", chunk.len()),
+                ));
+            }
+            for (http_status, parsed) in answers {
                 for result in parsed.results {
                     let status = result
                         .error

@@ -3,6 +3,7 @@
 
 mod auth;
 mod bulk;
+mod identifier_lookup;
 pub mod models;
 mod region;
 mod scan;
@@ -230,6 +231,25 @@ impl Inner {
         body: Option<&[u8]>,
         replay: Replay,
     ) -> SystemResult<Response> {
+        let resp = self.answer(what, method, path, query, body, replay).await?;
+        if resp.is_success() {
+            Ok(resp)
+        } else {
+            Err(classify(what, &resp))
+        }
+    }
+
+    /// As [`Inner::call`], returning any final answer (non-2xx included) for the caller to
+    /// read; transport failures and retries exhausted are still errors.
+    pub(crate) async fn answer(
+        &self,
+        what: &'static str,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+        replay: Replay,
+    ) -> SystemResult<Response> {
         let url = &format!("{}{}", self.api_base, path);
         let method = &method;
         let resp = http::send_authorized(
@@ -257,11 +277,7 @@ impl Inner {
         )
         .await?;
         tracing::debug!(side = %SIDE, what, status = resp.status, bytes = resp.body.len(), "genesys response");
-        if resp.is_success() {
-            Ok(resp)
-        } else {
-            Err(classify(what, &resp))
-        }
+        Ok(resp)
     }
 }
 
@@ -316,6 +332,10 @@ impl ContactReader for GenesysSystem {
     async fn find_by_emails(&self, _emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         // The scan already returns every contact.
         Ok(Vec::new())
+    }
+
+    async fn find_by_links(&self, linked_ids: &[String]) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_by_links(linked_ids).await
     }
 
     fn api_usage(&self) -> ApiUsage {

@@ -292,7 +292,8 @@ pub struct Cursors {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CursorListing<T> {
-    #[serde(default = "Vec::new")]
+    /// Required: a listing without `entities` is a broken answer, never an empty page (an
+    /// empty page would read as "no contacts": nothing changed, the link source missing).
     pub entities: Vec<T>,
     #[serde(default)]
     pub next_uri: Option<String>,
@@ -332,7 +333,8 @@ impl<T> CursorListing<T> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct BulkResponse<T> {
-    #[serde(default = "Vec::new")]
+    /// Required: an answer without `results` is a broken answer, never "no record found"
+    /// (which a fetch would read as every requested contact deleted).
     pub results: Vec<BulkResult<T>>,
     #[serde(default)]
     pub error_count: Option<i64>,

@@ -379,6 +379,10 @@ impl ContactReader for SalesforceSystem {
         self.inner.find_by_emails(emails).await
     }
 
+    async fn find_deleted_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_deleted_by_emails(emails).await
+    }
+
     fn api_usage(&self) -> ApiUsage {
         ApiUsage {
             requests: self.inner.retrier.requests_sent(),

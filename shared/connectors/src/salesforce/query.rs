@@ -173,6 +173,43 @@ impl Inner {
             .await
     }
 
+    /// Deleted Contacts still in the Recycle Bin (`queryAll` on `IsDeleted = TRUE`, API-NOTES
+    /// A.1) whose email field equals one of `emails`, with their mapped fields and
+    /// `MasterRecordId` (set when merged away).
+    pub(crate) async fn find_deleted_by_emails(
+        &self,
+        emails: &[String],
+    ) -> SystemResult<Vec<RawRecord>> {
+        let mut seen = HashSet::new();
+        let literals: Vec<String> = emails
+            .iter()
+            .filter(|e| !e.is_empty() && seen.insert(e.as_str()))
+            .filter_map(|e| soql::string_literal(e))
+            .collect();
+        let mut fields = self.fields.clone();
+        if !fields.iter().any(|f| f == "MasterRecordId") {
+            fields.push("MasterRecordId".into());
+        }
+        let field = self.email_field.clone();
+        let mut out = Vec::new();
+        let groups = soql::group_literals(literals, EMAILS_PER_QUERY, MAX_IN_LIST_CHARS);
+        let queries = groups.len();
+        for group in groups {
+            let q = format!(
+                "{} WHERE IsDeleted = TRUE AND {field} IN ({})",
+                soql::select_clause(&fields),
+                group.join(", ")
+            );
+            self.query_pages(Endpoint::QueryAll, &q, |page| {
+                out.extend(self.page_records(page, 200)?);
+                Ok(())
+            })
+            .await?;
+        }
+        tracing::debug!(side = %SIDE, queries, found = out.len(), "salesforce deleted lookup");
+        Ok(out)
+    }
+
     async fn lookup(
         &self,
         field: &str,

@@ -538,6 +538,29 @@ impl ContactBook {
         };
         range.filter_map(|key| self.contacts.get(&key.1).map(|contact| (key, contact)))
     }
+
+    /// The first live contact in scan order (the oldest) whose `externalIds` hold `value`
+    /// under the external source `source`.
+    pub(crate) fn with_external_id(
+        &self,
+        source: &str,
+        value: &str,
+    ) -> Option<&Map<String, Value>> {
+        self.in_order_after(None)
+            .map(|(_, contact)| contact)
+            .find(|contact| {
+                contact
+                    .get("externalIds")
+                    .and_then(Value::as_array)
+                    .is_some_and(|entries| {
+                        entries.iter().any(|entry| {
+                            entry.pointer("/externalSource/id").and_then(Value::as_str)
+                                == Some(source)
+                                && entry.get("value").and_then(Value::as_str) == Some(value)
+                        })
+                    })
+            })
+    }
 }
 
 #[cfg(test)]

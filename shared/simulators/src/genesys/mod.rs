@@ -11,6 +11,7 @@
 //! | `GET/PUT/DELETE /contacts/{id}` | `GET /contacts/{id}`, ... | read / write |
 //! | `POST /bulk/contacts` (fetch) | `POST /bulk/contacts` | read |
 //! | `POST /bulk/contacts/{add,update,remove}` | `POST /bulk/contacts/add`, ... | write |
+//! | `POST /identifierlookup/contacts` (`ExternalId` identifiers) | `POST /identifierlookup/contacts` | read |
 //! | `GET /externalsources`, `GET /externalsources/{id}` | ... | read |
 //! | `POST /externalsources` | `POST /externalsources` | write |
 //! | `GET /contacts/schemas/{id}` | `GET /contacts/schemas/{id}` | read |
@@ -25,6 +26,7 @@ mod cursor;
 mod entity_id;
 mod error_body;
 mod external_source;
+mod identifier_lookup;
 mod oauth;
 mod phone;
 mod rate_limit;

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::response::Response;
 
-use super::{Org, bulk, contacts, error_body, oauth, sources};
+use super::{Org, bulk, contacts, error_body, identifier_lookup, oauth, sources};
 use crate::counters::RequestKind;
 use crate::http_server::IncomingRequest;
 
@@ -31,6 +31,7 @@ pub(crate) enum Route {
     BulkAdd,
     BulkUpdate,
     BulkRemove,
+    IdentifierLookup,
     SourceList,
     SourceGet(String),
     SourceCreate,
@@ -63,6 +64,7 @@ impl Route {
             ("POST", ["bulk", "contacts", "add"]) => Route::BulkAdd,
             ("POST", ["bulk", "contacts", "update"]) => Route::BulkUpdate,
             ("POST", ["bulk", "contacts", "remove"]) => Route::BulkRemove,
+            ("POST", ["identifierlookup", "contacts"]) => Route::IdentifierLookup,
             ("GET", ["externalsources"]) => Route::SourceList,
             ("GET", ["externalsources", id]) => Route::SourceGet((*id).to_string()),
             ("POST", ["externalsources"]) => Route::SourceCreate,
@@ -82,6 +84,7 @@ impl Route {
             Route::BulkAdd => "/bulk/contacts/add",
             Route::BulkUpdate => "/bulk/contacts/update",
             Route::BulkRemove => "/bulk/contacts/remove",
+            Route::IdentifierLookup => "/identifierlookup/contacts",
             Route::SourceList | Route::SourceCreate => "/externalsources",
             Route::SourceGet(_) => "/externalsources/{id}",
             Route::SchemaGet(_) => "/contacts/schemas/{id}",
@@ -96,6 +99,7 @@ impl Route {
             Route::Scan
             | Route::ContactGet(_)
             | Route::BulkFetch
+            | Route::IdentifierLookup
             | Route::SourceList
             | Route::SourceGet(_)
             | Route::SchemaGet(_) => RequestKind::Read,
@@ -166,6 +170,7 @@ async fn respond(org: &Org, request: &IncomingRequest) -> Response {
         Route::BulkAdd => bulk::add(org, request),
         Route::BulkUpdate => bulk::update(org, request),
         Route::BulkRemove => bulk::remove(org, request),
+        Route::IdentifierLookup => identifier_lookup::lookup(org, request),
         Route::SourceList => sources::list(org, request),
         Route::SourceGet(id) => sources::get(org, &id),
         Route::SourceCreate => sources::create(org, request),
