@@ -7,8 +7,9 @@
 //! (`bulk_script`: read both sides whole, pair by email, bulk creates/updates, state in one
 //! JSON file) on freshly seeded simulators, its first run and the run after it.
 //!
-//! Prints per run: wall time, the child's peak resident memory (`VmHWM`, polled while it
-//! runs), and the simulators' requests (reads/writes). With the argument `strace` (and
+//! Prints per run: wall time, the child's CPU time and peak resident memory (`VmHWM`; both
+//! polled while it runs, so the last 5 ms may be missing), and the simulators' requests
+//! (reads/writes). With the argument `strace` (and
 //! `strace` on the PATH), both CLI runs are repeated on fresh simulators and state under
 //! `strace -f -c`, and their `fdatasync`/`fsync`/`pwrite64` counts are printed, per pair too
 //! (wall times under strace are not comparable and are not printed).
@@ -19,7 +20,7 @@
 
 use contact_sync_bench::bulk_script::BulkScript;
 use contact_sync_bench::numeric_arguments;
-use contact_sync_bench::process::status_kb;
+use contact_sync_bench::process::Usage;
 use contact_sync_bench::seed_style::Endpoints;
 use contact_sync_simulators::{
     Counters, GenesysSim, GenesysSimConfig, SalesforceSim, SalesforceSimConfig,
@@ -100,6 +101,8 @@ fn env(o: &Orgs) -> Vec<(&'static str, String)> {
 struct Figures {
     wall: Duration,
     peak_kb: Option<u64>,
+    /// The child's user + system CPU seconds (last reading before its exit).
+    cpu: Option<f64>,
     sf: Counters,
     gz: Counters,
 }
@@ -126,19 +129,23 @@ async fn cli_run(binary: &Path, state: &Path, o: &Orgs, trace: Option<&Path>) ->
     for (k, v) in env(o) {
         cmd.env(k, v);
     }
-    let (wall, peak_kb, output) = tokio::task::spawn_blocking(move || {
+    let (wall, (peak_kb, cpu), output) = tokio::task::spawn_blocking(move || {
         let started = Instant::now();
         let child = cmd.spawn().expect("spawn contact-sync");
         let pid = child.id();
         // VmHWM only grows: the last reading before the exit is the peak (to within the
         // polling interval).
         let watcher = std::thread::spawn(move || {
-            let mut peak = None;
-            while let Some(kb) = status_kb(pid, "VmHWM") {
-                peak = Some(kb);
+            let (mut peak, mut cpu) = (None, None);
+            loop {
+                let usage = Usage::of(pid);
+                if usage.peak_kb.is_none() {
+                    return (peak, cpu);
+                }
+                peak = usage.peak_kb;
+                cpu = usage.cpu_seconds.or(cpu);
                 std::thread::sleep(Duration::from_millis(5));
             }
-            peak
         });
         let output = child.wait_with_output().expect("wait");
         let wall = started.elapsed();
@@ -155,6 +162,7 @@ async fn cli_run(binary: &Path, state: &Path, o: &Orgs, trace: Option<&Path>) ->
     Figures {
         wall,
         peak_kb,
+        cpu,
         sf: o.sf.counters(),
         gz: o.gz.counters(),
     }
@@ -171,8 +179,9 @@ fn print(name: &str, f: &Figures) {
     let peak = f.peak_kb.map_or("?".to_string(), |kb| {
         format!("{:.1} MB", kb as f64 / 1024.0)
     });
+    let cpu = f.cpu.map_or("?".to_string(), |s| format!("{s:.2} s"));
     println!(
-        "{name:<26} {:>8.2} s  peak RSS {peak:>9}  requests: {}",
+        "{name:<26} {:>8.2} s  CPU {cpu:>7}  peak RSS {peak:>9}  requests: {}",
         f.wall.as_secs_f64(),
         requests(f)
     );
@@ -258,6 +267,7 @@ async fn main() {
         let f = Figures {
             wall: started.elapsed(),
             peak_kb: None,
+            cpu: None,
             sf: o2.sf.counters(),
             gz: o2.gz.counters(),
         };
