@@ -3,6 +3,8 @@
 //! - [`change_cost`]: API calls of a steady-state bidirectional cycle per system, against the
 //!   [`seed_style`] baseline that reads and writes one record per call
 //!   (`cargo bench -p contact-sync-bench --bench api_calls`).
+//! - [`bulk_script`]: the simplest program that does an initial sync (bulk reads and writes,
+//!   state in one JSON file), the baseline of the CLI's wall time (`--bench cli_sync`).
 //! - [`capacity`]: DynamoDB read and write units counted from the requests the store sends
 //!   (`--bench dynamodb_cost`, on moto).
 //! - [`lambda_runtime_api`] and [`process`]: the real `reconciler` binary run under a local
@@ -12,6 +14,7 @@
 //! full_sync`.
 
 pub mod aws_world;
+pub mod bulk_script;
 pub mod capacity;
 pub mod change_cost;
 pub mod edits;

@@ -1090,12 +1090,13 @@ impl<'a> Poll<'a> {
         // Counted when opened: a record read again (the watermark's safety window, a redone
         // finish) finds its item already there and is not counted twice.
         let mut opened = 0;
+        let mut seen = std::collections::HashSet::new();
         for item in &review {
-            if store.conflict(&item.id).await?.is_none() {
+            if seen.insert(item.id.as_str()) && store.conflict(&item.id).await?.is_none() {
                 opened += 1;
             }
-            store.record_conflict(item).await?;
         }
+        store.record_conflicts(&review).await?;
         self.send(refs).await?;
         self.linked.clear();
         self.state.stats.review += opened;

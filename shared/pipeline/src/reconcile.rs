@@ -118,12 +118,10 @@ pub async fn reconcile_within(
     }
     .await;
     let released_at = integration.clock.now();
-    for key in &leased {
-        integration
-            .store
-            .release_lease(key, &owner, released_at)
-            .await?;
-    }
+    integration
+        .store
+        .release_leases(&leased, &owner, released_at)
+        .await?;
     crate::bulk_limits::remember_learned(integration).await;
     result?;
     tracing::info!(
@@ -529,20 +527,29 @@ async fn lease_writers(
 ) -> Result<Vec<Work>, PipelineError> {
     let now = integration.clock.now();
     let ttl = integration.settings.lease_ttl;
+    // A new pair's id is fresh (nobody else knows it): its lease is always taken, and stops a
+    // worker that finds the pair through its links once it is reserved. One batch call.
+    let keys: Vec<String> = work
+        .iter()
+        .filter(|w| w.plan.is_some())
+        .map(|w| lease_key(&w.pair.pair_id))
+        .collect();
+    let mut taken = integration
+        .store
+        .acquire_leases_free_since(&keys, owner, read_at, now, ttl)
+        .await?
+        .into_iter();
+    let mut keys = keys.into_iter();
     let mut kept = Vec::with_capacity(work.len());
     for w in work {
         if w.plan.is_none() {
             kept.push(w);
             continue;
         }
-        // A new pair's id is fresh (nobody else knows it): this always succeeds, and stops a
-        // worker that finds the pair through its links once it is reserved.
-        let key = lease_key(&w.pair.pair_id);
-        if integration
-            .store
-            .acquire_lease_free_since(&key, owner, read_at, now, ttl)
-            .await?
-        {
+        let (Some(key), Some(taken)) = (keys.next(), taken.next()) else {
+            return Err(answers_missing("acquire_leases_free_since"));
+        };
+        if taken {
             leased.push(key);
             kept.push(w);
         } else {
@@ -550,6 +557,14 @@ async fn lease_writers(
         }
     }
     Ok(kept)
+}
+
+/// A batch call of the store answered fewer items than it was given (a store bug): nothing
+/// more is written for the batch, and it is delivered again.
+fn answers_missing(operation: &str) -> PipelineError {
+    PipelineError::from(crate::store::StoreError::Permanent(format!(
+        "{operation}: the store answered fewer items than it was given"
+    )))
 }
 
 /// The reference that asks for a pair of this batch again.
@@ -579,31 +594,7 @@ async fn reconcile_leased(
     hold_deletes_over_the_breaker(integration, batch, work, outcome).await?;
     spend_budget(work, budget, outcome);
 
-    // Reserve new pairs before creating anything: the conditional link put is what stops two
-    // workers from creating the same record twice.
-    for w in work.iter_mut().filter(|w| w.is_new && w.plan.is_some()) {
-        let plan = w.plan.as_ref().map(|p| p.action.clone());
-        if matches!(plan, Some(PairAction::Skip)) {
-            outcome.stats.skipped += 1;
-            w.plan = None;
-            continue;
-        }
-        if w.sf_id.is_none() && w.gz_id.is_none() {
-            // Nothing left to pair (the records vanished before we got here).
-            w.plan = None;
-            continue;
-        }
-        w.pair.sf_id = w.sf_id.clone();
-        w.pair.gz_id = w.gz_id.clone();
-        match integration.store.create_pair(&w.pair).await? {
-            SaveOutcome::Saved => {}
-            other => {
-                tracing::info!(pair_id = %w.pair.pair_id, outcome = ?other, "new pair taken by another worker");
-                outcome.stats.skipped += 1;
-                w.plan = None;
-            }
-        }
-    }
+    reserve_new_pairs(integration, work, outcome).await?;
 
     let decided_at = integration.clock.now();
     record_decisions_before_writes(
@@ -626,6 +617,48 @@ async fn reconcile_leased(
         outcome,
     )
     .await
+}
+
+/// Reserves the batch's new pairs before anything is created, in one (durable) batch call: the
+/// conditional link put is what stops two workers from creating the same record twice.
+async fn reserve_new_pairs(
+    integration: &Integration,
+    work: &mut [Work],
+    outcome: &mut ReconcileOutcome,
+) -> Result<(), PipelineError> {
+    let mut reserved = Vec::new();
+    for (i, w) in work.iter_mut().enumerate() {
+        if !(w.is_new && w.plan.is_some()) {
+            continue;
+        }
+        if matches!(w.plan.as_ref().map(|p| &p.action), Some(PairAction::Skip)) {
+            outcome.stats.skipped += 1;
+            w.plan = None;
+            continue;
+        }
+        if w.sf_id.is_none() && w.gz_id.is_none() {
+            // Nothing left to pair (the records vanished before we got here).
+            w.plan = None;
+            continue;
+        }
+        w.pair.sf_id = w.sf_id.clone();
+        w.pair.gz_id = w.gz_id.clone();
+        reserved.push(i);
+    }
+    let pairs: Vec<Pair> = reserved.iter().map(|&i| work[i].pair.clone()).collect();
+    let outcomes = integration.store.create_pairs(&pairs).await?;
+    if outcomes.len() != reserved.len() {
+        return Err(answers_missing("create_pairs"));
+    }
+    for (i, saved) in reserved.into_iter().zip(outcomes) {
+        if saved != SaveOutcome::Saved {
+            let w = &mut work[i];
+            tracing::info!(pair_id = %w.pair.pair_id, outcome = ?saved, "new pair taken by another worker");
+            outcome.stats.skipped += 1;
+            w.plan = None;
+        }
+    }
+    Ok(())
 }
 
 /// True when half the lease lifetime has passed since the batch's reads began (the leases
@@ -1022,6 +1055,7 @@ async fn hold_deletes_over_the_breaker(
     let population = work.len();
     tracing::warn!(run_id = %batch.run_id, deletes, population, "delete circuit breaker tripped: deletes held for review");
     let mut held_ids = Vec::new();
+    let mut saves = Vec::new();
     for w in work.iter_mut().filter(|w| is_delete(w)) {
         w.plan = None;
         if w.is_new {
@@ -1035,10 +1069,17 @@ async fn hold_deletes_over_the_breaker(
             message: "delete held by the circuit breaker".into(),
             retryable: true,
         });
-        if integration.store.save_pair(&held, w.pair.version).await? != SaveOutcome::Saved {
-            outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
-        }
+        saves.push((held, w.pair.version));
         outcome.stats.failed += 1;
+    }
+    let saved = integration.store.save_pairs(&saves).await?;
+    if saved.len() != saves.len() {
+        return Err(answers_missing("save_pairs"));
+    }
+    for ((held, _), saved) in saves.iter().zip(saved) {
+        if saved != SaveOutcome::Saved {
+            outcome.retry.push(PairRef::to_pair(held.pair_id.clone()));
+        }
     }
     let mut item = crate::poll::deletes_held(
         integration,
@@ -1209,6 +1250,16 @@ fn link_write_backs(
     updates
 }
 
+/// One pair's commit, waiting for the batch's `save_pairs`.
+struct StagedCommit {
+    /// The plan's field decisions were recorded before its writes.
+    decided_before_writes: bool,
+    expected: u64,
+    next: Pair,
+    /// Audit entries and review items recorded once the commit is saved.
+    conflicts: Vec<ConflictRecord>,
+}
+
 /// Stores each pair's outcome: the new base when every write landed, otherwise `pending` with
 /// the old base (re-planning against it converges once the failed write goes through).
 async fn commit(
@@ -1220,6 +1271,8 @@ async fn commit(
     outcome: &mut ReconcileOutcome,
 ) -> Result<(), PipelineError> {
     let mut events = Vec::new();
+    // Every pair's commit, saved in one batch call after the loop.
+    let mut staged: Vec<StagedCommit> = Vec::new();
     for w in work.iter_mut() {
         let Some(plan) = w.plan.take() else { continue };
         let expected = w.pair.version;
@@ -1381,24 +1434,41 @@ async fn commit(
                 }
             }
         }
-        match integration.store.save_pair(&next, expected).await? {
-            SaveOutcome::Saved => {
-                for c in conflicts {
-                    // Policy decisions were recorded before the writes.
-                    if !(decided_before_writes(&plan.action) && is_decision(&c)) {
-                        integration.store.record_conflict(&c).await?;
-                    }
-                    events.push(conflict_event(integration, batch, &c));
-                }
-            }
-            other => {
-                // Writes may have landed; the pair is re-planned next time and converges.
-                tracing::warn!(pair_id = %w.pair.pair_id, outcome = ?other, "pair commit lost a race");
-                outcome.stats.failed += 1;
-                outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
+        staged.push(StagedCommit {
+            decided_before_writes: decided_before_writes(&plan.action),
+            expected,
+            next,
+            conflicts,
+        });
+    }
+    let saves: Vec<(Pair, u64)> = staged
+        .iter()
+        .map(|c| (c.next.clone(), c.expected))
+        .collect();
+    let saved = integration.store.save_pairs(&saves).await?;
+    if saved.len() != staged.len() {
+        return Err(answers_missing("save_pairs"));
+    }
+    let mut audit = Vec::new();
+    for (commit, saved) in staged.into_iter().zip(saved) {
+        if saved != SaveOutcome::Saved {
+            // Writes may have landed; the pair is re-planned next time and converges.
+            tracing::warn!(pair_id = %commit.next.pair_id, outcome = ?saved, "pair commit lost a race");
+            outcome.stats.failed += 1;
+            outcome
+                .retry
+                .push(PairRef::to_pair(commit.next.pair_id.clone()));
+            continue;
+        }
+        for c in commit.conflicts {
+            events.push(conflict_event(integration, batch, &c));
+            // Policy decisions were recorded before the writes.
+            if !(commit.decided_before_writes && is_decision(&c)) {
+                audit.push(c);
             }
         }
     }
+    integration.store.record_conflicts(&audit).await?;
     outcome.conflicts_sent += events.len();
     if !events.is_empty() {
         integration.queue.send_conflicts(events).await?;
@@ -1470,6 +1540,7 @@ async fn record_decisions_before_writes(
     records: (&Records, &Records),
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), PipelineError> {
+    let mut decisions = Vec::new();
     for w in work {
         let Some(plan) = &w.plan else { continue };
         if !decided_before_writes(&plan.action) {
@@ -1489,9 +1560,11 @@ async fn record_decisions_before_writes(
         .into_iter()
         .filter(is_decision)
         {
-            integration.store.record_conflict(&c).await?;
+            decisions.push(c);
         }
     }
+    // One (durable) batch call, before any write.
+    integration.store.record_conflicts(&decisions).await?;
     Ok(())
 }
 

@@ -86,6 +86,11 @@ macro_rules! store_contract_tests {
             lease_released_before_a_read_is_taken,
             lease_expired_before_a_read_is_taken,
             record_conflict_is_idempotent_by_id,
+            create_pairs_answer_item_by_item_like_single_creates,
+            save_pairs_answer_item_by_item_like_single_saves,
+            create_pairs_refuses_a_batch_with_a_version_other_than_one,
+            record_conflicts_keep_the_first_record_of_each_id,
+            lease_batches_answer_item_by_item_like_single_leases,
             conflicts_are_newest_first_with_open_only_filter,
             an_open_conflict_is_closed_once,
             runs_are_newest_first_with_limit,
@@ -1101,6 +1106,275 @@ pub async fn lease_expired_before_a_read_is_taken(store: Arc<dyn SyncStore>) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Batch operations: item by item what the single calls answer, applied in order
+
+/// What the single calls answer for the same items on a store with the same history: the
+/// reference the batch answers are held to (a memory store, its singles checked by the rest
+/// of this suite).
+fn singles_reference() -> Arc<dyn SyncStore> {
+    Arc::new(super::memory::MemoryStore::new())
+}
+
+/// Ids linked on `side` among `record_ids`, sorted, as `(record id, pair id)`.
+async fn linked(
+    store: &Arc<dyn SyncStore>,
+    side: Side,
+    record_ids: &[&str],
+) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = store
+        .links(side, &ids(record_ids))
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    found.sort();
+    found
+}
+
+pub async fn create_pairs_answer_item_by_item_like_single_creates(store: Arc<dyn SyncStore>) {
+    // GIVEN a stored pair p0 linking sf-0 (on the store under test and on the reference)
+    let reference = singles_reference();
+    for s in [&store, &reference] {
+        assert_eq!(
+            s.create_pair(&pair("p0", Some("sf-0"), None))
+                .await
+                .unwrap(),
+            SaveOutcome::Saved
+        );
+    }
+    // WHEN one batch creates p1 (sf-1, gz-1), p2 linking sf-1 too, p1 again, p3 linking sf-0
+    // (p0's), and p4 (gz-4)
+    let batch = vec![
+        pair("p1", Some("sf-1"), Some("gz-1")),
+        pair("p2", Some("sf-1"), Some("gz-2")),
+        pair("p1", Some("sf-9"), None),
+        pair("p3", Some("sf-0"), Some("gz-3")),
+        pair("p4", None, Some("gz-4")),
+    ];
+    let answers = store.create_pairs(&batch).await.unwrap();
+    // THEN each item answers what the single call gives after the items before it: p2 sees
+    // the link p1 took earlier in the same batch
+    let taken = |side, record_id: &str, pair_id: &str| SaveOutcome::LinkTaken {
+        side,
+        record_id: record_id.to_string(),
+        pair_id: pair_id.to_string(),
+    };
+    assert_eq!(
+        answers,
+        vec![
+            SaveOutcome::Saved,
+            taken(Side::Salesforce, "sf-1", "p1"),
+            SaveOutcome::AlreadyExists,
+            taken(Side::Salesforce, "sf-0", "p0"),
+            SaveOutcome::Saved,
+        ]
+    );
+    let mut singles = Vec::new();
+    for p in &batch {
+        singles.push(reference.create_pair(p).await.unwrap());
+    }
+    assert_eq!(answers, singles);
+    // AND only the saved items were written: p1 and p4 with their links, nothing of p2 or p3
+    let mut stored: Vec<String> = store
+        .pairs(&ids(&["p0", "p1", "p2", "p3", "p4"]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.pair_id)
+        .collect();
+    stored.sort();
+    assert_eq!(stored, ids(&["p0", "p1", "p4"]));
+    let all_gz = ["gz-1", "gz-2", "gz-3", "gz-4"];
+    assert_eq!(
+        linked(&store, Side::Genesys, &all_gz).await,
+        linked(&reference, Side::Genesys, &all_gz).await
+    );
+    assert_eq!(
+        linked(&store, Side::Genesys, &all_gz).await,
+        vec![
+            ("gz-1".to_string(), "p1".to_string()),
+            ("gz-4".to_string(), "p4".to_string())
+        ]
+    );
+    assert_eq!(
+        linked(&store, Side::Salesforce, &["sf-9"]).await,
+        Vec::new()
+    );
+}
+
+pub async fn save_pairs_answer_item_by_item_like_single_saves(store: Arc<dyn SyncStore>) {
+    // GIVEN stored pairs p1 (sf-1), p2 (sf-2) and p3 (sf-3), all at version 1
+    let reference = singles_reference();
+    for s in [&store, &reference] {
+        for (id, sf) in [("p1", "sf-1"), ("p2", "sf-2"), ("p3", "sf-3")] {
+            s.create_pair(&pair(id, Some(sf), None)).await.unwrap();
+        }
+    }
+    // WHEN one batch saves p1 adding gz-1 (expecting 1), p2 with a stale version (a
+    // compare-and-set mismatch in the middle), p1 again expecting the version the first item
+    // gave it (2), p3 linking gz-1 (p1's since the first item), an unknown pair, and p3
+    // linking gz-3
+    let mut p1 = pair("p1", Some("sf-1"), Some("gz-1"));
+    p1.status = PairStatus::Pending;
+    let mut p1_again = pair("p1", Some("sf-1"), Some("gz-1"));
+    p1_again.base = Some(CanonicalContact::new().with("email", "grace@example.com"));
+    let batch = vec![
+        (p1, 1),
+        (pair("p2", Some("sf-2"), Some("gz-2")), 5),
+        (p1_again.clone(), 2),
+        (pair("p3", Some("sf-3"), Some("gz-1")), 1),
+        (pair("p9", Some("sf-99"), None), 1),
+        (pair("p3", Some("sf-3"), Some("gz-3")), 1),
+    ];
+    let answers = store.save_pairs(&batch).await.unwrap();
+    // THEN each item answers what the single call gives after the items before it
+    assert_eq!(
+        answers,
+        vec![
+            SaveOutcome::Saved,
+            SaveOutcome::VersionMismatch,
+            SaveOutcome::Saved,
+            SaveOutcome::LinkTaken {
+                side: Side::Genesys,
+                record_id: "gz-1".to_string(),
+                pair_id: "p1".to_string(),
+            },
+            SaveOutcome::VersionMismatch,
+            SaveOutcome::Saved,
+        ]
+    );
+    let mut singles = Vec::new();
+    for (p, expected) in &batch {
+        singles.push(reference.save_pair(p, *expected).await.unwrap());
+    }
+    assert_eq!(answers, singles);
+    // AND the store holds what the saved items wrote, nothing of the refused ones
+    let stored = |id: &'static str| {
+        let store = Arc::clone(&store);
+        async move { store.pair(id).await.unwrap().expect("stored") }
+    };
+    let p1 = stored("p1").await;
+    assert_eq!((p1.version, p1.base.clone()), (3, p1_again.base.clone()));
+    let p2 = stored("p2").await;
+    assert_eq!((p2.version, p2.gz_id.clone()), (1, None));
+    let p3 = stored("p3").await;
+    assert_eq!((p3.version, p3.gz_id.as_deref()), (2, Some("gz-3")));
+    assert_eq!(store.pair("p9").await.unwrap(), None);
+    // AND the pending index follows the last write of p1 (synced again): nothing is pending
+    assert_eq!(store.pending_pairs(10).await.unwrap(), Vec::new());
+    let all_gz = ["gz-1", "gz-2", "gz-3"];
+    assert_eq!(
+        linked(&store, Side::Genesys, &all_gz).await,
+        linked(&reference, Side::Genesys, &all_gz).await
+    );
+}
+
+pub async fn create_pairs_refuses_a_batch_with_a_version_other_than_one(store: Arc<dyn SyncStore>) {
+    // GIVEN a batch whose second pair has version 2 (a caller bug)
+    let mut wrong = pair("p2", Some("sf-2"), None);
+    wrong.version = 2;
+    let batch = vec![
+        pair("p1", Some("sf-1"), None),
+        wrong,
+        pair("p3", Some("sf-3"), None),
+    ];
+    // WHEN it is created
+    let result = store.create_pairs(&batch).await;
+    // THEN it fails for good, and nothing after the wrong item was written (a prefix at most)
+    assert!(
+        matches!(result, Err(StoreError::Permanent(_))),
+        "{result:?}"
+    );
+    assert_eq!(store.pair("p2").await.unwrap(), None);
+    assert_eq!(store.pair("p3").await.unwrap(), None);
+}
+
+pub async fn record_conflicts_keep_the_first_record_of_each_id(store: Arc<dyn SyncStore>) {
+    // GIVEN a recorded conflict c1
+    let c1 = conflict("c1", INTEGRATION, 1, ConflictStatus::Open);
+    store.record_conflict(&c1).await.unwrap();
+    // WHEN one batch records c1 again (other content), c2, c2 again (other content) and c3
+    let mut c1_again = conflict("c1", INTEGRATION, 2, ConflictStatus::Closed);
+    c1_again.field = "phone".to_string();
+    let c2 = conflict("c2", INTEGRATION, 3, ConflictStatus::Open);
+    let mut c2_again = conflict("c2", INTEGRATION, 4, ConflictStatus::Closed);
+    c2_again.field = "title".to_string();
+    let c3 = conflict("c3", INTEGRATION, 5, ConflictStatus::Closed);
+    store
+        .record_conflicts(&[c1_again, c2.clone(), c2_again, c3.clone()])
+        .await
+        .unwrap();
+    // THEN each id is kept once, as first recorded (the stored c1, the batch's first c2)
+    assert_eq!(
+        store.conflicts(INTEGRATION, false).await.unwrap(),
+        vec![c3, c2, c1]
+    );
+    // AND an empty batch is fine
+    store.record_conflicts(&[]).await.unwrap();
+}
+
+pub async fn lease_batches_answer_item_by_item_like_single_leases(store: Arc<dyn SyncStore>) {
+    // GIVEN k1 held by a until 12:05, and k2 held by a from 12:00 and released at 12:02
+    let reference = singles_reference();
+    for s in [&store, &reference] {
+        assert!(s.acquire_lease("k1", "a", at(0), ttl()).await.unwrap());
+        assert!(s.acquire_lease("k2", "a", at(0), ttl()).await.unwrap());
+        s.release_lease("k2", "a", at(2)).await.unwrap();
+    }
+    // WHEN b, whose reads began at 12:03, asks at 12:04 for k1, k2, k3 and k3 again
+    let keys = ids(&["k1", "k2", "k3", "k3"]);
+    let taken = store
+        .acquire_leases_free_since(&keys, "b", at(3), at(4), ttl())
+        .await
+        .unwrap();
+    // THEN k1 is refused (a holds it), k2 and k3 are taken, and k3 again is b's renewal
+    assert_eq!(taken, vec![false, true, true, true]);
+    let mut singles = Vec::new();
+    for key in &keys {
+        singles.push(
+            reference
+                .acquire_lease_free_since(key, "b", at(3), at(4), ttl())
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(taken, singles);
+    // WHEN b releases k1, k2 and k3 at 12:04 in one batch
+    store
+        .release_leases(&ids(&["k1", "k2", "k3"]), "b", at(4))
+        .await
+        .unwrap();
+    // THEN k1 is still a's (b never held it): c is refused it; k2 and k3 are free for a
+    // reader from 12:04 on, refused to a reader from 12:03 (b held them then)
+    assert!(!store.acquire_lease("k1", "c", at(4), ttl()).await.unwrap());
+    assert_eq!(
+        store
+            .acquire_leases_free_since(&ids(&["k2", "k3"]), "c", at(3), at(4), ttl())
+            .await
+            .unwrap(),
+        vec![false, false]
+    );
+    assert_eq!(
+        store
+            .acquire_leases_free_since(&ids(&["k2", "k3"]), "c", at(4), at(4), ttl())
+            .await
+            .unwrap(),
+        vec![true, true]
+    );
+    // AND empty batches answer nothing
+    assert_eq!(
+        store
+            .acquire_leases_free_since(&[], "c", at(4), at(4), ttl())
+            .await
+            .unwrap(),
+        Vec::<bool>::new()
+    );
+    store.release_leases(&[], "c", at(4)).await.unwrap();
+    assert_eq!(store.create_pairs(&[]).await.unwrap(), Vec::new());
+    assert_eq!(store.save_pairs(&[]).await.unwrap(), Vec::new());
+}
+
+// ---------------------------------------------------------------------------------------------
 // Conflicts and runs
 
 pub async fn record_conflict_is_idempotent_by_id(store: Arc<dyn SyncStore>) {
@@ -1648,6 +1922,71 @@ mod local {
 
     crate::store_contract_tests!(memory_store, memory_store);
     crate::store_contract_tests!(embedded_store, embedded_store);
+
+    #[tokio::test]
+    async fn memory_store_counts_a_batch_call_as_one_write_request() {
+        // GIVEN a memory store
+        let store = MemoryStore::new();
+        // WHEN it gets one batch of each kind, three items each, and one empty batch of each
+        let three = [
+            pair("p1", Some("sf-1"), None),
+            pair("p2", Some("sf-2"), None),
+            pair("p3", Some("sf-3"), None),
+        ];
+        store.create_pairs(&three).await.unwrap();
+        let saves: Vec<(Pair, u64)> = three.iter().map(|p| (p.clone(), 1)).collect();
+        store.save_pairs(&saves).await.unwrap();
+        let keys = ids(&["k1", "k2", "k3"]);
+        store
+            .acquire_leases_free_since(&keys, "a", at(0), at(0), ttl())
+            .await
+            .unwrap();
+        store.release_leases(&keys, "a", at(1)).await.unwrap();
+        let conflicts: Vec<ConflictRecord> = ["c1", "c2", "c3"]
+            .iter()
+            .map(|id| conflict(id, INTEGRATION, 1, ConflictStatus::Open))
+            .collect();
+        store.record_conflicts(&conflicts).await.unwrap();
+        store.create_pairs(&[]).await.unwrap();
+        store.save_pairs(&[]).await.unwrap();
+        store
+            .acquire_leases_free_since(&[], "a", at(0), at(0), ttl())
+            .await
+            .unwrap();
+        store.release_leases(&[], "a", at(1)).await.unwrap();
+        store.record_conflicts(&[]).await.unwrap();
+        // THEN it counts one write request per non-empty batch: five
+        assert_eq!(store.write_requests(), 5);
+    }
+
+    #[tokio::test]
+    async fn embedded_store_leases_reach_the_file_with_the_next_durable_commit() {
+        // GIVEN a store file where a batch of leases is taken (a non-durable commit) and a
+        // pair is then created (a durable one)
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sync.redb");
+        {
+            let store = EmbeddedStore::open(&path).unwrap();
+            let taken = store
+                .acquire_leases_free_since(&ids(&["k1", "k2"]), "a", at(0), at(0), ttl())
+                .await
+                .unwrap();
+            assert_eq!(taken, vec![true, true]);
+            store
+                .create_pairs(&[pair("p1", Some("sf-1"), None)])
+                .await
+                .unwrap();
+        }
+        // WHEN the file is reopened
+        let store = EmbeddedStore::open(&path).unwrap();
+        // THEN the pair and both leases are there: b is refused them until they expire
+        assert!(store.pair("p1").await.unwrap().is_some());
+        let refused = store
+            .acquire_leases_free_since(&ids(&["k1", "k2"]), "b", at(1), at(1), ttl())
+            .await
+            .unwrap();
+        assert_eq!(refused, vec![false, false]);
+    }
 
     #[tokio::test]
     async fn embedded_store_ends_the_held_leases_of_one_owner_prefix_only() {

@@ -9,6 +9,23 @@
 //! async workers. [`EmbeddedStore::open`] is synchronous: it runs once, at start-up.
 //!
 //! Values are JSON. Error messages carry keys (ids) and redb's own messages, never values.
+//!
+//! **Batches**: each batch operation of the port (`acquire_leases_free_since`,
+//! `release_leases`, `create_pairs`, `save_pairs`, `record_conflicts`) is one write transaction
+//! (one commit, one `fdatasync`) applying its items in order with the single calls' rules.
+//!
+//! **Durability**: every commit is durable (`Durability::Immediate`) except lease writes
+//! (acquire, release, single or batch), which commit with `Durability::None`: they are visible
+//! at once to every later transaction of this process, and reach the disk with the next
+//! durable commit (redb persists commits in order, so after a crash the file holds exactly the
+//! commits up to the last durable one: the state of a crash at that instant). Leases need no
+//! more: a redb file is open in one process at a time (redb locks it; the CLI also holds its
+//! run lock), so they only coordinate the writers inside that process, and a run that starts
+//! after a crash ends every lease a dead run left (`end_leases_held_by`); its reads all begin
+//! after any lease time the crash lost. Reservations (`create_pair(s)`), commits
+//! (`save_pair(s)`) and audit records stay durable before the call returns, which is what the
+//! pipeline's crash guarantees rest on (a reservation before a create is sent; a decision's
+//! audit before the writes that apply it).
 
 use super::rules::{
     check_new_version, lease_available, newest_conflicts_first, newest_runs_first, record_ids,
@@ -22,7 +39,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use contact_sync_engine::Side;
 use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
+    Database, Durability, ReadTransaction, ReadableDatabase, ReadableTable, Table, TableDefinition,
     WriteTransaction,
 };
 use serde::de::DeserializeOwned;
@@ -145,15 +162,32 @@ impl EmbeddedStore {
         Ok(EmbeddedStore { db: Arc::new(db) })
     }
 
-    /// Runs `f` in one write transaction on the blocking pool; commits or aborts as it decides.
+    /// Runs `f` in one durable write transaction on the blocking pool; commits or aborts as it
+    /// decides.
     async fn write<T, F>(&self, operation: &'static str, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> StoreResult<Finish<T>> + Send + 'static,
+    {
+        self.write_with(operation, Durability::Immediate, f).await
+    }
+
+    /// [`EmbeddedStore::write`] with the commit's durability (see the module's note: only
+    /// lease writes commit with `Durability::None`).
+    async fn write_with<T, F>(
+        &self,
+        operation: &'static str,
+        durability: Durability,
+        f: F,
+    ) -> StoreResult<T>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> StoreResult<Finish<T>> + Send + 'static,
     {
         let db = Arc::clone(&self.db);
         tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(storage(operation))?;
+            let mut txn = db.begin_write().map_err(storage(operation))?;
+            txn.set_durability(durability).map_err(storage(operation))?;
             match f(&txn) {
                 Ok(Finish::Commit(value)) => {
                     txn.commit().map_err(storage(operation))?;
@@ -413,10 +447,7 @@ fn add_links(links: &mut Table<'_, &'static str, &'static [u8]>, pair: &Pair) ->
 }
 
 /// Keeps the pending index in step with the pair's status (same transaction as the pair write).
-fn index_pending(txn: &WriteTransaction, pair: &Pair) -> StoreResult<()> {
-    let mut pending = txn
-        .open_table(PENDING_PAIRS)
-        .map_err(storage("index pending"))?;
+fn index_pending(pending: &mut Table<'_, &'static str, ()>, pair: &Pair) -> StoreResult<()> {
     if pair.status == PairStatus::Pending {
         pending
             .insert(pair.pair_id.as_str(), ())
@@ -427,6 +458,130 @@ fn index_pending(txn: &WriteTransaction, pair: &Pair) -> StoreResult<()> {
             .map_err(storage("index pending"))?;
     }
     Ok(())
+}
+
+/// The tables a pair write touches, open in one write transaction.
+struct PairTables<'t> {
+    pairs: Table<'t, &'static str, &'static [u8]>,
+    links: Table<'t, &'static str, &'static [u8]>,
+    pending: Table<'t, &'static str, ()>,
+}
+
+impl<'t> PairTables<'t> {
+    fn open(txn: &'t WriteTransaction, operation: &'static str) -> StoreResult<PairTables<'t>> {
+        Ok(PairTables {
+            pairs: txn.open_table(PAIRS).map_err(storage(operation))?,
+            links: txn.open_table(LINKS).map_err(storage(operation))?,
+            pending: txn.open_table(PENDING_PAIRS).map_err(storage(operation))?,
+        })
+    }
+
+    /// `create_pair`'s rule (version checked by the caller); writes only when `Saved`.
+    fn create(&mut self, pair: &Pair) -> StoreResult<SaveOutcome> {
+        if self
+            .pairs
+            .get(pair.pair_id.as_str())
+            .map_err(storage("create_pair"))?
+            .is_some()
+        {
+            return Ok(SaveOutcome::AlreadyExists);
+        }
+        if let Some(taken) = taken_link(&self.links, pair)? {
+            return Ok(taken);
+        }
+        add_links(&mut self.links, pair)?;
+        put_json(&mut self.pairs, &pair.pair_id, pair)?;
+        index_pending(&mut self.pending, pair)?;
+        Ok(SaveOutcome::Saved)
+    }
+
+    /// `save_pair`'s compare-and-set rule; writes only when `Saved`.
+    fn save(&mut self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
+        let stored: Option<Pair> = get_json(&self.pairs, &pair.pair_id, &pair_key(&pair.pair_id))?;
+        if stored.map(|stored| stored.version) != Some(expected_version) {
+            return Ok(SaveOutcome::VersionMismatch);
+        }
+        if let Some(taken) = taken_link(&self.links, pair)? {
+            return Ok(taken);
+        }
+        add_links(&mut self.links, pair)?;
+        let mut pair = pair.clone();
+        pair.version = expected_version + 1;
+        put_json(&mut self.pairs, &pair.pair_id, &pair)?;
+        index_pending(&mut self.pending, &pair)?;
+        Ok(SaveOutcome::Saved)
+    }
+}
+
+/// The lease rule of `acquire_lease_free_since`; true (and written) when taken.
+fn take_lease(
+    leases: &mut Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    owner: &str,
+    (free_since, now, ttl): (DateTime<Utc>, DateTime<Utc>, chrono::Duration),
+) -> StoreResult<bool> {
+    let held: Option<Lease> = get_json(leases, key, &lease_key(key))?;
+    let held = held
+        .as_ref()
+        .map(|lease| (lease.owner.as_str(), lease.expires_at));
+    if !lease_available(held, owner, free_since) {
+        return Ok(false);
+    }
+    let lease = Lease {
+        owner: owner.to_string(),
+        expires_at: now + ttl,
+    };
+    put_json(leases, key, &lease)?;
+    Ok(true)
+}
+
+/// Ends `owner`'s lease at `now`; true when it wrote (the lease was `owner`'s).
+fn end_lease(
+    leases: &mut Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    owner: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<bool> {
+    let held: Option<Lease> = get_json(leases, key, &lease_key(key))?;
+    let Some(mut lease) = held.filter(|lease| lease.owner == owner) else {
+        return Ok(false);
+    };
+    // Kept, ended now: a reader from before now must not take it as never held.
+    lease.expires_at = now;
+    put_json(leases, key, &lease)?;
+    Ok(true)
+}
+
+/// Records `conflict` unless its id is known; true when it wrote.
+fn add_conflict(txn: &WriteTransaction, conflict: &ConflictRecord) -> StoreResult<bool> {
+    let mut conflicts = txn
+        .open_table(CONFLICTS)
+        .map_err(storage("record_conflict"))?;
+    if conflicts
+        .get(conflict.id.as_str())
+        .map_err(storage("record_conflict"))?
+        .is_some()
+    {
+        return Ok(false);
+    }
+    put_json(&mut conflicts, &conflict.id, conflict)?;
+    let mut index = txn
+        .open_table(CONFLICTS_BY_INTEGRATION)
+        .map_err(storage("record_conflict"))?;
+    index
+        .insert((conflict.integration.as_str(), conflict.id.as_str()), ())
+        .map_err(storage("record_conflict"))?;
+    index_audit_values(txn, conflict)?;
+    Ok(true)
+}
+
+/// Commits when anything was written, aborts otherwise.
+fn finish<T>(wrote: bool, value: T) -> Finish<T> {
+    if wrote {
+        Finish::Commit(value)
+    } else {
+        Finish::Rollback(value)
+    }
 }
 
 /// The ids listed under `integration` in an index keyed `(integration, id)`.
@@ -582,43 +737,53 @@ impl SyncStore for EmbeddedStore {
         check_new_version(pair)?;
         let pair = pair.clone();
         self.write("create_pair", move |txn| {
-            let mut pairs = txn.open_table(PAIRS).map_err(storage("create_pair"))?;
-            let mut links = txn.open_table(LINKS).map_err(storage("create_pair"))?;
-            if pairs
-                .get(pair.pair_id.as_str())
-                .map_err(storage("create_pair"))?
-                .is_some()
-            {
-                return Ok(Finish::Rollback(SaveOutcome::AlreadyExists));
-            }
-            if let Some(taken) = taken_link(&links, &pair)? {
-                return Ok(Finish::Rollback(taken));
-            }
-            add_links(&mut links, &pair)?;
-            put_json(&mut pairs, &pair.pair_id, &pair)?;
-            index_pending(txn, &pair)?;
-            Ok(Finish::Commit(SaveOutcome::Saved))
+            let outcome = PairTables::open(txn, "create_pair")?.create(&pair)?;
+            Ok(finish(outcome == SaveOutcome::Saved, outcome))
         })
         .await
     }
 
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
-        let mut pair = pair.clone();
+        let pair = pair.clone();
         self.write("save_pair", move |txn| {
-            let mut pairs = txn.open_table(PAIRS).map_err(storage("save_pair"))?;
-            let mut links = txn.open_table(LINKS).map_err(storage("save_pair"))?;
-            let stored: Option<Pair> = get_json(&pairs, &pair.pair_id, &pair_key(&pair.pair_id))?;
-            if stored.map(|stored| stored.version) != Some(expected_version) {
-                return Ok(Finish::Rollback(SaveOutcome::VersionMismatch));
-            }
-            if let Some(taken) = taken_link(&links, &pair)? {
-                return Ok(Finish::Rollback(taken));
-            }
-            add_links(&mut links, &pair)?;
-            pair.version = expected_version + 1;
-            put_json(&mut pairs, &pair.pair_id, &pair)?;
-            index_pending(txn, &pair)?;
-            Ok(Finish::Commit(SaveOutcome::Saved))
+            let outcome = PairTables::open(txn, "save_pair")?.save(&pair, expected_version)?;
+            Ok(finish(outcome == SaveOutcome::Saved, outcome))
+        })
+        .await
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A wrong version is a caller bug: refused before anything is written.
+        pairs.iter().try_for_each(check_new_version)?;
+        let pairs = pairs.to_vec();
+        self.write("create_pairs", move |txn| {
+            let mut tables = PairTables::open(txn, "create_pairs")?;
+            let outcomes = pairs
+                .iter()
+                .map(|pair| tables.create(pair))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let wrote = outcomes.contains(&SaveOutcome::Saved);
+            Ok(finish(wrote, outcomes))
+        })
+        .await
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        if saves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let saves = saves.to_vec();
+        self.write("save_pairs", move |txn| {
+            let mut tables = PairTables::open(txn, "save_pairs")?;
+            let outcomes = saves
+                .iter()
+                .map(|(pair, expected)| tables.save(pair, *expected))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let wrote = outcomes.contains(&SaveOutcome::Saved);
+            Ok(finish(wrote, outcomes))
         })
         .await
     }
@@ -633,21 +798,10 @@ impl SyncStore for EmbeddedStore {
     ) -> StoreResult<bool> {
         let key = key.to_string();
         let owner = owner.to_string();
-        self.write("acquire_lease", move |txn| {
+        self.write_with("acquire_lease", Durability::None, move |txn| {
             let mut leases = txn.open_table(LEASES).map_err(storage("acquire_lease"))?;
-            let held: Option<Lease> = get_json(&leases, &key, &lease_key(&key))?;
-            let held = held
-                .as_ref()
-                .map(|lease| (lease.owner.as_str(), lease.expires_at));
-            if !lease_available(held, &owner, free_since) {
-                return Ok(Finish::Rollback(false));
-            }
-            let lease = Lease {
-                owner,
-                expires_at: now + ttl,
-            };
-            put_json(&mut leases, &key, &lease)?;
-            Ok(Finish::Commit(true))
+            let taken = take_lease(&mut leases, &key, &owner, (free_since, now, ttl))?;
+            Ok(finish(taken, taken))
         })
         .await
     }
@@ -655,16 +809,57 @@ impl SyncStore for EmbeddedStore {
     async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let key = key.to_string();
         let owner = owner.to_string();
-        self.write("release_lease", move |txn| {
+        self.write_with("release_lease", Durability::None, move |txn| {
             let mut leases = txn.open_table(LEASES).map_err(storage("release_lease"))?;
-            let held: Option<Lease> = get_json(&leases, &key, &lease_key(&key))?;
-            let Some(mut lease) = held.filter(|lease| lease.owner == owner) else {
-                return Ok(Finish::Rollback(()));
-            };
-            // Kept, ended now: a reader from before now must not take it as never held.
-            lease.expires_at = now;
-            put_json(&mut leases, &key, &lease)?;
-            Ok(Finish::Commit(()))
+            let wrote = end_lease(&mut leases, &key, &owner, now)?;
+            Ok(finish(wrote, ()))
+        })
+        .await
+    }
+
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<Vec<bool>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        let owner = owner.to_string();
+        self.write_with("acquire_leases", Durability::None, move |txn| {
+            let mut leases = txn.open_table(LEASES).map_err(storage("acquire_leases"))?;
+            let taken = keys
+                .iter()
+                .map(|key| take_lease(&mut leases, key, &owner, (free_since, now, ttl)))
+                .collect::<StoreResult<Vec<bool>>>()?;
+            let wrote = taken.contains(&true);
+            Ok(finish(wrote, taken))
+        })
+        .await
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let keys = keys.to_vec();
+        let owner = owner.to_string();
+        self.write_with("release_leases", Durability::None, move |txn| {
+            let mut leases = txn.open_table(LEASES).map_err(storage("release_leases"))?;
+            let mut wrote = false;
+            for key in &keys {
+                wrote |= end_lease(&mut leases, key, &owner, now)?;
+            }
+            Ok(finish(wrote, ()))
         })
         .await
     }
@@ -672,25 +867,23 @@ impl SyncStore for EmbeddedStore {
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
         let conflict = conflict.clone();
         self.write("record_conflict", move |txn| {
-            let mut conflicts = txn
-                .open_table(CONFLICTS)
-                .map_err(storage("record_conflict"))?;
-            let mut index = txn
-                .open_table(CONFLICTS_BY_INTEGRATION)
-                .map_err(storage("record_conflict"))?;
-            if conflicts
-                .get(conflict.id.as_str())
-                .map_err(storage("record_conflict"))?
-                .is_some()
-            {
-                return Ok(Finish::Rollback(()));
+            let wrote = add_conflict(txn, &conflict)?;
+            Ok(finish(wrote, ()))
+        })
+        .await
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let conflicts = conflicts.to_vec();
+        self.write("record_conflicts", move |txn| {
+            let mut wrote = false;
+            for conflict in &conflicts {
+                wrote |= add_conflict(txn, conflict)?;
             }
-            put_json(&mut conflicts, &conflict.id, &conflict)?;
-            index
-                .insert((conflict.integration.as_str(), conflict.id.as_str()), ())
-                .map_err(storage("record_conflict"))?;
-            index_audit_values(txn, &conflict)?;
-            Ok(Finish::Commit(()))
+            Ok(finish(wrote, ()))
         })
         .await
     }

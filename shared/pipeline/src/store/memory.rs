@@ -61,6 +61,73 @@ impl State {
                 .or_insert_with(|| pair.pair_id.clone());
         }
     }
+
+    /// `create_pair`'s rule (version checked by the caller).
+    fn create_pair(&mut self, pair: &Pair) -> SaveOutcome {
+        if self.pairs.contains_key(&pair.pair_id) {
+            return SaveOutcome::AlreadyExists;
+        }
+        if let Some(taken) = self.taken_link(pair) {
+            return taken;
+        }
+        self.link(pair);
+        self.pairs.insert(pair.pair_id.clone(), pair.clone());
+        SaveOutcome::Saved
+    }
+
+    /// `save_pair`'s compare-and-set rule.
+    fn save_pair(&mut self, pair: &Pair, expected_version: u64) -> SaveOutcome {
+        let current = self.pairs.get(&pair.pair_id).map(|stored| stored.version);
+        if current != Some(expected_version) {
+            return SaveOutcome::VersionMismatch;
+        }
+        if let Some(taken) = self.taken_link(pair) {
+            return taken;
+        }
+        self.link(pair);
+        let mut stored = pair.clone();
+        stored.version = expected_version + 1;
+        self.pairs.insert(stored.pair_id.clone(), stored);
+        SaveOutcome::Saved
+    }
+
+    /// The lease rule of `acquire_lease_free_since`.
+    fn take_lease(
+        &mut self,
+        key: &str,
+        owner: &str,
+        (free_since, now, ttl): (DateTime<Utc>, DateTime<Utc>, chrono::Duration),
+    ) -> bool {
+        let held = self
+            .leases
+            .get(key)
+            .map(|lease| (lease.owner.as_str(), lease.held_until));
+        if !lease_available(held, owner, free_since) {
+            return false;
+        }
+        self.leases.insert(
+            key.to_string(),
+            Lease {
+                owner: owner.to_string(),
+                held_until: now + ttl,
+            },
+        );
+        true
+    }
+
+    fn end_lease(&mut self, key: &str, owner: &str, now: DateTime<Utc>) {
+        if let Some(lease) = self.leases.get_mut(key)
+            && lease.owner == owner
+        {
+            lease.held_until = now;
+        }
+    }
+
+    fn add_conflict(&mut self, conflict: &ConflictRecord) {
+        self.conflicts
+            .entry(conflict.id.clone())
+            .or_insert_with(|| conflict.clone());
+    }
 }
 
 /// Everything in process memory, lost on drop.
@@ -78,7 +145,8 @@ impl MemoryStore {
 
     /// Calls to the port's mutating methods so far (watermark, pair, lease, conflict, run and
     /// checkpoint writes), whether or not their condition let them change anything: what a
-    /// store billed per request (DynamoDB charges a failed condition too) would charge.
+    /// store billed per request (DynamoDB charges a failed condition too) would charge. A
+    /// batch call counts once (an empty one not at all).
     pub fn write_requests(&self) -> u64 {
         self.write_requests.load(Ordering::SeqCst)
     }
@@ -169,32 +237,11 @@ impl SyncStore for MemoryStore {
 
     async fn create_pair(&self, pair: &Pair) -> StoreResult<SaveOutcome> {
         check_new_version(pair)?;
-        let mut state = self.state_to_write()?;
-        if state.pairs.contains_key(&pair.pair_id) {
-            return Ok(SaveOutcome::AlreadyExists);
-        }
-        if let Some(taken) = state.taken_link(pair) {
-            return Ok(taken);
-        }
-        state.link(pair);
-        state.pairs.insert(pair.pair_id.clone(), pair.clone());
-        Ok(SaveOutcome::Saved)
+        Ok(self.state_to_write()?.create_pair(pair))
     }
 
     async fn save_pair(&self, pair: &Pair, expected_version: u64) -> StoreResult<SaveOutcome> {
-        let mut state = self.state_to_write()?;
-        let current = state.pairs.get(&pair.pair_id).map(|stored| stored.version);
-        if current != Some(expected_version) {
-            return Ok(SaveOutcome::VersionMismatch);
-        }
-        if let Some(taken) = state.taken_link(pair) {
-            return Ok(taken);
-        }
-        state.link(pair);
-        let mut stored = pair.clone();
-        stored.version = expected_version + 1;
-        state.pairs.insert(stored.pair_id.clone(), stored);
-        Ok(SaveOutcome::Saved)
+        Ok(self.state_to_write()?.save_pair(pair, expected_version))
     }
 
     async fn acquire_lease_free_since(
@@ -205,39 +252,86 @@ impl SyncStore for MemoryStore {
         now: DateTime<Utc>,
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
-        let mut state = self.state_to_write()?;
-        let held = state
-            .leases
-            .get(key)
-            .map(|lease| (lease.owner.as_str(), lease.held_until));
-        if !lease_available(held, owner, free_since) {
-            return Ok(false);
-        }
-        state.leases.insert(
-            key.to_string(),
-            Lease {
-                owner: owner.to_string(),
-                held_until: now + ttl,
-            },
-        );
-        Ok(true)
+        Ok(self
+            .state_to_write()?
+            .take_lease(key, owner, (free_since, now, ttl)))
     }
 
     async fn release_lease(&self, key: &str, owner: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        let mut state = self.state_to_write()?;
-        if let Some(lease) = state.leases.get_mut(key)
-            && lease.owner == owner
-        {
-            lease.held_until = now;
-        }
+        self.state_to_write()?.end_lease(key, owner, now);
         Ok(())
     }
 
     async fn record_conflict(&self, conflict: &ConflictRecord) -> StoreResult<()> {
-        self.state_to_write()?
-            .conflicts
-            .entry(conflict.id.clone())
-            .or_insert_with(|| conflict.clone());
+        self.state_to_write()?.add_conflict(conflict);
+        Ok(())
+    }
+
+    // Batches: one request each (what a store billed per request would charge for one
+    // batch write), applied under one lock. An empty batch sends nothing.
+
+    async fn acquire_leases_free_since(
+        &self,
+        keys: &[String],
+        owner: &str,
+        free_since: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<Vec<bool>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut state = self.state_to_write()?;
+        Ok(keys
+            .iter()
+            .map(|key| state.take_lease(key, owner, (free_since, now, ttl)))
+            .collect())
+    }
+
+    async fn release_leases(
+        &self,
+        keys: &[String],
+        owner: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.state_to_write()?;
+        for key in keys {
+            state.end_lease(key, owner, now);
+        }
+        Ok(())
+    }
+
+    async fn create_pairs(&self, pairs: &[Pair]) -> StoreResult<Vec<SaveOutcome>> {
+        if pairs.is_empty() {
+            return Ok(Vec::new());
+        }
+        pairs.iter().try_for_each(check_new_version)?;
+        let mut state = self.state_to_write()?;
+        Ok(pairs.iter().map(|pair| state.create_pair(pair)).collect())
+    }
+
+    async fn save_pairs(&self, saves: &[(Pair, u64)]) -> StoreResult<Vec<SaveOutcome>> {
+        if saves.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut state = self.state_to_write()?;
+        Ok(saves
+            .iter()
+            .map(|(pair, expected)| state.save_pair(pair, *expected))
+            .collect())
+    }
+
+    async fn record_conflicts(&self, conflicts: &[ConflictRecord]) -> StoreResult<()> {
+        if conflicts.is_empty() {
+            return Ok(());
+        }
+        let mut state = self.state_to_write()?;
+        for conflict in conflicts {
+            state.add_conflict(conflict);
+        }
         Ok(())
     }
 
