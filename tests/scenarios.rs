@@ -153,10 +153,6 @@ struct Tally {
     policy_after_uncommitted: u64,
     held: u64,
     dead_letters: u64,
-    /// Changes the polls skipped as the echo of our own write (issue 15).
-    echoes_skipped: u64,
-    /// User edits made right after a cycle, to a record that cycle wrote.
-    edits_after_write: u64,
     /// Genesys records deleted or merged away before their pair's first sync whose Salesforce
     /// twin was mirrored back (open defect: Genesys keeps no delete log; RELIABILITY.md).
     genesys_gone_before_first_sync: u64,
@@ -179,8 +175,6 @@ impl Tally {
         self.policy_after_uncommitted += other.policy_after_uncommitted;
         self.held += other.held;
         self.dead_letters += other.dead_letters;
-        self.echoes_skipped += other.echoes_skipped;
-        self.edits_after_write += other.edits_after_write;
         self.genesys_gone_before_first_sync += other.genesys_gone_before_first_sync;
         self.violations.extend(other.violations);
     }
@@ -552,7 +546,6 @@ impl Scenario {
             self.switch.arm(k);
         }
         self.trace(|| format!("fault {fault:?}, cycle {mode:?}"));
-        let before = self.newest_stamps();
         self.run(mode).await;
         self.switch.disarm();
         if self.switch.fired() {
@@ -565,71 +558,6 @@ impl Scenario {
         self.sf.clear_faults();
         self.gz.clear_faults();
         self.observe().await;
-        if self.rng.random_bool(0.5) {
-            self.edit_just_written(before);
-        }
-    }
-
-    /// The newest stamp on each side (Salesforce, Genesys).
-    fn newest_stamps(&self) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
-        let newest = |records: Vec<Value>, key: &str| {
-            records
-                .iter()
-                .filter_map(|r| contact_sync_e2e::record_stamp(r, key))
-                .max()
-        };
-        (
-            newest(self.sf.all(), "SystemModstamp"),
-            newest(self.gz.all(), "modifyDate"),
-        )
-    }
-
-    /// A user edits a record the cycle just wrote (stamped after `before`, the newest stamps
-    /// before the cycle: users do not act during it), right away, with no time passing: the
-    /// next poll must not take the edited record for the echo of our write.
-    fn edit_just_written(&mut self, before: (Option<DateTime<Utc>>, Option<DateTime<Utc>>)) {
-        let mut written: Vec<(Side, usize, String)> = Vec::new();
-        for (side, since, key, records) in [
-            (Side::Salesforce, before.0, "SystemModstamp", self.sf.all()),
-            (Side::Genesys, before.1, "modifyDate", self.gz.all()),
-        ] {
-            let id_key = match side {
-                Side::Salesforce => "Id",
-                Side::Genesys => "id",
-            };
-            let fresh: Vec<&str> = records
-                .iter()
-                .filter(|r| {
-                    contact_sync_e2e::record_stamp(r, key)
-                        .is_some_and(|at| since.is_none_or(|since| at > since))
-                })
-                .filter_map(|r| r[id_key].as_str())
-                .collect();
-            for (person, id) in self.editable(side) {
-                if fresh.contains(&id.as_str()) {
-                    written.push((side, person, id));
-                }
-            }
-        }
-        let Some((side, person, id)) = written.choose(&mut self.rng).cloned() else {
-            return;
-        };
-        let field = edited_fields(self.messy)
-            .choose(&mut self.rng)
-            .expect("fields")
-            .0;
-        let unmatched = {
-            let model = self.model.lock().expect("model");
-            model.persons[person].on_both && !model.persons[person].linked
-        };
-        let field = if unmatched && matches!(field, "email" | "phone_work" | "phone_mobile") {
-            "title"
-        } else {
-            field
-        };
-        self.trace(|| format!("right after our write to {side} ({id}):"));
-        self.edit(side, person, &id, field);
-        self.tally.edits_after_write += 1;
     }
 
     /// Queues a simulator fault for this round; returns how the cycle must run.
@@ -765,9 +693,6 @@ impl Scenario {
             Mode::OneProcess => {
                 let result =
                     run_cycle(&self.integration, &self.queue, &LogAlerter, |_, _| {}).await;
-                if let Ok(outcome) = &result {
-                    self.tally.echoes_skipped += outcome.stats.echoes;
-                }
                 self.trace(|| match &result {
                     Ok(o) => format!("cycle: {:?}", o.stats),
                     Err(e) => format!("cycle failed: {e}"),
@@ -795,10 +720,8 @@ impl Scenario {
                             self.seed
                         ));
                     }
-                } else if let Ok(outcome) =
-                    poll(&self.integration, &run_id, WatermarkAdvance::AfterEnqueue).await
-                {
-                    self.tally.echoes_skipped += outcome.stats.echoes;
+                } else {
+                    let _ = poll(&self.integration, &run_id, WatermarkAdvance::AfterEnqueue).await;
                 }
                 while let Some(batch) = self.queue.next_batch() {
                     self.sqs.push((batch, 0));
@@ -1481,8 +1404,7 @@ fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
          ({} crashes fired), {} user actions, {} fields checked: {} kept the last edit, {} \
          settled by policy ({} after an uncommitted agreement), {} open review items, {} dead \
          letters, {} Genesys records gone before their pair's first sync mirrored back (open \
-         defect); {} edits right after our write, {} echoes of our writes skipped by the polls; \
-         {} violations; {:.1} s",
+         defect); {} violations; {:.1} s",
         tally.scenarios,
         base + tally.scenarios.saturating_sub(1),
         tally.rounds,
@@ -1497,8 +1419,6 @@ fn report(label: &str, base: u64, tally: &Tally, elapsed: Duration) {
         tally.held,
         tally.dead_letters,
         tally.genesys_gone_before_first_sync,
-        tally.edits_after_write,
-        tally.echoes_skipped,
         tally.violations.len(),
         elapsed.as_secs_f64()
     );

@@ -7,7 +7,6 @@
 pub mod contact;
 pub mod country;
 pub mod derivation;
-pub mod echo;
 pub mod mapping;
 pub mod matching;
 pub mod merge;

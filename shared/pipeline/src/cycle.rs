@@ -7,8 +7,6 @@
 //! next run reads the same changes again and finishes the work.
 
 use crate::audit_retention;
-use crate::echo::EchoRule;
-use crate::fresh_reads::{DEFAULT_CAPACITY as FRESH_READS_CAPACITY, FreshReads};
 use crate::integration::{Integration, PipelineError};
 use crate::notify::{Alerter, notify};
 use crate::poll::{WatermarkAdvance, advance_deletions_watermark, advance_watermarks, poll};
@@ -146,8 +144,7 @@ pub async fn run_cycle_overlapped(
         &integration.name,
         options.read_from,
     );
-    let (mut run, decisions) = for_this_run(integration, Arc::new(view)).await?;
-    read_once(&mut run, options);
+    let (run, decisions) = for_this_run(integration, Arc::new(view)).await?;
     let polled = poll(&run, &run_id, WatermarkAdvance::Deferred).await?;
     let mut stats = polled.stats;
     progress(Progress::Polled {
@@ -155,9 +152,7 @@ pub async fn run_cycle_overlapped(
         batches: queue.pending_batches(),
     });
     let mut walk = Walk::new(queue, options);
-    let reconciled = reconcile_all(&run, &mut walk, batches_at_once, &mut progress).await;
-    forget_reads(&run);
-    stats += reconciled?;
+    stats += reconcile_all(&run, &mut walk, batches_at_once, &mut progress).await?;
     stats.left += walk.left;
     let end = walk.end;
     if end == CycleEnd::Completed {
@@ -291,28 +286,6 @@ async fn for_this_run(
     Ok((run, decisions))
 }
 
-/// Makes the run read each record once: its reconcile uses the records its poll read
-/// ([`FreshReads`], fresh for a quarter of the lease lifetime, so that reconcile's reads are
-/// never old enough to make it give a batch back); and, for an incremental run only, its poll
-/// skips the echoes of our own writes (`--full`, `--days` and `--since` re-check them).
-fn read_once(run: &mut Integration, options: &CycleOptions) {
-    run.fresh_reads = Some(Arc::new(FreshReads::new(
-        FRESH_READS_CAPACITY,
-        run.settings.lease_ttl / 4,
-    )));
-    run.echoes = match options.read_from {
-        ReadFrom::Watermark => EchoRule::Skip,
-        ReadFrom::Start | ReadFrom::Since(_) => EchoRule::Recheck,
-    };
-}
-
-/// Drops the records the poll read that no batch took (left by a stop or a limit).
-fn forget_reads(run: &Integration) {
-    if let Some(fresh) = &run.fresh_reads {
-        fresh.clear();
-    }
-}
-
 /// The queued batches of one cycle, walked in order: the ones to work on are handed out; once
 /// the run is stopped or its budget is spent, the rest are left (counted, untouched).
 struct Walk<'a> {
@@ -411,7 +384,6 @@ pub async fn dry_run(
         options.read_from,
     ));
     let (mut run, _) = for_this_run(integration, view.clone()).await?;
-    read_once(&mut run, options);
     let queue = Arc::new(InProcessQueue::new());
     run.queue = queue.clone();
     let polled = poll(&run, &run_id, WatermarkAdvance::Deferred).await?;
@@ -428,7 +400,6 @@ pub async fn dry_run(
         stats += batch_preview.stats;
         planned.extend(batch_preview.pairs);
     }
-    forget_reads(&run);
     stats.left += walk.left;
     let end = walk.end;
     Ok(DryRunOutcome {

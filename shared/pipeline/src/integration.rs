@@ -80,12 +80,6 @@ pub struct Integration {
     pub settings: Settings,
     /// The bulk limits known to be stored (see [`crate::bulk_limits`]); shared by clones.
     remembered_limits: Arc<crate::bulk_limits::Remembered>,
-    /// Whether the poll skips the echoes of our own writes (`crate::echo`); a one-process
-    /// re-check (`--full`, `--days`, `--since`) sets `Recheck`.
-    pub echoes: crate::echo::EchoRule,
-    /// Set by the one-process cycle only: the records its poll read, used by its reconcile
-    /// instead of a second read (`crate::fresh_reads`). `None`: reconcile fetches.
-    pub fresh_reads: Option<Arc<crate::fresh_reads::FreshReads>>,
 }
 
 /// What both systems told us before a run (see `ContactSystem::prepare`).
@@ -123,8 +117,6 @@ impl Integration {
             clock,
             settings,
             remembered_limits: Arc::default(),
-            echoes: crate::echo::EchoRule::default(),
-            fresh_reads: None,
         }
     }
 

@@ -9,9 +9,7 @@
 pub mod audit_retention;
 pub mod bulk_limits;
 pub mod cycle;
-pub mod echo;
 pub mod erasure;
-pub mod fresh_reads;
 pub mod integration;
 pub mod notify;
 pub mod poll;

@@ -66,7 +66,6 @@
 //! An initial sync of a large org therefore takes several polls on AWS (10,000 new records a
 //! side each); [`poll`] (one process, the CLI) has no such bound.
 
-use crate::echo::{EchoRule, is_our_echo};
 use crate::integration::{Integration, PipelineError, RunFacts};
 use crate::queue::{MESSAGE_VERSION, PairRef, ReconcileBatch};
 use crate::stats::SyncStats;
@@ -688,7 +687,6 @@ impl<'a> Poll<'a> {
     }
 
     async fn salesforce_step(&mut self) -> Result<(), PipelineError> {
-        let page_read_at = self.integration.clock.now();
         let Some((page, started_at)) = self.read_page(Side::Salesforce).await? else {
             return Ok(());
         };
@@ -696,20 +694,16 @@ impl<'a> Poll<'a> {
         let since = self.state.salesforce.since.clone();
         let read = page.records.len() as u64;
         let mut changes: Vec<(Candidate, Watermark)> = Vec::new();
-        let mut records: Vec<SideRecord> = Vec::new();
         for raw in &page.records {
             let record = integration
                 .mapping
                 .salesforce_record(&raw.id, raw.modified_at, &raw.body);
             if is_salesforce_change(since.as_ref(), &record) {
                 changes.push((Candidate::from(&record), mark(&record)));
-                records.push(record);
             }
         }
         let ids: Vec<String> = changes.iter().map(|(c, _)| c.id.clone()).collect();
         let links = integration.store.links(Side::Salesforce, &ids).await?;
-        let echoes = echoes_of(integration, &links, &records).await?;
-        keep_fresh(integration, records, &echoes, page_read_at);
 
         let state = &mut self.state;
         state.stats.read.add(Side::Salesforce, read);
@@ -720,12 +714,8 @@ impl<'a> Poll<'a> {
         let scan = &mut state.salesforce;
         scan.started_at = Some(started_at);
         scan.scanned += read;
-        state.stats.echoes += echoes.len() as u64;
         for (candidate, mark) in changes {
             scan.seen(&mark);
-            if echoes.contains(&candidate.id) {
-                continue;
-            }
             if let Some(pair_id) = links.get(&candidate.id) {
                 add_linked(&mut self.linked, pair_id, Side::Salesforce, &candidate.id);
             } else if state.candidates.contains_key(&candidate.id)
@@ -804,7 +794,6 @@ impl<'a> Poll<'a> {
 
     async fn genesys_step(&mut self) -> Result<(), PipelineError> {
         self.ensure_matcher().await?;
-        let page_read_at = self.integration.clock.now();
         let Some((page, started_at)) = self.read_page(Side::Genesys).await? else {
             return Ok(());
         };
@@ -815,8 +804,6 @@ impl<'a> Poll<'a> {
         let mut changes: Vec<GenesysChange> = Vec::new();
         // The candidates sharing a key with a record of the page: only those can match it.
         let mut reached: BTreeSet<String> = BTreeSet::new();
-        // The page's records, for reconcile in this process (`FreshReads`) and the echo check.
-        let mut records: Vec<SideRecord> = Vec::new();
         for raw in page.records {
             let record = integration.mapping.genesys_record(
                 &raw.id,
@@ -827,16 +814,12 @@ impl<'a> Poll<'a> {
             let candidate = Candidate::from(&record);
             page_index.insert(&candidate);
             reached.append(&mut self.keys.reachable(&candidate));
-            let changed = is_change(since.as_ref(), &record);
-            if changed {
+            if is_change(since.as_ref(), &record) {
                 changes.push(GenesysChange {
                     mark: mark(&record),
                     merged_from: record.merged_from.clone(),
                     candidate,
                 });
-            }
-            if changed || integration.fresh_reads.is_some() {
-                records.push(record);
             }
         }
         if !self.matcher_ready {
@@ -863,12 +846,6 @@ impl<'a> Poll<'a> {
         let store = &integration.store;
         let ids: Vec<String> = changes.iter().map(|c| c.candidate.id.clone()).collect();
         let links = store.links(Side::Genesys, &ids).await?;
-        let changed: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
-        let linked_changes: Vec<&SideRecord> = records
-            .iter()
-            .filter(|r| changed.contains(r.id.as_str()))
-            .collect();
-        let echoes = echoes_of(integration, &links, linked_changes).await?;
         let adopted = adopted_creates(integration, &changes, &links).await?;
         let losers: Vec<String> = changes
             .iter()
@@ -931,28 +908,9 @@ impl<'a> Poll<'a> {
             })
             .collect();
 
-        // Reconcile in this process may use what it will be asked about: the changes (not the
-        // echoes), the records a candidate matched, and the twins of the Salesforce changes
-        // (the contacts carrying their link: the scan reads every contact).
-        if integration.fresh_reads.is_some() {
-            let twins: BTreeSet<&str> = self
-                .linked
-                .values()
-                .filter_map(|r| r.sf_id.as_deref())
-                .collect();
-            records.retain(|r| {
-                !echoes.contains(&r.id)
-                    && (changed.contains(r.id.as_str())
-                        || touched.contains(r.id.as_str())
-                        || r.link.as_deref().is_some_and(|l| twins.contains(l)))
-            });
-            keep_fresh(integration, records, &echoes, page_read_at);
-        }
-
         let state = &mut self.state;
         state.stats.read.add(Side::Genesys, read);
         state.stats.changed.add(Side::Genesys, changes.len() as u64);
-        state.stats.echoes += echoes.len() as u64;
         for (sf_id, outcome) in &found {
             if let Some(tally) = state.candidates.get_mut(sf_id) {
                 tally.add(outcome);
@@ -969,9 +927,6 @@ impl<'a> Poll<'a> {
             scan.defer(mark);
         }
         for change in &changes {
-            if echoes.contains(&change.candidate.id) {
-                continue;
-            }
             if let Some(pair_id) = links.get(&change.candidate.id) {
                 add_linked(
                     &mut self.linked,
@@ -1214,65 +1169,6 @@ impl<'a> Poll<'a> {
             batches: self.state.batches,
             watermarks: finished.watermarks,
             deletions_watermark: finished.deletions_watermark,
-        }
-    }
-}
-
-/// The linked changes among `records` that are the echo of our own last write to their pair
-/// (`crate::echo`), by record id; none when the integration re-checks every change.
-async fn echoes_of<'r>(
-    integration: &Integration,
-    links: &HashMap<String, String>,
-    records: impl IntoIterator<Item = &'r SideRecord>,
-) -> Result<BTreeSet<String>, PipelineError> {
-    if integration.echoes == EchoRule::Recheck {
-        return Ok(BTreeSet::new());
-    }
-    let linked: Vec<(&SideRecord, &String)> = records
-        .into_iter()
-        .filter_map(|r| Some((r, links.get(&r.id)?)))
-        .collect();
-    if linked.is_empty() {
-        return Ok(BTreeSet::new());
-    }
-    let pair_ids: Vec<String> = linked
-        .iter()
-        .map(|(_, p)| (*p).clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let pairs: HashMap<String, crate::store::Pair> = integration
-        .store
-        .pairs(&pair_ids)
-        .await?
-        .into_iter()
-        .map(|p| (p.pair_id.clone(), p))
-        .collect();
-    Ok(linked
-        .into_iter()
-        .filter(|(record, pair_id)| {
-            pairs
-                .get(*pair_id)
-                .is_some_and(|pair| is_our_echo(&integration.mapping, pair, record))
-        })
-        .map(|(record, _)| record.id.clone())
-        .collect())
-}
-
-/// Hands the records read (all but the echoes) to reconcile in this process, when it takes
-/// them (`crate::fresh_reads`).
-fn keep_fresh(
-    integration: &Integration,
-    records: Vec<SideRecord>,
-    echoes: &BTreeSet<String>,
-    read_at: DateTime<Utc>,
-) {
-    let Some(fresh) = &integration.fresh_reads else {
-        return;
-    };
-    for record in records {
-        if !echoes.contains(&record.id) {
-            fresh.keep(record, read_at);
         }
     }
 }
@@ -1718,11 +1614,6 @@ impl Resolver {
         drop((by_sf, by_gz));
         let mut refs: Vec<PairRef> = Vec::with_capacity(self.by_pair.len() + self.new_pairs.len());
         refs.extend(self.by_pair.into_values());
-        // Linked pairs grouped by the sides whose changes were read (stable: by pair id within
-        // a group): a batch of Salesforce changes needs no Salesforce lookup in a process that
-        // keeps the poll's reads, and writes Genesys only; a batch of Genesys changes the
-        // other way round. Mixed batches would each cost a call of every kind.
-        refs.sort_by_key(|r| (r.sf_id.is_some(), r.gz_id.is_some()));
         refs.extend(
             self.new_pairs
                 .into_iter()

@@ -82,16 +82,8 @@ pub async fn reconcile_within(
     // and only if nobody else has held its lease since (so nobody can have written it after
     // these reads).
     let read_at = integration.clock.now();
-    let mut read_at = read_at;
     let mut work = resolve(integration, batch, &mut outcome).await?;
-    let records = plan_work(
-        integration,
-        batch,
-        &facts,
-        (&mut work, &mut read_at),
-        &mut outcome,
-    )
-    .await?;
+    let records = plan_work(integration, batch, &facts, &mut work, &mut outcome).await?;
     settle_quiet(&mut work, &mut outcome);
 
     let mut leased = Vec::new();
@@ -199,16 +191,7 @@ pub async fn preview(
     let facts = integration.prepare().await?;
     let mut outcome = ReconcileOutcome::default();
     let mut work = resolve(integration, batch, &mut outcome).await?;
-    // Nothing is leased: when the reads began does not matter here.
-    let mut read_at = integration.clock.now();
-    plan_work(
-        integration,
-        batch,
-        &facts,
-        (&mut work, &mut read_at),
-        &mut outcome,
-    )
-    .await?;
+    plan_work(integration, batch, &facts, &mut work, &mut outcome).await?;
     let held = breaker_trips(integration, &work);
     for w in work.iter_mut().filter(|w| held && is_delete(w)) {
         // Held deletes are not written, so they do not spend the budget.
@@ -689,36 +672,36 @@ type Records = HashMap<String, SideRecord>;
 /// Reads both sides' records of the batch in bulk and plans every pair (`w.plan`); pairs that
 /// cannot be planned (a Genesys record linked to another Salesforce record) are parked for
 /// review and keep no plan.
-///
-/// Records this run's poll has just read ([`crate::fresh_reads`], one-process cycle only) are
-/// taken from there and not fetched again; `read_at` (when the batch's reads began) is then
-/// lowered to the earliest time one of them was read, so the lease rule (nobody held the pair
-/// since `read_at`) covers those reads too.
 async fn plan_work(
     integration: &Integration,
     batch: &ReconcileBatch,
     facts: &RunFacts,
-    (work, read_at): (&mut [Work], &mut chrono::DateTime<chrono::Utc>),
+    work: &mut [Work],
     outcome: &mut ReconcileOutcome,
 ) -> Result<(Records, Records), PipelineError> {
     let mapping = &integration.mapping;
+    // Bulk reads of both sides.
     let sf_ids: Vec<String> = unique(work.iter().filter_map(|w| w.sf_id.clone()));
     let gz_ids: Vec<String> = unique(work.iter().filter_map(|w| w.gz_id.clone()));
-    let (mut sf_records, sf_ids) = fresh_records(integration, Side::Salesforce, sf_ids, read_at);
-    let (mut gz_records, gz_ids) = fresh_records(integration, Side::Genesys, gz_ids, read_at);
-    // Bulk reads of both sides, of what the poll did not read.
     let (sf_raw, gz_raw) = tokio::try_join!(
         integration.salesforce.fetch(&sf_ids),
         integration.genesys.fetch(&gz_ids)
     )?;
-    sf_records.extend(sf_raw.iter().map(|r: &RawRecord| {
-        let rec = mapping.salesforce_record(&r.id, r.modified_at, &r.body);
-        (rec.id.clone(), rec)
-    }));
-    gz_records.extend(gz_raw.into_iter().map(|r| {
-        let rec = mapping.genesys_record(&r.id, r.modified_at, r.body, Some(&facts.link_source_id));
-        (rec.id.clone(), rec)
-    }));
+    let mut sf_records: HashMap<String, SideRecord> = sf_raw
+        .iter()
+        .map(|r: &RawRecord| {
+            let rec = mapping.salesforce_record(&r.id, r.modified_at, &r.body);
+            (rec.id.clone(), rec)
+        })
+        .collect();
+    let gz_records: HashMap<String, SideRecord> = gz_raw
+        .into_iter()
+        .map(|r| {
+            let rec =
+                mapping.genesys_record(&r.id, r.modified_at, r.body, Some(&facts.link_source_id));
+            (rec.id.clone(), rec)
+        })
+        .collect();
     adopt_unanswered_creates(integration, work, &mut sf_records, &gz_records).await?;
     adopt_unanswered_genesys_creates(integration, facts, work, &sf_records, &mut gz_records)
         .await?;
@@ -799,34 +782,6 @@ async fn plan_work(
         w.plan = Some(plan_pair(&ctx, &input));
     }
     Ok((sf_records, gz_records))
-}
-
-/// The records of `ids` this run's poll has just read (none when the integration has no
-/// [`crate::fresh_reads::FreshReads`]), and the ids left to fetch; `read_at` is lowered to
-/// the earliest read of a record taken.
-fn fresh_records(
-    integration: &Integration,
-    side: Side,
-    ids: Vec<String>,
-    read_at: &mut chrono::DateTime<chrono::Utc>,
-) -> (Records, Vec<String>) {
-    let Some(fresh) = &integration.fresh_reads else {
-        return (Records::new(), ids);
-    };
-    let taken = fresh.take(side, &ids, integration.clock.now());
-    if let Some(at) = taken.read_at {
-        *read_at = (*read_at).min(at);
-    }
-    let records: Records = taken
-        .records
-        .into_iter()
-        .map(|r| (r.id.clone(), r))
-        .collect();
-    let missing = ids
-        .into_iter()
-        .filter(|id| !records.contains_key(id))
-        .collect();
-    (records, missing)
 }
 
 /// A stored pair that never got its Salesforce record may have had one created by an earlier

@@ -51,10 +51,6 @@ pub struct SyncStats {
     pub changed: PerSide,
     /// Pairs enqueued for reconcile.
     pub pairs_enqueued: u64,
-    /// Changes recognised as the echo of our own last write (content equal to the pair's
-    /// base, stamped at or after the write): skipped by the poll, neither fetched nor
-    /// reconciled (`crate::echo`). Part of `changed`.
-    pub echoes: u64,
     /// Records created on each side.
     pub created: PerSide,
     /// Records updated on each side (link-only Genesys updates included).
@@ -87,7 +83,6 @@ impl AddAssign for SyncStats {
         self.read += o.read;
         self.changed += o.changed;
         self.pairs_enqueued += o.pairs_enqueued;
-        self.echoes += o.echoes;
         self.created += o.created;
         self.updated += o.updated;
         self.deleted += o.deleted;
