@@ -448,6 +448,13 @@ impl ContactReader for Gated {
     async fn find_deleted_by_emails(&self, emails: &[String]) -> SystemResult<Vec<RawRecord>> {
         self.inner.find_deleted_by_emails(emails).await
     }
+
+    async fn find_created_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_created_since(since).await
+    }
 }
 
 #[async_trait]

@@ -422,6 +422,14 @@ impl ContactReader for CrashSystem {
         self.read()?;
         self.inner.find_deleted_by_emails(emails).await
     }
+
+    async fn find_created_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> SystemResult<Vec<RawRecord>> {
+        self.read()?;
+        self.inner.find_created_since(since).await
+    }
 }
 
 #[async_trait]

@@ -694,7 +694,7 @@ async fn plan_work(
             (rec.id.clone(), rec)
         })
         .collect();
-    let gz_records: HashMap<String, SideRecord> = gz_raw
+    let mut gz_records: HashMap<String, SideRecord> = gz_raw
         .into_iter()
         .map(|r| {
             let rec =
@@ -795,17 +795,32 @@ async fn adopt_unanswered_creates(
     sf_records: &mut Records,
     gz_records: &Records,
 ) -> Result<(), PipelineError> {
-    let orphans: Vec<(usize, Vec<String>)> = work
+    let all: Vec<usize> = work
         .iter()
         .enumerate()
         .filter(|(_, w)| !w.is_new && w.pair.sf_id.is_none() && w.sf_id.is_none())
-        .filter_map(|(i, w)| {
-            let gz = gz_records.get(w.gz_id.as_ref()?)?;
+        .filter(|(_, w)| {
+            w.gz_id
+                .as_ref()
+                .is_some_and(|id| gz_records.contains_key(id))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    let orphans: Vec<(usize, Vec<String>)> = all
+        .iter()
+        .filter_map(|&i| {
+            let gz = gz_records.get(work[i].gz_id.as_ref()?)?;
             (!gz.match_emails.is_empty()).then(|| (i, gz.match_emails.clone()))
         })
         .collect();
+    let without_email: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|i| !orphans.iter().any(|(o, _)| o == i))
+        .collect();
     if orphans.is_empty() {
-        return Ok(());
+        return adopt_recent_creates(integration, work, &without_email, sf_records, gz_records)
+            .await;
     }
     let emails = unique(orphans.iter().flat_map(|(_, e)| e.iter().cloned()));
     let found: Vec<SideRecord> = integration
@@ -821,6 +836,7 @@ async fn adopt_unanswered_creates(
         .collect();
     let ids: Vec<String> = found.iter().map(|r| r.id.clone()).collect();
     let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    let mut unadopted = without_email;
     for (i, emails) in orphans {
         let mut candidates = found.iter().filter(|r| {
             !taken.contains_key(&r.id) && r.match_emails.iter().any(|e| emails.contains(e))
@@ -829,7 +845,77 @@ async fn adopt_unanswered_creates(
             tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %only.id, "adopting a Salesforce record an unanswered create made");
             work[i].sf_id = Some(only.id.clone());
             sf_records.insert(only.id.clone(), only.clone());
+        } else {
+            unadopted.push(i);
         }
+    }
+    adopt_recent_creates(integration, work, &unadopted, sf_records, gz_records).await
+}
+
+/// How far back [`adopt_recent_creates`] looks for the record an unanswered create made.
+const RECENT_CREATES: chrono::Duration = chrono::Duration::days(1);
+
+/// The orphans `indices` whose Salesforce record was not found by its Genesys twin's email:
+/// a person may have changed the created record's email before this retry. Among the records
+/// created in the last [`RECENT_CREATES`] that no pair holds, the one sharing an email or a
+/// phone with the Genesys record (compared normalised, as matching compares them) is adopted
+/// when it is the only one (and no other orphan of the batch takes it); otherwise the create
+/// goes ahead as before.
+async fn adopt_recent_creates(
+    integration: &Integration,
+    work: &mut [Work],
+    indices: &[usize],
+    sf_records: &mut Records,
+    gz_records: &Records,
+) -> Result<(), PipelineError> {
+    let orphans: Vec<(usize, &SideRecord)> = indices
+        .iter()
+        .filter_map(|&i| Some((i, gz_records.get(work[i].gz_id.as_ref()?)?)))
+        .filter(|(_, gz)| !gz.match_emails.is_empty() || !gz.match_phones.is_empty())
+        .collect();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let since = integration.clock.now() - RECENT_CREATES;
+    let created: Vec<SideRecord> = integration
+        .salesforce
+        .find_created_since(since)
+        .await?
+        .iter()
+        .map(|r| {
+            integration
+                .mapping
+                .salesforce_record(&r.id, r.modified_at, &r.body)
+        })
+        .collect();
+    if created.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<String> = created.iter().map(|r| r.id.clone()).collect();
+    let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    let shares_a_key = |sf: &SideRecord, gz: &SideRecord| {
+        sf.match_emails.iter().any(|e| gz.match_emails.contains(e))
+            || sf.match_phones.iter().any(|p| gz.match_phones.contains(p))
+    };
+    let mut claims: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, gz) in &orphans {
+        let mut candidates = created
+            .iter()
+            .filter(|r| !taken.contains_key(&r.id) && shares_a_key(r, gz));
+        if let (Some(only), None) = (candidates.next(), candidates.next()) {
+            claims.entry(only.id.clone()).or_default().push(*i);
+        }
+    }
+    for (sf_id, claimants) in claims {
+        let [i] = claimants[..] else {
+            continue;
+        };
+        let Some(record) = created.iter().find(|r| r.id == sf_id) else {
+            continue;
+        };
+        tracing::info!(pair_id = %work[i].pair.pair_id, sf_id = %sf_id, "adopting a recent Salesforce record an unanswered create made");
+        work[i].sf_id = Some(sf_id);
+        sf_records.insert(record.id.clone(), record.clone());
     }
     Ok(())
 }
@@ -1225,208 +1311,221 @@ async fn commit(
     now: chrono::DateTime<chrono::Utc>,
     outcome: &mut ReconcileOutcome,
 ) -> Result<(), PipelineError> {
-    let mut events = Vec::new();
-    // Every pair's commit, saved in one batch call after the loop.
-    let mut staged: Vec<StagedCommit> = Vec::new();
-    for w in work.iter_mut() {
-        let Some(plan) = w.plan.take() else { continue };
-        let expected = w.pair.version;
-        let mut next = w.pair.clone();
-        // Ids as they stand after the writes (including records created just now).
-        next.sf_id = w.sf_id.clone();
-        next.gz_id = w.gz_id.clone();
-        let mut conflicts = Vec::new();
-        let record = |next: &Pair, field: &str, policy: &str, kind, status, values| {
-            conflict_record(
-                integration,
-                batch,
-                next,
-                field,
-                policy,
-                kind,
-                status,
-                values,
-                now,
-            )
-        };
-        match (&w.error, &plan.action) {
-            (Some((_, error)), _) if error.retryable => {
-                outcome.stats.failed += 1;
-                tracing::warn!(pair_id = %w.pair.pair_id, code = %error.code, "pair failed; pending for the next run");
-                next.status = PairStatus::Pending;
-                next.last_error = Some(error.clone());
+    // Two passes: the pairs' own commits first (one batch call), then the pairs that follow a
+    // merge, so a survivor that another pair of this batch has just adopted or linked is seen
+    // as taken (a merge collision) rather than taken from it.
+    for repoints in [false, true] {
+        let mut events = Vec::new();
+        // Every pair's commit, saved in one batch call after the loop.
+        let mut staged: Vec<StagedCommit> = Vec::new();
+        for w in work.iter_mut() {
+            let follows_a_merge = w.error.is_none()
+                && matches!(
+                    w.plan.as_ref().map(|p| &p.action),
+                    Some(PairAction::Repoint { .. })
+                );
+            if follows_a_merge != repoints {
+                continue;
             }
-            (Some((side, error)), _) => {
-                outcome.stats.review += 1;
-                outcome.stats.refused.add(*side, 1);
-                tracing::warn!(pair_id = %w.pair.pair_id, %side, code = %error.code, "write refused; parked for review until the record changes");
-                next.status = PairStatus::Rejected;
-                next.last_error = Some(error.clone());
-                let kind = ConflictKind::Rejected {
-                    side: *side,
-                    code: error.code.clone(),
-                    message: error.message.clone(),
-                };
-                conflicts.push(record(
-                    &next,
-                    "record",
-                    "write",
-                    kind,
-                    ConflictStatus::Open,
-                    NO_VALUES,
-                ));
-            }
-            (None, PairAction::Unlink { missing } | PairAction::Delete { missing }) => {
-                let propagated = matches!(plan.action, PairAction::Delete { .. });
-                outcome.stats.unlinked += 1;
-                next.make_tombstone();
-                next.last_error = None;
-                // Unlink: a person decides what to do with the record left behind. Propagate:
-                // both records are gone; the audit says so.
-                let (policy, status) = if propagated {
-                    ("propagate", ConflictStatus::Closed)
-                } else {
-                    outcome.stats.review += 1;
-                    ("unlink", ConflictStatus::Open)
-                };
-                // A record merged away is reported as the merge it was (its survivor keeps
-                // its own twin).
-                let kind = match &w.merged_into {
-                    Some(survivor) if *missing == Side::Salesforce => {
-                        ConflictKind::MergeCollision {
-                            side: Side::Salesforce,
-                            survivor: survivor.clone(),
-                        }
-                    }
-                    _ => ConflictKind::Deleted { side: *missing },
-                };
-                conflicts.push(record(&next, "record", policy, kind, status, NO_VALUES));
-            }
-            (None, PairAction::Forget { .. }) => {
-                outcome.stats.unlinked += 1;
-                next.make_tombstone();
-                next.last_error = None;
-            }
-            (None, PairAction::Repoint { side, into }) => {
-                // Follow the merge: the pair now stands for the surviving record; it is synced
-                // against it on the next run (pending). If the survivor has a pair of its own,
-                // the two need a person.
-                let mut moved = next.clone();
-                match side {
-                    Side::Salesforce => moved.sf_id = Some(into.clone()),
-                    Side::Genesys => moved.gz_id = Some(into.clone()),
-                }
-                moved.status = PairStatus::Pending;
-                match integration.store.save_pair(&moved, expected).await? {
-                    SaveOutcome::Saved => {
-                        tracing::info!(pair_id = %w.pair.pair_id, %side, "pair follows a merge");
-                        outcome.stats.skipped += 1;
-                        continue;
-                    }
-                    SaveOutcome::LinkTaken { .. } if *side == Side::Salesforce => {
-                        // The survivor got a pair of its own after our reads: the pair stays
-                        // pending, and the next run unlinks (or deletes) the merged record's
-                        // twin under the delete policy, so no link to the gone record stays.
-                        outcome.stats.failed += 1;
-                        next.status = PairStatus::Pending;
-                        next.last_error = Some(RecordError {
-                            code: "MERGE_SURVIVOR_PAIRED".into(),
-                            message: "the merge survivor has a twin of its own; this pair is unlinked on the next run".into(),
-                            retryable: true,
-                        });
-                    }
-                    SaveOutcome::LinkTaken { .. } => {
-                        outcome.stats.unlinked += 1;
-                        outcome.stats.review += 1;
-                        next.make_tombstone();
-                        let kind = ConflictKind::MergeCollision {
-                            side: *side,
-                            survivor: into.clone(),
-                        };
-                        conflicts.push(record(
-                            &next,
-                            "record",
-                            "merge",
-                            kind,
-                            ConflictStatus::Open,
-                            NO_VALUES,
-                        ));
-                    }
-                    other => {
-                        tracing::warn!(pair_id = %w.pair.pair_id, outcome = ?other, "pair commit lost a race");
-                        outcome.stats.failed += 1;
-                        outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
-                        continue;
-                    }
-                }
-            }
-            (None, action) => {
-                match action {
-                    PairAction::Unchanged => outcome.stats.unchanged += 1,
-                    PairAction::Skip => outcome.stats.skipped += 1,
-                    _ => {}
-                }
-                next.status = PairStatus::Synced;
-                next.last_error = None;
-                next.base = Some(plan.new_base.clone());
-                next.synced_at = Some(now);
-                // Choices were applied by this plan.
-                next.resolutions.clear();
-                for c in decision_records(
+            let Some(plan) = w.plan.take() else { continue };
+            let expected = w.pair.version;
+            let mut next = w.pair.clone();
+            // Ids as they stand after the writes (including records created just now).
+            next.sf_id = w.sf_id.clone();
+            next.gz_id = w.gz_id.clone();
+            let mut conflicts = Vec::new();
+            let record = |next: &Pair, field: &str, policy: &str, kind, status, values| {
+                conflict_record(
                     integration,
                     batch,
-                    (&next, w.pair.base.as_ref()),
-                    &plan,
-                    (sf_records, gz_records),
+                    next,
+                    field,
+                    policy,
+                    kind,
+                    status,
+                    values,
                     now,
-                ) {
-                    if c.status == ConflictStatus::Open {
-                        outcome.stats.review += 1;
+                )
+            };
+            match (&w.error, &plan.action) {
+                (Some((_, error)), _) if error.retryable => {
+                    outcome.stats.failed += 1;
+                    tracing::warn!(pair_id = %w.pair.pair_id, code = %error.code, "pair failed; pending for the next run");
+                    next.status = PairStatus::Pending;
+                    next.last_error = Some(error.clone());
+                }
+                (Some((side, error)), _) => {
+                    outcome.stats.review += 1;
+                    outcome.stats.refused.add(*side, 1);
+                    tracing::warn!(pair_id = %w.pair.pair_id, %side, code = %error.code, "write refused; parked for review until the record changes");
+                    next.status = PairStatus::Rejected;
+                    next.last_error = Some(error.clone());
+                    let kind = ConflictKind::Rejected {
+                        side: *side,
+                        code: error.code.clone(),
+                        message: error.message.clone(),
+                    };
+                    conflicts.push(record(
+                        &next,
+                        "record",
+                        "write",
+                        kind,
+                        ConflictStatus::Open,
+                        NO_VALUES,
+                    ));
+                }
+                (None, PairAction::Unlink { missing } | PairAction::Delete { missing }) => {
+                    let propagated = matches!(plan.action, PairAction::Delete { .. });
+                    outcome.stats.unlinked += 1;
+                    next.make_tombstone();
+                    next.last_error = None;
+                    // Unlink: a person decides what to do with the record left behind. Propagate:
+                    // both records are gone; the audit says so.
+                    let (policy, status) = if propagated {
+                        ("propagate", ConflictStatus::Closed)
                     } else {
-                        outcome.stats.conflicts += 1;
+                        outcome.stats.review += 1;
+                        ("unlink", ConflictStatus::Open)
+                    };
+                    // A record merged away is reported as the merge it was (its survivor keeps
+                    // its own twin).
+                    let kind = match &w.merged_into {
+                        Some(survivor) if *missing == Side::Salesforce => {
+                            ConflictKind::MergeCollision {
+                                side: Side::Salesforce,
+                                survivor: survivor.clone(),
+                            }
+                        }
+                        _ => ConflictKind::Deleted { side: *missing },
+                    };
+                    conflicts.push(record(&next, "record", policy, kind, status, NO_VALUES));
+                }
+                (None, PairAction::Forget { .. }) => {
+                    outcome.stats.unlinked += 1;
+                    next.make_tombstone();
+                    next.last_error = None;
+                }
+                (None, PairAction::Repoint { side, into }) => {
+                    // Follow the merge: the pair now stands for the surviving record; it is synced
+                    // against it on the next run (pending). If the survivor has a pair of its own,
+                    // the two need a person.
+                    let mut moved = next.clone();
+                    match side {
+                        Side::Salesforce => moved.sf_id = Some(into.clone()),
+                        Side::Genesys => moved.gz_id = Some(into.clone()),
                     }
-                    conflicts.push(c);
+                    moved.status = PairStatus::Pending;
+                    match integration.store.save_pair(&moved, expected).await? {
+                        SaveOutcome::Saved => {
+                            tracing::info!(pair_id = %w.pair.pair_id, %side, "pair follows a merge");
+                            outcome.stats.skipped += 1;
+                            continue;
+                        }
+                        SaveOutcome::LinkTaken { .. } if *side == Side::Salesforce => {
+                            // The survivor got a pair of its own after our reads: the pair stays
+                            // pending, and the next run unlinks (or deletes) the merged record's
+                            // twin under the delete policy, so no link to the gone record stays.
+                            outcome.stats.failed += 1;
+                            next.status = PairStatus::Pending;
+                            next.last_error = Some(RecordError {
+                                code: "MERGE_SURVIVOR_PAIRED".into(),
+                                message: "the merge survivor has a twin of its own; this pair is unlinked on the next run".into(),
+                                retryable: true,
+                            });
+                        }
+                        SaveOutcome::LinkTaken { .. } => {
+                            outcome.stats.unlinked += 1;
+                            outcome.stats.review += 1;
+                            next.make_tombstone();
+                            let kind = ConflictKind::MergeCollision {
+                                side: *side,
+                                survivor: into.clone(),
+                            };
+                            conflicts.push(record(
+                                &next,
+                                "record",
+                                "merge",
+                                kind,
+                                ConflictStatus::Open,
+                                NO_VALUES,
+                            ));
+                        }
+                        other => {
+                            tracing::warn!(pair_id = %w.pair.pair_id, outcome = ?other, "pair commit lost a race");
+                            outcome.stats.failed += 1;
+                            outcome.retry.push(PairRef::to_pair(w.pair.pair_id.clone()));
+                            continue;
+                        }
+                    }
+                }
+                (None, action) => {
+                    match action {
+                        PairAction::Unchanged => outcome.stats.unchanged += 1,
+                        PairAction::Skip => outcome.stats.skipped += 1,
+                        _ => {}
+                    }
+                    next.status = PairStatus::Synced;
+                    next.last_error = None;
+                    next.base = Some(plan.new_base.clone());
+                    next.synced_at = Some(now);
+                    // Choices were applied by this plan.
+                    next.resolutions.clear();
+                    for c in decision_records(
+                        integration,
+                        batch,
+                        (&next, w.pair.base.as_ref()),
+                        &plan,
+                        (sf_records, gz_records),
+                        now,
+                    ) {
+                        if c.status == ConflictStatus::Open {
+                            outcome.stats.review += 1;
+                        } else {
+                            outcome.stats.conflicts += 1;
+                        }
+                        conflicts.push(c);
+                    }
+                }
+            }
+            staged.push(StagedCommit {
+                decided_before_writes: decided_before_writes(&plan.action),
+                expected,
+                next,
+                conflicts,
+            });
+        }
+        let saves: Vec<(Pair, u64)> = staged
+            .iter()
+            .map(|c| (c.next.clone(), c.expected))
+            .collect();
+        let saved = integration.store.save_pairs(&saves).await?;
+        if saved.len() != staged.len() {
+            return Err(answers_missing("save_pairs"));
+        }
+        let mut audit = Vec::new();
+        for (commit, saved) in staged.into_iter().zip(saved) {
+            if saved != SaveOutcome::Saved {
+                // Writes may have landed; the pair is re-planned next time and converges.
+                tracing::warn!(pair_id = %commit.next.pair_id, outcome = ?saved, "pair commit lost a race");
+                outcome.stats.failed += 1;
+                outcome
+                    .retry
+                    .push(PairRef::to_pair(commit.next.pair_id.clone()));
+                continue;
+            }
+            for c in commit.conflicts {
+                events.push(conflict_event(integration, batch, &c));
+                // Policy decisions were recorded before the writes.
+                if !(commit.decided_before_writes && is_decision(&c)) {
+                    audit.push(c);
                 }
             }
         }
-        staged.push(StagedCommit {
-            decided_before_writes: decided_before_writes(&plan.action),
-            expected,
-            next,
-            conflicts,
-        });
-    }
-    let saves: Vec<(Pair, u64)> = staged
-        .iter()
-        .map(|c| (c.next.clone(), c.expected))
-        .collect();
-    let saved = integration.store.save_pairs(&saves).await?;
-    if saved.len() != staged.len() {
-        return Err(answers_missing("save_pairs"));
-    }
-    let mut audit = Vec::new();
-    for (commit, saved) in staged.into_iter().zip(saved) {
-        if saved != SaveOutcome::Saved {
-            // Writes may have landed; the pair is re-planned next time and converges.
-            tracing::warn!(pair_id = %commit.next.pair_id, outcome = ?saved, "pair commit lost a race");
-            outcome.stats.failed += 1;
-            outcome
-                .retry
-                .push(PairRef::to_pair(commit.next.pair_id.clone()));
-            continue;
+        integration.store.record_conflicts(&audit).await?;
+        outcome.conflicts_sent += events.len();
+        if !events.is_empty() {
+            integration.queue.send_conflicts(events).await?;
         }
-        for c in commit.conflicts {
-            events.push(conflict_event(integration, batch, &c));
-            // Policy decisions were recorded before the writes.
-            if !(commit.decided_before_writes && is_decision(&c)) {
-                audit.push(c);
-            }
-        }
-    }
-    integration.store.record_conflicts(&audit).await?;
-    outcome.conflicts_sent += events.len();
-    if !events.is_empty() {
-        integration.queue.send_conflicts(events).await?;
     }
     Ok(())
 }

@@ -346,6 +346,17 @@ pub trait ContactReader: Send + Sync {
         Ok(Vec::new())
     }
 
+    /// Records created at or after `since`, for finding the record an earlier create made
+    /// when its answer never came and a person has since changed the key it was created with
+    /// (the caller matches them on its own). Salesforce: `CreatedDate >= since`. Systems with
+    /// another way to find their own creates (Genesys: the link) find none.
+    async fn find_created_since(
+        &self,
+        _since: chrono::DateTime<chrono::Utc>,
+    ) -> SystemResult<Vec<RawRecord>> {
+        Ok(Vec::new())
+    }
+
     /// Requests sent so far and the allocation last reported (see [`ApiUsage`]); adapters
     /// that count nothing keep the default.
     fn api_usage(&self) -> ApiUsage {

@@ -383,6 +383,13 @@ impl ContactReader for SalesforceSystem {
         self.inner.find_deleted_by_emails(emails).await
     }
 
+    async fn find_created_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> SystemResult<Vec<RawRecord>> {
+        self.inner.find_created_since(since).await
+    }
+
     fn api_usage(&self) -> ApiUsage {
         ApiUsage {
             requests: self.inner.retrier.requests_sent(),

@@ -173,6 +173,28 @@ impl Inner {
             .await
     }
 
+    /// Contacts created at or after `since` (`CreatedDate >= since`), with their mapped fields:
+    /// the candidates when a create's answer never came and the created record no longer
+    /// carries the email it was created with.
+    pub(crate) async fn find_created_since(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> SystemResult<Vec<RawRecord>> {
+        let q = format!(
+            "{} WHERE CreatedDate >= {}",
+            soql::select_clause(&self.fields),
+            soql::datetime_literal(since)
+        );
+        let mut out = Vec::new();
+        self.query_pages(Endpoint::Query, &q, |page| {
+            out.extend(self.page_records(page, 200)?);
+            Ok(())
+        })
+        .await?;
+        tracing::debug!(side = %SIDE, found = out.len(), "salesforce created lookup");
+        Ok(out)
+    }
+
     /// Deleted Contacts still in the Recycle Bin (`queryAll` on `IsDeleted = TRUE`, API-NOTES
     /// A.1) whose email field equals one of `emails`, with their mapped fields and
     /// `MasterRecordId` (set when merged away).
