@@ -723,7 +723,19 @@ async fn plan_work(
         link_source_id: &facts.link_source_id,
         instance_url: facts.instance_url.as_deref(),
     };
+    // Salesforce records a stored pair of this batch has just adopted (an earlier create's
+    // record): a new pair of the same batch for that record alone stands down (the record
+    // already has its twin), instead of reserving it first and making the adoption lose.
+    let adopted: BTreeSet<String> = work
+        .iter()
+        .filter(|w| !w.is_new && w.pair.sf_id.is_none())
+        .filter_map(|w| w.sf_id.clone())
+        .collect();
     for w in work.iter_mut() {
+        if w.is_new && w.gz_id.is_none() && w.sf_id.as_ref().is_some_and(|id| adopted.contains(id))
+        {
+            continue;
+        }
         let sf = w.sf_id.as_ref().and_then(|id| sf_records.get(id));
         let gz = w.gz_id.as_ref().and_then(|id| gz_records.get(id));
         // A Genesys record linked (externalIds) to another Salesforce record is not ours —
@@ -857,8 +869,9 @@ const RECENT_CREATES: chrono::Duration = chrono::Duration::days(1);
 
 /// The orphans `indices` whose Salesforce record was not found by its Genesys twin's email:
 /// a person may have changed the created record's email before this retry. Among the records
-/// created in the last [`RECENT_CREATES`] that no pair holds, the one sharing an email or a
-/// phone with the Genesys record (compared normalised, as matching compares them) is adopted
+/// created in the last [`RECENT_CREATES`] that no pair holds, the one sharing an email, a
+/// phone (compared normalised, as matching compares them) or the last name with the Genesys
+/// record is adopted
 /// when it is the only one (and no other orphan of the batch takes it); otherwise the create
 /// goes ahead as before.
 async fn adopt_recent_creates(
@@ -893,9 +906,27 @@ async fn adopt_recent_creates(
     }
     let ids: Vec<String> = created.iter().map(|r| r.id.clone()).collect();
     let taken = integration.store.links(Side::Salesforce, &ids).await?;
+    // `LastName` is required on every Contact, so the record a create made always had the
+    // Genesys record's last name; people rarely change it right after it appeared.
+    let last_name = integration
+        .mapping
+        .fields
+        .iter()
+        .find(|f| f.salesforce.as_deref() == Some("LastName"))
+        .map(|f| f.name.clone());
+    let same_last_name = |sf: &SideRecord, gz: &SideRecord| {
+        let Some(field) = &last_name else {
+            return false;
+        };
+        match (sf.fields.get(field), gz.fields.get(field)) {
+            (Some(a), Some(b)) => !a.is_empty() && a == b,
+            _ => false,
+        }
+    };
     let shares_a_key = |sf: &SideRecord, gz: &SideRecord| {
         sf.match_emails.iter().any(|e| gz.match_emails.contains(e))
             || sf.match_phones.iter().any(|p| gz.match_phones.contains(p))
+            || same_last_name(sf, gz)
     };
     let mut claims: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, gz) in &orphans {
